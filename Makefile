@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` and `make test`, each working
+# on a fresh machine (they create .venv and install first).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test test-e2e clean
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "licensecodes needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(INSTALLED)
+	$(BIN)/licensecodes serve
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+test-e2e: $(INSTALLED)
+	$(BIN)/python -m pytest -m e2e
+
+clean:
+	rm -rf $(VENV) var/test

@@ -1,0 +1,61 @@
+"""The Redis broker as both sides see it.
+
+Settings hold a redis-py URL (`redis://…`, `rediss://…`, or `unix:///path`
+for the embedded server); kombu spells a Unix socket `redis+socket://`.
+The queue settings live here because producer (web) and consumer (worker)
+must agree on them, the visibility timeout above all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+# Redis has no real acknowledgements: kombu hands a message that was taken
+# but not acknowledged within this many seconds to another worker. It must be
+# longer than any task may run (see TASK_TIME_LIMIT_SECONDS) and the same in
+# every producer and worker.
+VISIBILITY_TIMEOUT_SECONDS = 3600
+TASK_TIME_LIMIT_SECONDS = 1800
+
+
+def kombu_url(redis_url: str) -> str:
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return f"redis+socket://{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    return redis_url
+
+
+def redis_client(redis_url: str, timeout_seconds: float = 2.0) -> redis.Redis:
+    return redis.Redis.from_url(redis_url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
+
+
+def celery_settings(redis_url: str) -> dict[str, Any]:
+    """Celery configuration for producers and workers alike. PostgreSQL holds
+    every request's state; a message is only a wake-up call carrying an id
+    (RELIABILITY.md), so results are not stored and a lost message is
+    recovered by the sweep rather than by the broker."""
+    transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+    return {
+        "broker_url": kombu_url(redis_url),
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "result_backend": None,
+        # Acknowledge after the task ran, and give a task back when its
+        # process is killed, so a crash never silently drops a request.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One message at a time per process: a long request must not hold
+        # short ones hostage in its prefetch buffer.
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": TASK_TIME_LIMIT_SECONDS,
+        # A producer must not hang a web request while Redis is down.
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+        "worker_hijack_root_logger": False,
+        "timezone": "UTC",
+    }

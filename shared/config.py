@@ -1,0 +1,98 @@
+"""The one settings object, read from the environment in one place.
+
+Every process builds it once with `Settings.from_env()` and passes it on;
+tests build their own. With `DATABASE_URL` and `REDIS_URL` unset, the URLs
+stay None here and `shared.services.connect` fills them in from the
+embedded servers of the data directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.errors import ConfigError
+
+SECRET_KEY_FILE = "secret_key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str | None
+    redis_url: str | None
+    host: str
+    port: int
+    secret_key: str
+    processing_window_minutes: int
+    max_upload_mb: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("LICENSECODES_DATA_DIR") or "./var").resolve()
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            host=env.get("HOST") or "127.0.0.1",
+            port=_int(env, "PORT", 8000, low=1, high=65535),
+            secret_key=env.get("SECRET_KEY") or kept_secret_key(data_dir),
+            processing_window_minutes=_int(env, "PROCESSING_WINDOW_MINUTES", 20, low=1),
+            max_upload_mb=_int(env, "MAX_UPLOAD_MB", 100, low=1),
+        )
+
+    @property
+    def uses_embedded_services(self) -> bool:
+        return self.database_url is None or self.redis_url is None
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def with_urls(self, database_url: str, redis_url: str) -> Settings:
+        return dataclasses.replace(self, database_url=database_url, redis_url=redis_url)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int | None = None) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+        raise ConfigError(f"{name} must be {bounds}, not {value}")
+    return value
+
+
+def kept_secret_key(data_dir: Path) -> str:
+    """The secret key generated on first use and kept in the data directory,
+    so sessions and API keys survive restarts without any setup."""
+    path = data_dir / SECRET_KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: when two processes start at once, exactly one writes the key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    # The writer may not have finished when a racing reader arrives.
+    for _ in range(100):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise ConfigError(f"{path} is empty; delete it to have a new secret key generated")

@@ -1,0 +1,234 @@
+"""The data model of PRODUCT.md §2.
+
+The rules that must hold whatever code writes the rows live in the database:
+unique codes, product ids and short codes; closed sets of states, formats and
+reasons as CHECK constraints; ranges of numbers. Timestamps are set by the
+database (`now()`), never by a host clock.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+REQUEST_STATES = ("queued", "processing", "completed", "rejected", "deleted")
+UPLOAD_FORMATS = ("txt", "csv")
+CODE_TYPES = ("activation", "evaluation")
+CODE_STATUSES = ("available", "reserved", "distributed")
+REASON_CODES = (
+    "empty_file",
+    "encoding",
+    "line_ending",
+    "blank_line",
+    "format",
+    "product_mismatch",
+    "prefix_missing",
+    "expiry_out_of_range",
+    "duplicate_in_file",
+    "duplicate_existing",
+    "too_many_codes",
+    "processing_failed",
+)
+MAX_EVALUATION_EXPIRY_DAYS = 60
+MAX_CODE_LENGTH = 128
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+def _created_at() -> Mapped[datetime.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+class Publisher(Base):
+    __tablename__ = "publishers"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+    __table_args__ = (CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),)
+
+
+class User(Base):
+    """A person who logs in to the web screens of one publisher."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"), index=True)
+    # Stored lower-cased, so the unique index is case-insensitive in effect.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+    __table_args__ = (CheckConstraint("email = lower(email) AND email LIKE '%_@_%'", name="email_normalised"),)
+
+
+class ApiKey(Base):
+    """An API key: the visible prefix finds the row, the HMAC digest of the
+    whole key proves it. The key itself is never stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(100), server_default="")
+    created_at: Mapped[datetime.datetime] = _created_at()
+    last_used_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    # The ProductID written in the first column of every TXT upload line,
+    # chosen by the publisher; every product_id column refers to it.
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"), index=True)
+    short_code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
+    activation_expiry_days: Mapped[int] = mapped_column(Integer)
+    evaluation_expiry_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+    __table_args__ = (
+        CheckConstraint("product_id > 0", name="product_id_positive"),
+        CheckConstraint("short_code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$'", name="short_code_shape"),
+        CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
+        CheckConstraint("prefix IS NULL OR length(prefix) > 0", name="prefix_not_empty"),
+        CheckConstraint("activation_expiry_days >= 1", name="activation_expiry_positive"),
+        CheckConstraint(
+            f"evaluation_expiry_days BETWEEN 1 AND {MAX_EVALUATION_EXPIRY_DAYS}", name="evaluation_expiry_range"
+        ),
+    )
+
+
+class UploadRequest(Base):
+    """One uploaded file and its way through the Code Generator (a job)."""
+
+    __tablename__ = "upload_requests"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"))
+    # Null for a CSV file whose rows span several of the publisher's products.
+    product_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("products.product_id", ondelete="CASCADE"), index=True
+    )
+    format: Mapped[str] = mapped_column(String(8))
+    code_type: Mapped[str] = mapped_column(String(16), server_default="activation")
+    filename: Mapped[str] = mapped_column(String(255), server_default="")
+    dry_run: Mapped[bool] = mapped_column(server_default=text("false"))
+    # The dry run this request was confirmed from; unique, so a dry run
+    # becomes a real request at most once.
+    confirmed_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("upload_requests.id", ondelete="SET NULL"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    errors: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    error_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    code_count: Mapped[int | None] = mapped_column(BigInteger)
+    summary: Mapped[dict[str, Any] | None] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime.datetime] = _created_at()
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    # The claim of the worker processing it: a fencing token and a lease.
+    claim_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", REQUEST_STATES), name="status_known"),
+        CheckConstraint(_one_of("format", UPLOAD_FORMATS), name="format_known"),
+        CheckConstraint(_one_of("code_type", CODE_TYPES), name="code_type_known"),
+        CheckConstraint(f"reason_code IS NULL OR {_one_of('reason_code', REASON_CODES)}", name="reason_code_known"),
+        CheckConstraint("(status = 'rejected') = (reason_code IS NOT NULL)", name="rejected_has_reason"),
+        CheckConstraint("(status = 'processing') = (claim_token IS NOT NULL)", name="processing_has_claim"),
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("error_count >= 0 AND attempts >= 0", name="counts_not_negative"),
+        Index("ix_upload_requests_publisher_id_created", "publisher_id", text("id DESC")),
+        # The sweep looks for requests that have waited or held a lease too long.
+        Index(
+            "ix_upload_requests_pending",
+            "status",
+            "created_at",
+            postgresql_where=text("status IN ('queued', 'processing')"),
+        ),
+    )
+
+
+class LicenseCode(Base):
+    """One stored code; the string is unique on the whole server."""
+
+    __tablename__ = "license_codes"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Collation "C": codes compare byte for byte (case matters, as §3 says),
+    # and a prefix search can use the unique index.
+    code: Mapped[str] = mapped_column(String(MAX_CODE_LENGTH, collation="C"), unique=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("products.product_id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("upload_requests.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    code_type: Mapped[str] = mapped_column(String(16))
+    expiry_days: Mapped[int] = mapped_column(Integer)
+    build_no: Mapped[int | None] = mapped_column(Integer)
+    seats: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), server_default="available")
+    attributes: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+    __table_args__ = (
+        CheckConstraint(f"length(code) BETWEEN 1 AND {MAX_CODE_LENGTH}", name="code_length"),
+        CheckConstraint(_one_of("code_type", CODE_TYPES), name="code_type_known"),
+        CheckConstraint(_one_of("status", CODE_STATUSES), name="status_known"),
+        CheckConstraint(
+            f"expiry_days >= 1 AND (code_type = 'activation' OR expiry_days <= {MAX_EVALUATION_EXPIRY_DAYS})",
+            name="expiry_range",
+        ),
+        CheckConstraint("build_no IS NULL OR build_no >= 0", name="build_no_not_negative"),
+        CheckConstraint("seats IS NULL OR seats >= 1", name="seats_positive"),
+        CheckConstraint("line_no >= 1", name="line_no_positive"),
+        # Downloads read a request's codes in file order.
+        Index("ix_license_codes_request_line", "request_id", "line_no", unique=True),
+    )

@@ -1,0 +1,122 @@
+"""Publishers and the ways in: web users with passwords, API keys.
+
+Functions take the session first and never commit: the caller owns the
+transaction.
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import literal_column, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import func
+
+from shared import apikeys
+from shared.errors import Conflict, InvalidValue, NotFound
+from shared.models import ApiKey, Publisher, User
+
+_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 8
+# Verified when the e-mail is unknown, so that a wrong address takes as long
+# as a wrong password and logins do not reveal which addresses exist.
+_DUMMY_HASH = _hasher.hash("an address that does not exist")
+
+
+def create_publisher(session: Session, name: str) -> Publisher:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidValue("a publisher name must have 1 to 100 characters")
+    if session.scalar(select(Publisher.id).where(Publisher.name == name)) is not None:
+        raise Conflict(f"a publisher named {name!r} already exists")
+    publisher = Publisher(name=name)
+    session.add(publisher)
+    session.flush()
+    return publisher
+
+
+def publisher_named(session: Session, name: str) -> Publisher:
+    publisher = session.scalar(select(Publisher).where(Publisher.name == name.strip()))
+    if publisher is None:
+        raise NotFound(f"there is no publisher named {name!r}")
+    return publisher
+
+
+def create_user(session: Session, publisher: Publisher, email: str, password: str) -> User:
+    email = normalise_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidValue(f"a password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"a user with the e-mail address {email} already exists")
+    user = User(publisher_id=publisher.id, email=email, password_hash=_hasher.hash(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    local, at, domain = email.partition("@")
+    if not (local and at and domain) or len(email) > 254 or any(c.isspace() for c in email):
+        raise InvalidValue(f"{email!r} is not an e-mail address")
+    return email
+
+
+def authenticate_user(session: Session, email: str, password: str) -> User | None:
+    """The user with this e-mail and password, or None."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user
+
+
+def create_api_key(session: Session, publisher: Publisher, secret_key: str, label: str = "") -> str:
+    """Store a new key for `publisher` and answer it: the only time it is seen."""
+    new_key = apikeys.generate()
+    session.add(
+        ApiKey(
+            publisher_id=publisher.id,
+            prefix=new_key.prefix,
+            digest=apikeys.digest(new_key.plaintext, secret_key),
+            label=label[:100],
+        )
+    )
+    session.flush()
+    return new_key.plaintext
+
+
+def publisher_id_for_api_key(session: Session, plaintext: str, secret_key: str) -> int | None:
+    """The publisher a valid, unrevoked key belongs to, or None."""
+    prefix = apikeys.prefix_of(plaintext)
+    if prefix is None:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
+    if key is None or not apikeys.matches(plaintext, key.digest, secret_key):
+        return None
+    _note_use(session, key.id)
+    return key.publisher_id
+
+
+def revoke_api_key(session: Session, publisher: Publisher, prefix: str) -> None:
+    revoked = session.execute(
+        update(ApiKey)
+        .where(ApiKey.publisher_id == publisher.id, ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    if revoked.rowcount != 1:
+        raise NotFound(f"publisher {publisher.name!r} has no active API key starting lc_{prefix}")
+
+
+def _note_use(session: Session, key_id: int) -> None:
+    # At most one write a minute per key: a busy client must not turn every
+    # read into a row update.
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < func.now() - literal_column("interval '1 minute'")),
+        )
+        .values(last_used_at=func.now())
+    )

@@ -1,0 +1,147 @@
+"""Fixtures on real PostgreSQL and Redis.
+
+With `DATABASE_URL`/`REDIS_URL` unset, the session attaches to (starting if
+needed) the embedded servers of `var/test`, exactly as the service does; with
+them set, it uses those (the database name must contain "test": it is wiped).
+The schema is rebuilt by the real migrations once per session; each test that
+touches the database starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.broker import redis_client
+from shared.config import Settings
+from shared.db import make_engine, make_sessions
+from shared.migrate import upgrade
+from shared.models import Base
+from shared.products import NewProduct, create_product
+from shared.services import connect
+from shared.tenants import create_api_key, create_publisher, create_user
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_DATA_DIR = REPO / "var" / "test"
+
+
+def test_environ() -> dict[str, str]:
+    """The environment for the test session and the processes it starts."""
+    environ = dict(os.environ)
+    environ["LICENSECODES_DATA_DIR"] = str(TEST_DATA_DIR)
+    return environ
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    configured = Settings.from_env(test_environ())
+    connected = connect(configured)
+    assert connected.database_url and connected.redis_url
+    _wipe_database(connected.database_url, embedded=configured.database_url is None)
+    redis_client(connected.redis_url).flushdb()
+    return connected
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    """A session factory on empty tables."""
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return make_sessions(engine)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, engine: Engine) -> Flask:
+    from web import create_app
+
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app: Flask, sessions: sessionmaker[Session]) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass(frozen=True)
+class Tenant:
+    publisher_id: int
+    name: str
+    email: str
+    password: str
+    api_key: str
+    product_ids: tuple[int, ...]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@pytest.fixture
+def make_tenant(sessions: sessionmaker[Session], settings: Settings):  # type: ignore[no-untyped-def]
+    """Create a publisher with a user, an API key and the given products."""
+
+    def make(name: str, product_ids: tuple[int, ...] = ()) -> Tenant:
+        with sessions.begin() as session:
+            publisher = create_publisher(session, name)
+            email, password = f"{name.lower()}@example.com", f"{name}-password"
+            create_user(session, publisher, email, password)
+            key = create_api_key(session, publisher, settings.secret_key)
+            for product_id in product_ids:
+                create_product(session, publisher, NewProduct(product_id, f"{name}-{product_id}", f"{name} {product_id}"))
+            return Tenant(publisher.id, name, email, password, key, product_ids)
+
+    return make
+
+
+@pytest.fixture
+def run_cli(settings: Settings):  # type: ignore[no-untyped-def]
+    """Run `licensecodes ARGS` as a real process on the test services."""
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "web", *args],
+            env=test_environ(),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
+
+
+def _wipe_database(url: str, *, embedded: bool) -> None:
+    database = make_url(url).database or ""
+    if not embedded and "test" not in database:
+        pytest.exit(f"refusing to wipe database {database!r}: point DATABASE_URL at a database named *test*", 2)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+

@@ -1,0 +1,35 @@
+"""The web process: publisher screens and the REST API, built by
+`create_app(settings)`. Views are thin: parse, call shared/, render."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.config import Settings
+
+
+def create_app(settings: Settings) -> Flask:
+    """Build the app for settings whose service URLs are set
+    (`shared.services.connect` fills them in)."""
+    from web import api, auth, database, errors, health, pages, security
+
+    assert settings.database_url and settings.redis_url, "connect the services first"
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+    )
+    app.extensions["licensecodes.settings"] = settings
+    database.init_app(app, settings.database_url)
+    health.init_app(app, settings.redis_url)
+    security.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(api.blueprint)
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(health.blueprint)
+    return app

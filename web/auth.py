@@ -1,0 +1,98 @@
+"""Web login: e-mail and password, a session cookie (HttpOnly, SameSite=Lax),
+logout by POST with a CSRF token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from shared.models import Publisher, User
+from shared.tenants import authenticate_user
+from web.database import db
+
+blueprint = Blueprint("auth", __name__)
+login_manager = LoginManager()
+
+
+@dataclass
+class SignedInUser(UserMixin):
+    """What a request knows about the person logged in."""
+
+    id: int
+    email: str
+    publisher_id: int
+    publisher_name: str
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see that page."
+    app.register_blueprint(blueprint)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> SignedInUser | None:
+    if not user_id.isdigit():
+        return None
+    user = db().get(User, int(user_id))
+    return _signed_in(user) if user is not None else None
+
+
+def _signed_in(user: User) -> SignedInUser:
+    publisher = db().get_one(Publisher, user.publisher_id)
+    return SignedInUser(user.id, user.email, user.publisher_id, publisher.name)
+
+
+def current_publisher_id() -> int:
+    publisher_id: int = current_user.publisher_id
+    return publisher_id
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("pages.products"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        user = authenticate_user(db(), form.email.data or "", form.password.data or "")
+        if user is not None:
+            login_user(_signed_in(user))
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors.append("Wrong e-mail address or password.")
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("login.html", form=form), status
+
+
+@blueprint.post("/logout")
+@login_required
+def logout() -> ResponseReturnValue:
+    logout_user()
+    flash("You have logged out.")
+    return redirect(url_for("auth.login"))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    default = url_for("pages.products")
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target

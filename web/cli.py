@@ -1,0 +1,237 @@
+"""`licensecodes`: the command line of PRODUCT.md §9, a Flask CLI group.
+
+Every command that needs the database or the broker connects through
+`shared.services.connect`, so with no URLs set it uses (and if needed
+starts) the embedded servers of the data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, ScriptInfo, routes_command, shell_command
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from shared.config import Settings
+from shared.db import make_engine, make_sessions
+from shared.errors import LicenseCodesError
+from shared.services import connect
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _app_for_flask_commands() -> Flask:
+    from web import create_app
+
+    return create_app(connect(Settings.from_env()))
+
+
+@click.group(cls=AppGroup)
+@click.pass_context
+def cli(context: click.Context) -> None:
+    """licensecodes: bulk loading of license codes onto a license server."""
+    # Flask's own commands (shell, routes) build the app through this, and
+    # only when run: `--help` must not start a database.
+    context.obj = ScriptInfo(create_app=_app_for_flask_commands, set_debug_flag=False, load_dotenv_defaults=False)
+
+
+cli.add_command(routes_command)
+cli.add_command(shell_command)
+
+
+def _reports_errors(command: F) -> F:
+    """Turn the program's own errors into one clear line and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LicenseCodesError as error:
+            raise click.ClickException(str(error)) from None
+        except OperationalError as error:
+            raise click.ClickException(f"cannot reach the database: {error.orig}".strip()) from None
+        except ProgrammingError as error:
+            if "does not exist" in str(error.orig):
+                raise click.ClickException("the database has no schema yet: run `licensecodes db upgrade`") from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _transaction() -> Iterator[tuple[Session, Settings]]:
+    settings = connect(Settings.from_env())
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessions(engine).begin() as session:
+            yield session, settings
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+@_reports_errors
+def serve() -> None:
+    """Run everything: web server, worker and beat, on one machine."""
+    from web.supervisor import serve as run_all
+
+    sys.exit(run_all(Settings.from_env()))
+
+
+@cli.command()
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, help="threads per worker process")
+@_reports_errors
+def web(workers: int, threads: int) -> None:
+    """Run the web server (gunicorn) on HOST:PORT."""
+    from web.server import run_web_server
+
+    run_web_server(connect(Settings.from_env()), workers=workers, threads=threads)
+
+
+def _exec_worker_module(role: str, arguments: tuple[str, ...]) -> None:
+    # A process boundary rather than an import: web never imports worker.
+    os.execv(sys.executable, [sys.executable, "-m", "worker", role, *arguments])
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_options", nargs=-1, type=click.UNPROCESSED)
+def worker(celery_options: tuple[str, ...]) -> None:
+    """Run a Celery worker (the Code Generator). Extra options go to Celery."""
+    _exec_worker_module("worker", celery_options)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_options", nargs=-1, type=click.UNPROCESSED)
+def beat(celery_options: tuple[str, ...]) -> None:
+    """Run Celery beat (the periodic sweep). Extra options go to Celery."""
+    _exec_worker_module("beat", celery_options)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True)
+@_reports_errors
+def upgrade(revision: str) -> None:
+    """Apply the migrations up to REVISION."""
+    from shared.migrate import upgrade as run_upgrade
+
+    settings = connect(Settings.from_env())
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url)
+    try:
+        run_upgrade(engine, revision)
+    finally:
+        engine.dispose()
+    click.echo(f"database upgraded to {revision}")
+
+
+@cli.command("create-publisher")
+@click.argument("name")
+@_reports_errors
+def create_publisher(name: str) -> None:
+    """Create the publisher NAME (a tenant)."""
+    from shared.tenants import create_publisher as create
+
+    with _transaction() as (session, _):
+        publisher = create(session, name)
+    click.echo(f"created publisher {publisher.name!r}")
+
+
+@cli.command("create-user")
+@click.option("--publisher", "publisher_name", required=True, help="the publisher's name")
+@click.option("--password", help="at least 8 characters; asked for, or generated, when left out")
+@click.argument("email")
+@_reports_errors
+def create_user(publisher_name: str, email: str, password: str | None) -> None:
+    """Create a web login EMAIL for a publisher."""
+    from shared.tenants import create_user as create
+    from shared.tenants import publisher_named
+
+    generated = False
+    if password is None:
+        if sys.stdin.isatty():
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password, generated = secrets.token_urlsafe(12), True
+    with _transaction() as (session, _):
+        user = create(session, publisher_named(session, publisher_name), email, password or "")
+    click.echo(f"created user {user.email} for publisher {publisher_name!r}")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+@cli.command("create-api-key")
+@click.option("--publisher", "publisher_name", required=True, help="the publisher's name")
+@click.option("--label", default="", help="a note to tell keys apart")
+@_reports_errors
+def create_api_key(publisher_name: str, label: str) -> None:
+    """Create an API key; it is printed once, alone on the last line."""
+    from shared.tenants import create_api_key as create
+    from shared.tenants import publisher_named
+
+    with _transaction() as (session, settings):
+        key = create(session, publisher_named(session, publisher_name), settings.secret_key, label)
+    click.echo(f"created an API key for publisher {publisher_name!r}; it is shown only now:")
+    click.echo(key)
+
+
+@cli.command("revoke-api-key")
+@click.option("--publisher", "publisher_name", required=True, help="the publisher's name")
+@click.argument("key_or_prefix")
+@_reports_errors
+def revoke_api_key(publisher_name: str, key_or_prefix: str) -> None:
+    """Revoke an API key, given whole or by its lc_<prefix>."""
+    from shared.tenants import publisher_named, revoke_api_key as revoke
+
+    prefix = key_or_prefix.removeprefix("lc_")[:12]
+    with _transaction() as (session, _):
+        revoke(session, publisher_named(session, publisher_name), prefix)
+    click.echo(f"revoked the API key lc_{prefix}")
+
+
+@cli.command("create-product")
+@click.option("--publisher", "publisher_name", required=True, help="the publisher's name")
+@click.option("--product-id", type=int, required=True, help="the ProductID of TXT uploads, unique on the server")
+@click.option("--short-code", required=True, help="the name CSV files use, unique on the server")
+@click.option("--name", required=True)
+@click.option("--prefix", help="every uploaded code must start with it")
+@click.option("--activation-expiry", type=int, default=365, show_default=True, help="days, when a file omits it")
+@click.option("--evaluation-expiry", type=int, default=30, show_default=True, help="days (1-60), when omitted")
+@_reports_errors
+def create_product(
+    publisher_name: str,
+    product_id: int,
+    short_code: str,
+    name: str,
+    prefix: str | None,
+    activation_expiry: int,
+    evaluation_expiry: int,
+) -> None:
+    """Create a product for a publisher."""
+    from shared.products import NewProduct
+    from shared.products import create_product as create
+    from shared.tenants import publisher_named
+
+    new = NewProduct(product_id, short_code, name, prefix, activation_expiry, evaluation_expiry)
+    with _transaction() as (session, _):
+        product = create(session, publisher_named(session, publisher_name), new)
+    click.echo(f"created product {product.product_id} ({product.short_code}) for publisher {publisher_name!r}")
+
+
+def main() -> None:
+    cli.main(prog_name="licensecodes")

@@ -1,0 +1,64 @@
+"""Errors as the caller reads them: JSON `{"error": {"code", "message"}}`
+under /api/, a plain page elsewhere. Never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from shared.errors import Conflict, DomainError, InvalidValue, NotFound
+
+_DOMAIN_STATUS = {NotFound: (404, "not_found"), Conflict: (409, "conflict"), InvalidValue: (400, "invalid")}
+_HTTP_CODES = {413: "file_too_large", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+
+
+def api_error(status: int, code: str, message: str) -> Response:
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="licensecodes"'
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _csrf_error(error: CSRFError) -> ResponseReturnValue:
+    message = "The form had expired or came from another site. Reload the page and try again."
+    return render_template("error.html", title="Form expired", message=message), 400
+
+
+def _domain_error(error: DomainError) -> ResponseReturnValue:
+    status, code = next((v for k, v in _DOMAIN_STATUS.items() if isinstance(error, k)), (400, "invalid"))
+    if _wants_json():
+        return api_error(status, code, str(error))
+    return render_template("error.html", title="Not possible", message=str(error)), status
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    status = error.code or 500
+    if status == 413:
+        message = f"The file is larger than the limit of {current_app.config['MAX_CONTENT_LENGTH'] // 2**20} MB."
+    else:
+        message = error.description or error.name
+    if _wants_json():
+        return api_error(status, _HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message)
+    return render_template("error.html", title=error.name, message=message), status
+
+
+def _unexpected_error(error: Exception) -> ResponseReturnValue:
+    current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+    message = "Something went wrong on our side. The error was logged; please try again."
+    if _wants_json():
+        return api_error(500, "internal_error", message)
+    return render_template("error.html", title="Server error", message=message), 500

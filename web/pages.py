@@ -1,0 +1,24 @@
+"""Server-rendered pages for logged-in publishers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from shared.products import products_of
+from web.auth import current_publisher_id
+from web.database import db
+
+blueprint = Blueprint("pages", __name__)
+
+
+@blueprint.get("/")
+def home() -> ResponseReturnValue:
+    return redirect(url_for("pages.products" if current_user.is_authenticated else "auth.login"))
+
+
+@blueprint.get("/products")
+@login_required
+def products() -> ResponseReturnValue:
+    return render_template("products.html", products=products_of(db(), current_publisher_id()))

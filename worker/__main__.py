@@ -1,0 +1,34 @@
+"""`python -m worker worker|beat [celery options]`: what `licensecodes
+worker` and `licensecodes beat` run. A separate entry point keeps the web
+package from importing the worker package."""
+
+from __future__ import annotations
+
+import sys
+
+from shared.config import Settings
+from shared.errors import LicenseCodesError
+from shared.services import connect
+from worker.app import make_celery
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("worker", "beat"):
+        print("usage: python -m worker worker|beat [celery options]", file=sys.stderr)
+        return 2
+    try:
+        settings = connect(Settings.from_env())
+    except LicenseCodesError as error:
+        print(f"licensecodes {argv[0]}: {error}", file=sys.stderr)
+        return 1
+    app = make_celery(settings)
+    if argv[0] == "worker":
+        app.worker_main(["worker", "--loglevel=INFO", *argv[1:]])
+    else:
+        schedule = str(settings.data_dir / "celerybeat-schedule")
+        app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *argv[1:]])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -33,7 +33,8 @@ from shared.services import connect
 from shared.tenants import create_api_key, create_publisher, create_user
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_DATA_DIR = REPO / "var" / "test"
+# Overridable so that two test runs on one machine need not share servers.
+TEST_DATA_DIR = Path(os.environ.get("LICENSECODES_TEST_DATA_DIR") or REPO / "var" / "test")
 
 
 def test_environ() -> dict[str, str]:

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-e2e clean
+.PHONY: run test test-e2e lint clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "licensecodes needs Python 3.11 or newer (set PYTHON=...)")'
@@ -23,6 +23,12 @@ test: $(INSTALLED)
 
 test-e2e: $(INSTALLED)
 	$(BIN)/python -m pytest -m e2e
+
+lint: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
+	$(BIN)/ruff check shared web worker tests
+	$(BIN)/ruff format --check shared web worker tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var/test

@@ -9,7 +9,7 @@ must agree on them, the visibility timeout above all.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis
 
@@ -23,9 +23,12 @@ TASK_TIME_LIMIT_SECONDS = 1800
 
 def kombu_url(redis_url: str) -> str:
     parts = urlsplit(redis_url)
-    if parts.scheme == "unix":
-        return f"redis+socket://{parts.path}" + (f"?{parts.query}" if parts.query else "")
-    return redis_url
+    if parts.scheme != "unix":
+        return redis_url
+    # redis-py reads a socket URL's database from `db`, kombu from
+    # `virtual_host`: both sides must use the same database.
+    query = [("virtual_host" if key == "db" else key, value) for key, value in parse_qsl(parts.query)]
+    return f"redis+socket://{parts.path}" + (f"?{urlencode(query)}" if query else "")
 
 
 def redis_client(redis_url: str, timeout_seconds: float = 2.0) -> redis.Redis:

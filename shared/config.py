@@ -77,15 +77,21 @@ def kept_secret_key(data_dir: Path) -> str:
     """The secret key generated on first use and kept in the data directory,
     so sessions and API keys survive restarts without any setup."""
     path = data_dir / SECRET_KEY_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        # O_EXCL: when two processes start at once, exactly one writes the key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL: when two processes start at once, exactly one writes the key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return _read_secret(path)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
         return _read_secret(path)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return _read_secret(path)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot keep the secret key in {data_dir} ({error.strerror}); "
+            "set LICENSECODES_DATA_DIR to a writable directory, or set SECRET_KEY"
+        ) from None
 
 
 def _read_secret(path: Path) -> str:

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from shared.errors import Conflict
 
 
 def database_url(url: str) -> URL:
@@ -19,10 +24,26 @@ def database_url(url: str) -> URL:
 
 def make_engine(url: str, **options: object) -> Engine:
     # Sessions in UTC: every time the API shows is ISO 8601 UTC.
-    return create_engine(
-        database_url(url), pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"}, **options
-    )
+    return create_engine(database_url(url), pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"}, **options)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def add_unique(session: Session, row: object, conflicts: Mapping[str, str]) -> None:
+    """Insert `row` now, in a savepoint; when it breaks one of the unique
+    constraints named in `conflicts`, raise Conflict with that message.
+
+    The database decides, so two requests racing for the same name get one
+    success and one Conflict, never an IntegrityError; the caller's
+    transaction stays usable either way.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or ""
+        if constraint in conflicts:
+            raise Conflict(conflicts[constraint]) from None
+        raise

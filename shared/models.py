@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -69,7 +69,7 @@ def _created_at() -> Mapped[datetime.datetime]:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB, list[Any]: JSONB}
 
 
 class Publisher(Base):
@@ -92,9 +92,14 @@ class User(Base):
     # Stored lower-cased, so the unique index is case-insensitive in effect.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Part of the session cookie's identity: raising it ends every session
+    # of this user, although the cookie itself lives on in the browser.
+    session_version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime.datetime] = _created_at()
 
-    __table_args__ = (CheckConstraint("email = lower(email) AND email LIKE '%_@_%'", name="email_normalised"),)
+    __table_args__ = (
+        CheckConstraint("email = lower(email) AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'", name="email_normalised"),
+    )
 
 
 class ApiKey(Base):

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict, InvalidValue, NotFound
+from shared.db import add_unique
+from shared.errors import InvalidValue, NotFound
 from shared.models import MAX_CODE_LENGTH, MAX_EVALUATION_EXPIRY_DAYS, Product, Publisher
 
 SHORT_CODE_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -63,14 +64,15 @@ def create_product(session: Session, publisher: Publisher, new: NewProduct) -> P
     problems = new.problems()
     if problems:
         raise InvalidValue("; ".join(problems))
-    if session.get(Product, new.product_id) is not None:
-        raise Conflict(f"product id {new.product_id} is already taken")
-    if session.scalar(select(Product.product_id).where(Product.short_code == new.short_code)) is not None:
-        raise Conflict(f"the short code {new.short_code!r} is already taken")
-    product = Product(publisher_id=publisher.id, **new.__dict__)
-    product.name = new.name.strip()
-    session.add(product)
-    session.flush()
+    product = Product(publisher_id=publisher.id, **(new.__dict__ | {"name": new.name.strip()}))
+    add_unique(
+        session,
+        product,
+        {
+            "pk_products": f"product id {new.product_id} is already taken",
+            "uq_products_short_code": f"the short code {new.short_code!r} is already taken",
+        },
+    )
     return product
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import func
 
 from shared import apikeys
-from shared.errors import Conflict, InvalidValue, NotFound
+from shared.db import add_unique
+from shared.errors import InvalidValue, NotFound
 from shared.models import ApiKey, Publisher, User
 
 _hasher = PasswordHasher()
@@ -27,11 +28,8 @@ def create_publisher(session: Session, name: str) -> Publisher:
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidValue("a publisher name must have 1 to 100 characters")
-    if session.scalar(select(Publisher.id).where(Publisher.name == name)) is not None:
-        raise Conflict(f"a publisher named {name!r} already exists")
     publisher = Publisher(name=name)
-    session.add(publisher)
-    session.flush()
+    add_unique(session, publisher, {"uq_publishers_name": f"a publisher named {name!r} already exists"})
     return publisher
 
 
@@ -46,18 +44,15 @@ def create_user(session: Session, publisher: Publisher, email: str, password: st
     email = normalise_email(email)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidValue(f"a password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(f"a user with the e-mail address {email} already exists")
     user = User(publisher_id=publisher.id, email=email, password_hash=_hasher.hash(password))
-    session.add(user)
-    session.flush()
+    add_unique(session, user, {"uq_users_email": f"a user with the e-mail address {email} already exists"})
     return user
 
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     local, at, domain = email.partition("@")
-    if not (local and at and domain) or len(email) > 254 or any(c.isspace() for c in email):
+    if not (local and at and domain) or "@" in domain or len(email) > 254 or any(c.isspace() for c in email):
         raise InvalidValue(f"{email!r} is not an e-mail address")
     return email
 
@@ -70,6 +65,11 @@ def authenticate_user(session: Session, email: str, password: str) -> User | Non
     except (VerificationError, InvalidHashError):
         return None
     return user
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Invalidate every web session of the user (on logout)."""
+    session.execute(update(User).where(User.id == user_id).values(session_version=User.session_version + 1))
 
 
 def create_api_key(session: Session, publisher: Publisher, secret_key: str, label: str = "") -> str:
@@ -100,12 +100,13 @@ def publisher_id_for_api_key(session: Session, plaintext: str, secret_key: str) 
 
 
 def revoke_api_key(session: Session, publisher: Publisher, prefix: str) -> None:
-    revoked = session.execute(
+    revoked = session.scalar(
         update(ApiKey)
         .where(ApiKey.publisher_id == publisher.id, ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
         .values(revoked_at=func.now())
+        .returning(ApiKey.id)
     )
-    if revoked.rowcount != 1:
+    if revoked is None:
         raise NotFound(f"publisher {publisher.name!r} has no active API key starting lc_{prefix}")
 
 
@@ -116,7 +117,7 @@ def _note_use(session: Session, key_id: int) -> None:
         update(ApiKey)
         .where(
             ApiKey.id == key_id,
-            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < func.now() - literal_column("interval '1 minute'")),
+            ApiKey.last_used_at.is_(None) | (ApiKey.last_used_at < func.now() - literal_column("interval '1 minute'")),
         )
         .values(last_used_at=func.now())
     )

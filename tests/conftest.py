@@ -111,7 +111,8 @@ def make_tenant(sessions: sessionmaker[Session], settings: Settings):  # type: i
             create_user(session, publisher, email, password)
             key = create_api_key(session, publisher, settings.secret_key)
             for product_id in product_ids:
-                create_product(session, publisher, NewProduct(product_id, f"{name}-{product_id}", f"{name} {product_id}"))
+                new = NewProduct(product_id, f"{name}-{product_id}", f"{name} {product_id}")
+                create_product(session, publisher, new)
             return Tenant(publisher.id, name, email, password, key, product_ids)
 
     return make
@@ -145,4 +146,3 @@ def _wipe_database(url: str, *, embedded: bool) -> None:
             connection.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
-

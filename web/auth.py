@@ -14,7 +14,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from shared.models import Publisher, User
-from shared.tenants import authenticate_user
+from shared.tenants import authenticate_user, end_sessions
 from web.database import db
 
 blueprint = Blueprint("auth", __name__)
@@ -29,6 +29,12 @@ class SignedInUser(UserMixin):
     email: str
     publisher_id: int
     publisher_name: str
+    session_version: int
+
+    def get_id(self) -> str:
+        # The cookie names the user and the session version: a cookie kept
+        # from before a logout no longer matches and logs nobody in.
+        return f"{self.id}:{self.session_version}"
 
 
 class LoginForm(FlaskForm):
@@ -44,16 +50,19 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> SignedInUser | None:
-    if not user_id.isdigit():
+def _load_user(session_id: str) -> SignedInUser | None:
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
         return None
     user = db().get(User, int(user_id))
-    return _signed_in(user) if user is not None else None
+    if user is None or user.session_version != int(version):
+        return None
+    return _signed_in(user)
 
 
 def _signed_in(user: User) -> SignedInUser:
     publisher = db().get_one(Publisher, user.publisher_id)
-    return SignedInUser(user.id, user.email, user.publisher_id, publisher.name)
+    return SignedInUser(user.id, user.email, user.publisher_id, publisher.name, user.session_version)
 
 
 def current_publisher_id() -> int:
@@ -82,6 +91,8 @@ def login() -> ResponseReturnValue:
 @blueprint.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    end_sessions(db(), current_user.id)
+    db().commit()
     logout_user()
     flash("You have logged out.")
     return redirect(url_for("auth.login"))
@@ -92,6 +103,8 @@ def _safe_next(target: str | None) -> str:
     default = url_for("pages.products")
     if not target:
         return default
+    if not target.isprintable():
+        return default  # urlsplit drops CR, LF and TAB silently; a header cannot hold them
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default

@@ -196,7 +196,8 @@ def create_api_key(publisher_name: str, label: str) -> None:
 @_reports_errors
 def revoke_api_key(publisher_name: str, key_or_prefix: str) -> None:
     """Revoke an API key, given whole or by its lc_<prefix>."""
-    from shared.tenants import publisher_named, revoke_api_key as revoke
+    from shared.tenants import publisher_named
+    from shared.tenants import revoke_api_key as revoke
 
     prefix = key_or_prefix.removeprefix("lc_")[:12]
     with _transaction() as (session, _):

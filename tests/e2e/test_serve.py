@@ -181,9 +181,7 @@ def test_a_child_that_dies_is_reported_and_the_rest_are_stopped(data_dir: Path) 
     served = start_serve(data_dir, free_port())
     pids = served.every_pid()
     worker = next(
-        child
-        for child in psutil.Process(served.process.pid).children()
-        if child.cmdline()[-2:] == ["worker", "worker"]
+        child for child in psutil.Process(served.process.pid).children() if child.cmdline()[-2:] == ["worker", "worker"]
     )
     worker.kill()
 

@@ -1,0 +1,353 @@
+"""Publishers, their users and API keys, and their products, on the real
+database. Each test owns the transaction, as the web and the worker do."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared import apikeys
+from shared.errors import Conflict, InvalidValue, NotFound
+from shared.models import ApiKey, Product, Publisher, User
+from shared.products import NewProduct, create_product, product_of, products_of
+from shared.tenants import (
+    authenticate_user,
+    create_api_key,
+    create_publisher,
+    create_user,
+    publisher_id_for_api_key,
+    publisher_named,
+    revoke_api_key,
+)
+
+SECRET = "the-server-secret"
+PASSWORD = "correct horse battery"
+
+
+def _publisher(sessions: sessionmaker[Session], name: str) -> Publisher:
+    with sessions.begin() as session:
+        return create_publisher(session, name)
+
+
+# Publishers
+
+
+def test_a_duplicate_publisher_name_is_a_conflict(sessions: sessionmaker[Session]) -> None:
+    _publisher(sessions, "Acme")
+
+    with sessions.begin() as session:
+        with pytest.raises(Conflict, match="Acme"):
+            create_publisher(session, "  Acme ")
+        assert session.scalars(select(Publisher.name)).all() == ["Acme"]
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+def test_a_blank_or_overlong_publisher_name_is_invalid(sessions: sessionmaker[Session], name: str) -> None:
+    with sessions.begin() as session:
+        with pytest.raises(InvalidValue):
+            create_publisher(session, name)
+
+
+def test_a_publisher_is_found_by_its_name_and_an_unknown_name_is_not_found(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+
+    with sessions() as session:
+        assert publisher_named(session, " Acme ").id == acme.id
+        with pytest.raises(NotFound, match="Nobody"):
+            publisher_named(session, "Nobody")
+
+
+# Users
+
+
+def test_a_user_email_is_stored_lower_case(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+
+    with sessions.begin() as session:
+        user = create_user(session, acme, "  Ann.Smith@Example.COM ", PASSWORD)
+
+    with sessions() as session:
+        assert session.scalars(select(User.email)).all() == ["ann.smith@example.com"]
+        assert session.get_one(User, user.id).publisher_id == acme.id
+
+
+def test_the_same_email_in_another_case_is_a_conflict(sessions: sessionmaker[Session]) -> None:
+    acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
+    with sessions.begin() as session:
+        create_user(session, acme, "ann@example.com", PASSWORD)
+
+    with sessions.begin() as session:
+        with pytest.raises(Conflict, match=r"ann@example\.com"):
+            create_user(session, other, "ANN@Example.com", PASSWORD)
+
+
+def test_a_password_shorter_than_8_characters_is_invalid(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+
+    with sessions.begin() as session:
+        with pytest.raises(InvalidValue, match="at least 8 characters"):
+            create_user(session, acme, "ann@example.com", "7chars!")
+        assert create_user(session, acme, "bob@example.com", "8chars!!").email == "bob@example.com"
+
+
+@pytest.mark.parametrize("email", ["ann.example.com", "ann@", "@example.com", "ann smith@example.com", "", "   "])
+def test_something_that_is_not_an_email_address_is_invalid(sessions: sessionmaker[Session], email: str) -> None:
+    acme = _publisher(sessions, "Acme")
+
+    with sessions.begin() as session:
+        with pytest.raises(InvalidValue, match="is not an e-mail address"):
+            create_user(session, acme, email, PASSWORD)
+
+
+def test_the_stored_password_hash_is_not_the_password(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        create_user(session, acme, "ann@example.com", PASSWORD)
+
+    with sessions() as session:
+        stored = session.scalars(select(User.password_hash)).one()
+
+    assert PASSWORD not in stored
+    assert stored.startswith("$argon2")
+
+
+def test_the_right_password_authenticates_the_user(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        user = create_user(session, acme, "ann@example.com", PASSWORD)
+
+    with sessions() as session:
+        found = authenticate_user(session, " Ann@Example.com", PASSWORD)
+
+    assert found is not None
+    assert (found.id, found.publisher_id) == (user.id, acme.id)
+
+
+def test_a_wrong_password_or_an_unknown_email_authenticates_nobody(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        create_user(session, acme, "ann@example.com", PASSWORD)
+
+    with sessions() as session:
+        assert authenticate_user(session, "ann@example.com", PASSWORD + "!") is None
+        assert authenticate_user(session, "ann@example.com", "") is None
+        assert authenticate_user(session, "bob@example.com", PASSWORD) is None
+
+
+# API keys
+
+
+def test_an_api_key_resolves_to_its_own_publisher(sessions: sessionmaker[Session]) -> None:
+    acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
+    with sessions.begin() as session:
+        acme_key = create_api_key(session, acme, SECRET)
+        other_key = create_api_key(session, other, SECRET)
+
+    with sessions.begin() as session:
+        assert publisher_id_for_api_key(session, acme_key, SECRET) == acme.id
+        assert publisher_id_for_api_key(session, other_key, SECRET) == other.id
+
+
+def test_the_database_holds_a_digest_and_never_the_key(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        key = create_api_key(session, acme, SECRET, label="ci")
+
+    with sessions() as session:
+        row = session.execute(text("SELECT * FROM api_keys")).one()
+    secret_part = key.split("_", 2)[2]
+
+    assert row.prefix == apikeys.prefix_of(key)
+    assert row.digest != key
+    assert apikeys.matches(key, row.digest, SECRET)
+    for column, value in row._mapping.items():
+        assert secret_part not in str(value), column
+
+
+def test_a_revoked_key_resolves_to_nobody(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        key = create_api_key(session, acme, SECRET)
+        kept = create_api_key(session, acme, SECRET)
+
+    with sessions.begin() as session:
+        revoke_api_key(session, acme, apikeys.prefix_of(key) or "")
+
+    with sessions.begin() as session:
+        assert publisher_id_for_api_key(session, key, SECRET) is None
+        assert publisher_id_for_api_key(session, kept, SECRET) == acme.id
+
+
+def test_a_key_cannot_be_revoked_twice_or_by_another_publisher(sessions: sessionmaker[Session]) -> None:
+    acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
+    with sessions.begin() as session:
+        key = create_api_key(session, acme, SECRET)
+    prefix = apikeys.prefix_of(key) or ""
+
+    with sessions.begin() as session:
+        with pytest.raises(NotFound):
+            revoke_api_key(session, other, prefix)
+    with sessions.begin() as session:
+        assert publisher_id_for_api_key(session, key, SECRET) == acme.id
+        revoke_api_key(session, acme, prefix)
+    with sessions.begin() as session:
+        with pytest.raises(NotFound):
+            revoke_api_key(session, acme, prefix)
+
+
+def test_a_key_checked_under_another_secret_resolves_to_nobody(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        key = create_api_key(session, acme, SECRET)
+
+    with sessions.begin() as session:
+        assert publisher_id_for_api_key(session, key, "another-secret") is None
+
+
+def test_a_forged_or_malformed_key_resolves_to_nobody(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        key = create_api_key(session, acme, SECRET)
+    forged = key[:-1] + ("y" if key.endswith("x") else "x")
+
+    with sessions.begin() as session:
+        assert publisher_id_for_api_key(session, forged, SECRET) is None
+        assert publisher_id_for_api_key(session, key[:-1], SECRET) is None
+        assert publisher_id_for_api_key(session, "", SECRET) is None
+
+
+def test_using_a_key_notes_when_it_was_last_used(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        key = create_api_key(session, acme, SECRET)
+        assert session.scalars(select(ApiKey.last_used_at)).one() is None
+
+    with sessions.begin() as session:
+        publisher_id_for_api_key(session, key, SECRET)
+
+    with sessions() as session:
+        assert session.scalars(select(ApiKey.last_used_at)).one() is not None
+
+
+# Products
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"product_id": 0}, "the product id must be a positive whole number, not 0"),
+        ({"product_id": -5}, "the product id must be a positive whole number, not -5"),
+        ({"short_code": "-starts-with-dash"}, "the short code '-starts-with-dash'"),
+        ({"short_code": "has space"}, "the short code 'has space'"),
+        ({"short_code": "x" * 65}, "the short code 'xxxx"),
+        ({"name": "   "}, "the product name must have 1 to 200 characters"),
+        ({"evaluation_expiry_days": 61}, "the evaluation expiry must be 1 to 60 days, not 61"),
+        ({"evaluation_expiry_days": 0}, "the evaluation expiry must be 1 to 60 days, not 0"),
+        ({"activation_expiry_days": 0}, "the activation expiry must be at least 1 day, not 0"),
+        ({"prefix": "-ABC"}, "the prefix '-ABC'"),
+        ({"prefix": ""}, "the prefix ''"),
+        ({"prefix": "AB C"}, "the prefix 'AB C'"),
+    ],
+)
+def test_a_new_product_names_each_bad_value(changes: dict[str, object], named: str) -> None:
+    good = {"product_id": 501, "short_code": "acme-app", "name": "Acme App"}
+    problems = NewProduct(**{**good, **changes}).problems()  # type: ignore[arg-type]
+
+    assert len(problems) == 1
+    assert problems[0].startswith(named)
+
+
+def test_a_new_product_names_every_problem_at_once() -> None:
+    problems = NewProduct(0, "-x", "Acme", prefix="-P", activation_expiry_days=0, evaluation_expiry_days=61).problems()
+
+    assert len(problems) == 5
+
+
+def test_a_good_new_product_has_no_problems() -> None:
+    good = NewProduct(
+        501, "Acme_App.v2-x", "Acme App", prefix="ACME-", activation_expiry_days=1, evaluation_expiry_days=60
+    )
+
+    assert good.problems() == []
+
+
+def test_an_invalid_product_is_not_created(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+
+    with sessions.begin() as session:
+        with pytest.raises(InvalidValue, match="not 61"):
+            create_product(session, acme, NewProduct(501, "acme-app", "Acme App", evaluation_expiry_days=61))
+        assert session.scalars(select(Product)).all() == []
+
+
+def test_a_product_is_created_with_the_defaults(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        create_product(session, acme, NewProduct(501, "acme-app", "  Acme App "))
+
+    with sessions() as session:
+        product = session.get_one(Product, 501)
+
+    assert (product.publisher_id, product.short_code, product.name, product.prefix) == (
+        acme.id,
+        "acme-app",
+        "Acme App",
+        None,
+    )
+    assert (product.activation_expiry_days, product.evaluation_expiry_days) == (365, 30)
+
+
+def test_a_product_id_taken_by_another_publisher_is_a_conflict(sessions: sessionmaker[Session]) -> None:
+    acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
+    with sessions.begin() as session:
+        create_product(session, acme, NewProduct(501, "acme-app", "Acme App"))
+
+    with sessions.begin() as session:
+        with pytest.raises(Conflict, match="product id 501 is already taken"):
+            create_product(session, other, NewProduct(501, "other-app", "Other App"))
+        with pytest.raises(Conflict, match="product id 501 is already taken"):
+            create_product(session, acme, NewProduct(501, "acme-app-2", "Acme App 2"))
+        assert session.scalars(select(Product.short_code)).all() == ["acme-app"]
+
+
+def test_a_short_code_taken_by_another_publisher_is_a_conflict(sessions: sessionmaker[Session]) -> None:
+    acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
+    with sessions.begin() as session:
+        create_product(session, acme, NewProduct(501, "shared-name", "Acme App"))
+
+    with sessions.begin() as session:
+        with pytest.raises(Conflict, match="'shared-name' is already taken"):
+            create_product(session, other, NewProduct(502, "shared-name", "Other App"))
+        assert session.scalars(select(Product.product_id)).all() == [501]
+
+
+def test_a_publisher_lists_only_its_own_products(sessions: sessionmaker[Session]) -> None:
+    acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
+    with sessions.begin() as session:
+        create_product(session, acme, NewProduct(503, "acme-3", "Acme 3"))
+        create_product(session, other, NewProduct(502, "other-2", "Other 2"))
+        create_product(session, acme, NewProduct(501, "acme-1", "Acme 1"))
+
+    with sessions() as session:
+        assert [p.product_id for p in products_of(session, acme.id)] == [501, 503]
+        assert [p.product_id for p in products_of(session, other.id)] == [502]
+        assert product_of(session, acme.id, 503).short_code == "acme-3"
+
+
+def test_another_publishers_product_is_not_found_exactly_like_a_missing_one(sessions: sessionmaker[Session]) -> None:
+    acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
+    with sessions.begin() as session:
+        create_product(session, other, NewProduct(502, "other-app", "Other App"))
+
+    with sessions() as session:
+        with pytest.raises(NotFound) as foreign:
+            product_of(session, acme.id, 502)
+        with pytest.raises(NotFound) as missing:
+            product_of(session, acme.id, 999)
+
+    assert "502" in str(foreign.value)
+    assert re.sub(r"\d+", "N", str(foreign.value)) == re.sub(r"\d+", "N", str(missing.value))
+    assert "Other" not in str(foreign.value)

@@ -1,0 +1,107 @@
+"""The dependency rule of STYLE.md, `web → shared ← worker`, checked on what
+a fresh interpreter really imports (after pallets/click's test_imports.py).
+
+Each check imports every module of a package in a new process, so the
+modules the test session already loaded cannot hide an import."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+IMPORT_EVERYTHING = """
+import importlib, json, pkgutil, sys, threading
+walked = []
+for name in sys.argv[1:]:
+    package = importlib.import_module(name)
+    walked.append(name)
+    for module in pkgutil.walk_packages(package.__path__, name + "."):
+        # __main__ runs the program; importing it is running it.
+        if not module.name.endswith(".__main__"):
+            importlib.import_module(module.name)
+            walked.append(module.name)
+print(json.dumps({"walked": walked, "modules": sorted(sys.modules), "threads": threading.active_count()}))
+"""
+
+FRAMEWORKS = {"flask", "flask_login", "flask_wtf", "wtforms", "werkzeug", "celery", "kombu", "billiard", "gunicorn"}
+
+
+def _import_everything(package: str, cwd: Path) -> dict[str, Any]:
+    environ = {**os.environ, "PYTHONPATH": str(REPO), "LICENSECODES_DATA_DIR": str(cwd / "data")}
+    environ.pop("DATABASE_URL", None)
+    environ.pop("REDIS_URL", None)
+    finished = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERYTHING, package],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr
+    result: dict[str, Any] = json.loads(finished.stdout)
+    result["left_behind"] = sorted(path.name for path in cwd.iterdir())
+    return result
+
+
+def _modules_on_disk(package: str) -> set[str]:
+    """Every module of `package` that an import can reach (directories
+    without __init__.py, like the Alembic scripts, are not packages)."""
+    found = set()
+    for path in (REPO / package).rglob("*.py"):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        if all((REPO.joinpath(*parts[:i]) / "__init__.py").exists() for i in range(1, len(parts))):
+            found.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return {name for name in found if not name.endswith(".__main__")}
+
+
+def _top_level(modules: list[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+@pytest.fixture(scope="module")
+def shared_imports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _import_everything("shared", tmp_path_factory.mktemp("shared-imports"))
+
+
+def test_every_module_of_shared_is_imported_by_the_check(shared_imports: dict[str, Any]) -> None:
+    assert set(shared_imports["walked"]) == _modules_on_disk("shared")
+    assert {"shared.models", "shared.tenants", "shared.embedded.postgres"} <= set(shared_imports["walked"])
+
+
+def test_shared_imports_neither_flask_nor_celery(shared_imports: dict[str, Any]) -> None:
+    assert _top_level(shared_imports["modules"]) & FRAMEWORKS == set()
+
+
+def test_shared_imports_neither_web_nor_worker(shared_imports: dict[str, Any]) -> None:
+    assert _top_level(shared_imports["modules"]) & {"web", "worker"} == set()
+
+
+def test_importing_shared_starts_nothing_and_writes_nothing(shared_imports: dict[str, Any]) -> None:
+    # STYLE.md rule 1: no server, no thread, no data directory at import.
+    assert shared_imports["threads"] == 1
+    assert shared_imports["left_behind"] == []
+
+
+def test_web_never_imports_the_worker_package(tmp_path: Path) -> None:
+    result = _import_everything("web", tmp_path)
+
+    assert set(result["walked"]) == _modules_on_disk("web")
+    assert "worker" not in _top_level(result["modules"])
+    assert not [name for name in result["modules"] if name == "celery.worker" or name.startswith("celery.worker.")]
+
+
+def test_the_worker_never_imports_web_or_flask(tmp_path: Path) -> None:
+    result = _import_everything("worker", tmp_path)
+
+    assert set(result["walked"]) == _modules_on_disk("worker")
+    assert "celery" in _top_level(result["modules"])  # the check did load the worker's own framework
+    assert _top_level(result["modules"]) & {"web", "flask", "werkzeug", "gunicorn"} == set()

@@ -9,9 +9,11 @@ touches the database starts from empty tables.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.broker import redis_client
 from shared.config import Settings
 from shared.db import make_engine, make_sessions
+from shared.embedded.sockets import MAX_SOCKET_PATH_BYTES
 from shared.migrate import upgrade
 from shared.models import Base
 from shared.products import NewProduct, create_product
@@ -33,8 +36,19 @@ from shared.services import connect
 from shared.tenants import create_api_key, create_publisher, create_user
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _default_test_data_dir() -> Path:
+    """var/test, unless the checkout is so deep that its socket paths would
+    be too long (the service refuses those): then a short one in /tmp."""
+    preferred = REPO / "var" / "test"
+    if len(os.fsencode(preferred / "postgres" / ".s.PGSQL.5432")) <= MAX_SOCKET_PATH_BYTES:
+        return preferred
+    return Path(tempfile.gettempdir()) / f"licensecodes-test-{hashlib.sha256(bytes(REPO)).hexdigest()[:8]}"
+
+
 # Overridable so that two test runs on one machine need not share servers.
-TEST_DATA_DIR = Path(os.environ.get("LICENSECODES_TEST_DATA_DIR") or REPO / "var" / "test")
+TEST_DATA_DIR = Path(os.environ.get("LICENSECODES_TEST_DATA_DIR") or _default_test_data_dir())
 
 
 def test_environ() -> dict[str, str]:

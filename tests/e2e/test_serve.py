@@ -110,6 +110,18 @@ def start_serve(data_dir: Path, port: int) -> Served:
     return Served(process, output, url.group(1), login.group(1), login.group(2), key.group(1), seconds, data_dir)
 
 
+def create_publisher(data_dir: Path, name: str) -> subprocess.CompletedProcess[str]:
+    """`licensecodes create-publisher NAME` on the data directory's servers."""
+    return subprocess.run(
+        [sys.executable, "-m", "web", "create-publisher", name],
+        env=embedded_environ(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def log_in(served: Served) -> str:
     """Log in through the real login form; answer the products page."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -138,13 +150,7 @@ def test_serve_starts_everything_and_ctrl_c_leaves_nothing_behind(data_dir: Path
 
     # Another command on the same data directory uses the running servers.
     postgres = postgres_pid(data_dir)
-    cli = subprocess.run(
-        [sys.executable, "-m", "web", "create-publisher", "acme"],
-        env=embedded_environ(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    cli = create_publisher(data_dir, "acme")
     assert cli.returncode == 0, cli.stderr
     assert postgres_pid(data_dir) == postgres
     assert served.get("/healthz")[0] == 200, "the CLI command stopped the servers it did not start"
@@ -161,13 +167,7 @@ def test_serve_starts_everything_and_ctrl_c_leaves_nothing_behind(data_dir: Path
     try:
         assert (again.email, again.password, again.api_key) == (served.email, served.password, served.api_key)
         assert again.get("/api/v1/products", key=served.api_key)[0] == 200
-        duplicate = subprocess.run(
-            [sys.executable, "-m", "web", "create-publisher", "acme"],
-            env=embedded_environ(data_dir),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        duplicate = create_publisher(data_dir, "acme")
         assert duplicate.returncode == 1
         assert "already exists" in duplicate.stderr
         print(f"\nserve: first start {served.seconds_to_ready:.1f} s, second start {again.seconds_to_ready:.1f} s")

@@ -40,7 +40,13 @@ def celery_settings(redis_url: str) -> dict[str, Any]:
     every request's state; a message is only a wake-up call carrying an id
     (RELIABILITY.md), so results are not stored and a lost message is
     recovered by the sweep rather than by the broker."""
-    transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+    transport_options = {
+        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+        # Above kombu's 1 s BRPOP, short enough that a dead Redis cannot
+        # hang a web request for long.
+        "socket_timeout": 10,
+        "socket_connect_timeout": 2,
+    }
     return {
         "broker_url": kombu_url(redis_url),
         "broker_transport_options": transport_options,
@@ -58,7 +64,7 @@ def celery_settings(redis_url: str) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_time_limit": TASK_TIME_LIMIT_SECONDS,
         # A producer must not hang a web request while Redis is down.
-        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
         "worker_hijack_root_logger": False,
         "timezone": "UTC",
     }

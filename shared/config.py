@@ -31,6 +31,10 @@ class Settings:
     secret_key: str
     processing_window_minutes: int
     max_upload_mb: int
+    # How long a worker's claim on a request lasts without renewal, and how
+    # often beat sweeps; an operator rarely changes them, tests shorten them.
+    lease_seconds: int
+    sweep_interval_seconds: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +49,8 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or kept_secret_key(data_dir),
             processing_window_minutes=_int(env, "PROCESSING_WINDOW_MINUTES", 20, low=1),
             max_upload_mb=_int(env, "MAX_UPLOAD_MB", 100, low=1),
+            lease_seconds=_int(env, "LEASE_SECONDS", 120, low=2),
+            sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60, low=1),
         )
 
     @property

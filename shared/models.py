@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -144,6 +145,25 @@ class Product(Base):
     )
 
 
+class UploadBlob(Base):
+    """The bytes of one uploaded file, kept in PostgreSQL (web and worker may
+    run on different hosts) as a sequence of chunks. A dry run and the real
+    request confirmed from it share one blob."""
+
+    __tablename__ = "upload_blobs"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+
+class UploadChunk(Base):
+    __tablename__ = "upload_chunks"
+
+    blob_id: Mapped[int] = mapped_column(ForeignKey("upload_blobs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class UploadRequest(Base):
     """One uploaded file and its way through the Code Generator (a job)."""
 
@@ -159,6 +179,7 @@ class UploadRequest(Base):
     code_type: Mapped[str] = mapped_column(String(16), server_default="activation")
     filename: Mapped[str] = mapped_column(String(255), server_default="")
     dry_run: Mapped[bool] = mapped_column(server_default=text("false"))
+    blob_id: Mapped[int | None] = mapped_column(ForeignKey("upload_blobs.id", ondelete="SET NULL"), index=True)
     # The dry run this request was confirmed from; unique, so a dry run
     # becomes a real request at most once.
     confirmed_from_id: Mapped[int | None] = mapped_column(
@@ -181,6 +202,9 @@ class UploadRequest(Base):
     claim_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     lease_until: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # When a wake-up message was last published for it; the sweep publishes
+    # again for a request still queued long after that (the message was lost).
+    enqueued_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(_one_of("status", REQUEST_STATES), name="status_known"),

@@ -55,6 +55,10 @@ def test_environ() -> dict[str, str]:
     """The environment for the test session and the processes it starts."""
     environ = dict(os.environ)
     environ["LICENSECODES_DATA_DIR"] = str(TEST_DATA_DIR)
+    # Short enough that the tests of dead workers and lost messages take
+    # seconds, not minutes.
+    environ.setdefault("LEASE_SECONDS", "4")
+    environ.setdefault("SWEEP_INTERVAL_SECONDS", "1")
     return environ
 
 

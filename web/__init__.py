@@ -6,6 +6,9 @@ from __future__ import annotations
 from flask import Flask
 
 from shared.config import Settings
+from web.dispatch import Dispatcher
+
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings) -> Flask:
@@ -17,7 +20,9 @@ def create_app(settings: Settings) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        # The file itself is held to the limit exactly (web.receive); this
+        # refuses at once a body that cannot fit, multipart overhead allowed.
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
@@ -26,6 +31,7 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["licensecodes.settings"] = settings
     database.init_app(app, settings.database_url)
     health.init_app(app, settings.redis_url)
+    app.extensions["licensecodes.dispatcher"] = Dispatcher(settings.redis_url)
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

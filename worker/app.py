@@ -6,6 +6,8 @@ from celery import Celery
 
 from shared.broker import celery_settings
 from shared.config import Settings
+from shared.runtime import Runtime
+from worker.tasks import SWEEP_TASK, register_tasks
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -13,4 +15,13 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("licensecodes")
     app.conf.update(celery_settings(settings.redis_url))
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
+    app.conf.beat_schedule = {
+        "sweep": {
+            "task": SWEEP_TASK,
+            "schedule": float(settings.sweep_interval_seconds),
+            # A sweep that waited longer than one interval is stale: the next one comes anyway.
+            "options": {"expires": float(settings.sweep_interval_seconds)},
+        }
+    }
+    register_tasks(app, Runtime(settings))
     return app

@@ -1,0 +1,284 @@
+"""The TXT upload format of PRODUCT.md §3 (software_DNA compatible):
+
+    <productID> TAB <code> [TAB <expiry> [TAB <build_no> [TAB <seats>]]] CR LF
+
+in Windows-1252. `read_txt` streams: it splits each chunk on LF and holds
+at most one partial line of `_MAX_LINE` bytes; a longer line is only
+summarised (`_LongLine`), so neither a huge line nor a CR-only file is ever
+held whole. Each line is checked in a fixed order (encoding, line ending,
+blank, format, product, prefix, expiry) and the first failure is its only
+problem. A common good line takes a fast path: one regex match and a few
+integer comparisons; anything else goes through `_Reader.check`, which is
+the rule book, so the fast path can only ever agree with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from shared.formats.records import CodeRecord, Problem
+from shared.models import MAX_CODE_LENGTH, MAX_EVALUATION_EXPIRY_DAYS
+
+_MAX_INT = 2_147_483_647  # expiry, build and seats are PostgreSQL integers
+_MAX_DIGITS = 10  # more digits are refused before int(), whatever their value
+_MAX_PRODUCT_DIGITS = 19  # product ids are bigints (up to 2**63 - 1)
+_MAX_LINE = 1024  # bytes; no good line comes near (about 200 at most)
+_SHOWN = 40  # characters of a value quoted in a message
+
+_GOOD_LINE = re.compile(
+    rb"(\d{1,19})\t([0-9A-Za-z][!-~]{0,%d})(?:\t(\d{0,10})(?:\t(\d{0,10})(?:\t(\d{0,10}))?)?)?\r"
+    % (MAX_CODE_LENGTH - 1)
+)
+_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")  # Windows-1252 maps no character to these
+# Whitespace and control characters; 0x85 is NEL in Latin-1, 0xAD an invisible soft hyphen.
+_FORBIDDEN = re.compile(rb"[\x00-\x20\x7f\x85\xa0\xad]")
+_NAMED = {0x20: "whitespace", 0x85: "the byte \\x85 (a line break in Latin-1)", 0xA0: "a non-breaking space (\\xa0)"}
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, 0xA0, 0xAD]} | {0x2026: "\\x85"}
+_BOMS = (
+    (b"\xef\xbb\xbf", "a UTF-8 byte-order mark (EF BB BF)"),
+    (b"\xff\xfe", "a UTF-16 byte-order mark (FF FE)"),
+    (b"\xfe\xff", "a UTF-16 byte-order mark (FE FF)"),
+)
+_SAVE_AS_ANSI = "save the file as ANSI (Windows-1252) text"
+_NUMBER_NAMES = ("expiry period", "build number", "seats value")
+
+Failure = tuple[str, str]  # (reason_code, message after "line N: ")
+
+
+@dataclass(frozen=True)
+class TxtRules:
+    product_id: int  # the product's ProductID; every line's first field must equal it
+    prefix: str | None  # when set, every code must start with it
+    code_type: str  # "activation" or "evaluation" (evaluation: expiry at most 60)
+
+
+def read_txt(chunks: Iterable[bytes], rules: TxtRules) -> Iterator[CodeRecord | Problem]:
+    """Yield, in line order, a CodeRecord for each good line and a Problem for each bad line."""
+    return _Reader(rules).read(chunks)
+
+
+class _Reader:
+    def __init__(self, rules: TxtRules) -> None:
+        self._product_id = rules.product_id
+        self._prefix = rules.prefix or ""
+        self._max_expiry = MAX_EVALUATION_EXPIRY_DAYS if rules.code_type == "evaluation" else _MAX_INT
+        self._number = 0  # the last line read
+        self._partial = b""  # the current line so far, at most _MAX_LINE bytes
+        self._long: _LongLine | None = None  # the current line, once too long to hold
+
+    def read(self, chunks: Iterable[bytes]) -> Iterator[CodeRecord | Problem]:
+        for chunk in chunks:
+            lines = bytes(chunk).split(b"\n")
+            tail = lines.pop()
+            if lines:
+                yield from self._complete(lines)
+            self._hold(tail)
+        if self._long is not None:
+            yield self._long.problem(self._number + 1, ended=False)
+        elif self._partial:
+            yield self.check(self._number + 1, self._partial, ended=False)
+
+    def _complete(self, lines: list[bytes]) -> Iterator[CodeRecord | Problem]:
+        """The lines an LF ended in one chunk, the first joined to what came before."""
+        if self._long is not None:
+            self._number += 1
+            yield self._long.feed(lines.pop(0)).problem(self._number, ended=True)
+            self._long = None
+        elif self._partial:
+            lines[0] = self._partial + lines[0]
+        self._partial = b""
+        yield from self._check_all(lines)
+
+    def _hold(self, tail: bytes) -> None:
+        if self._long is not None:
+            self._long.feed(tail)
+            return
+        self._partial += tail
+        if len(self._partial) > _MAX_LINE:
+            self._long = _LongLine().feed(self._partial)
+            self._partial = b""
+
+    def _check_all(self, lines: list[bytes]) -> Iterator[CodeRecord | Problem]:
+        """The hot loop: a good line costs one match, some ints and a tuple."""
+        match, make, check = _GOOD_LINE.fullmatch, tuple.__new__, self.check
+        product_id, prefix, max_expiry = self._product_id, self._prefix, self._max_expiry
+        own = str(product_id).encode()
+        number = self._number
+        for raw in lines:
+            number += 1
+            found = match(raw)
+            if found is not None:
+                product, code_bytes, expiry, build, seats = found.groups()
+                days = int(expiry) if expiry else None
+                build_no = int(build) if build else None
+                seat_count = int(seats) if seats else None
+                code = code_bytes.decode("ascii")
+                if (
+                    (product == own or int(product) == product_id)
+                    and code.startswith(prefix)
+                    and (days is None or 1 <= days <= max_expiry)
+                    and (build_no is None or build_no <= _MAX_INT)
+                    and (seat_count is None or 1 <= seat_count <= _MAX_INT)
+                ):
+                    yield make(CodeRecord, (number, code, days, build_no, seat_count))
+                    continue
+            yield check(number, raw, True)
+        self._number = number
+
+    def check(self, number: int, raw: bytes, ended: bool) -> CodeRecord | Problem:
+        """Every rule of §3 on one line (`raw`: without its LF; `ended`: it had one)."""
+        if len(raw) > _MAX_LINE:
+            return _LongLine().feed(raw).problem(number, ended)
+        ends_with_cr = raw.endswith(b"\r")
+        body = raw[:-1] if ends_with_cr else raw
+        undefined = _UNDEFINED.search(raw)
+        outcome = (
+            _encoding_failure(number, raw[:3], b"\0" in raw, undefined[0][0] if undefined else None)
+            or _line_ending_failure(b"\r" in body, ends_with_cr, ended)
+            or _blank_failure(not body.strip(b" \t"))
+            or self._fields(number, body.split(b"\t"))
+        )
+        if isinstance(outcome, CodeRecord):
+            return outcome
+        return Problem(number, outcome[0], f"line {number}: {outcome[1]}")
+
+    def _fields(self, number: int, fields: list[bytes]) -> CodeRecord | Failure:
+        parsed = _parse(fields)
+        if isinstance(parsed, str):
+            return "format", parsed
+        product, code, days, build_no, seat_count = parsed
+        if product != self._product_id:
+            return "product_mismatch", f"the ProductID {_shown(fields[0])} is not this product's ({self._product_id})"
+        if not code.startswith(self._prefix):
+            return "prefix_missing", f"the code {_shown(fields[1])} does not start with the prefix '{self._prefix}'"
+        if days is not None and not 1 <= days <= self._max_expiry:
+            limit = "at least 1 day" if days < 1 else f"at most {self._max_expiry} days for evaluation codes"
+            return "expiry_out_of_range", f"the expiry period {days} is out of range; it must be {limit}"
+        return CodeRecord(number, code, days, build_no, seat_count)
+
+
+def _encoding_failure(number: int, start: bytes, has_nul: bool, undefined: int | None) -> Failure | None:
+    for bom, name in _BOMS if number == 1 else ():
+        if start.startswith(bom):
+            return "encoding", f"the file starts with {name}; {_SAVE_AS_ANSI}"
+    if has_nul:
+        return "encoding", f"contains a NUL byte (\\x00), as UTF-16 text does; {_SAVE_AS_ANSI}"
+    if undefined is not None:
+        return "encoding", f"contains the byte \\x{undefined:02x}, which Windows-1252 leaves undefined; {_SAVE_AS_ANSI}"
+    return None
+
+
+def _line_ending_failure(bare_cr: bool, ends_with_cr: bool, ended: bool) -> Failure | None:
+    if bare_cr:
+        return "line_ending", "contains a CR without LF (a classic Mac line end?); every line must end with CR LF"
+    if not ended:
+        return "line_ending", "the last line does not end with CR LF; every line, the last included, must"
+    if not ends_with_cr:
+        return "line_ending", "ends with LF only; every line must end with CR LF"
+    return None
+
+
+def _blank_failure(blank: bool) -> Failure | None:
+    if blank:
+        return "blank_line", "the line is blank; remove it (no blank lines anywhere, not even at the end of the file)"
+    return None
+
+
+def _parse(fields: list[bytes]) -> tuple[int, str, int | None, int | None, int | None] | str:
+    """The values of a line's fields, or what is wrong with their format."""
+    if len(fields) < 2:
+        return f"{_shown(fields[0])} has no TAB; a line needs a ProductID and a code separated by a TAB"
+    if len(fields) > 5:
+        return f"the line has {len(fields)} TAB-separated fields; at most 5 (ProductID, code, expiry, build, seats)"
+    product = _whole_number(fields[0], "ProductID", _MAX_PRODUCT_DIGITS)
+    if isinstance(product, str):
+        return product
+    failure = _code_failure(fields[1])
+    if failure:
+        return failure
+    numbers: list[int | None] = []
+    for field, name in zip(fields[2:], _NUMBER_NAMES, strict=False):
+        value = _whole_number(field, name, _MAX_DIGITS) if field else None
+        if isinstance(value, str):
+            return value
+        numbers.append(value)
+    days, build_no, seat_count = numbers + [None] * (3 - len(numbers))
+    if build_no is not None and build_no < 0:
+        return f"the build number {build_no} is negative; it must be 0 or more"
+    if seat_count is not None and seat_count < 1:
+        return f"the seats value {seat_count} is below 1; a code has at least 1 seat"
+    return product, fields[1].decode("cp1252"), days, build_no, seat_count
+
+
+def _whole_number(field: bytes, name: str, max_digits: int) -> int | str:
+    digits = field[1:] if field.startswith(b"-") else field
+    if not digits.isdigit():  # ASCII digits only, unlike str.isdigit
+        return f"the {name} {_shown(field)} is not a whole number"
+    if len(digits) > max_digits:
+        return f"the {name} {_shown(field)} is too large (more than {max_digits} digits)"
+    value = int(digits)
+    if max_digits == _MAX_DIGITS and value > _MAX_INT:
+        return f"the {name} {_shown(field)} is too large; at most {_MAX_INT}"
+    return -value if digits is not field else value
+
+
+def _code_failure(code: bytes) -> str | None:
+    if not code:
+        return "the code is empty"
+    if len(code) > MAX_CODE_LENGTH:
+        return f"the code {_shown(code)} is {len(code)} characters long; at most {MAX_CODE_LENGTH}"
+    forbidden = _FORBIDDEN.search(code)
+    if forbidden:
+        byte = forbidden[0][0]
+        what = _NAMED.get(byte, f"a control character (\\x{byte:02x})")
+        return f"the code {_shown(code)} contains {what}; codes may not contain spaces, tabs or control characters"
+    first = code[:1].decode("cp1252")
+    if not first.isalnum():
+        return f"the code {_shown(code)} starts with '{first}'; it must start with a letter or a digit"
+    return None
+
+
+def _shown(value: bytes) -> str:
+    """A value quoted for a message: shortened, control characters escaped."""
+    text = value[: _SHOWN + 1].decode("cp1252", "backslashreplace")
+    if len(text) > _SHOWN:
+        return "'" + text[: _SHOWN - 1].translate(_ESCAPES) + "…'"
+    return "'" + text.translate(_ESCAPES) + "'"
+
+
+class _LongLine:
+    """What the checks need to know of a line too long to hold (longer than
+    any good line): fed piece by piece, so a 100 MB line costs no memory."""
+
+    def __init__(self) -> None:
+        self.start = b""
+        self.length = 0
+        self.has_nul = False
+        self.undefined: int | None = None
+        self.crs = 0
+        self.ends_with_cr = False
+        self.blank = True
+
+    def feed(self, piece: bytes) -> _LongLine:
+        if not piece:
+            return self
+        self.start = (self.start + piece[:3])[:3]
+        self.length += len(piece)
+        self.has_nul = self.has_nul or b"\0" in piece
+        undefined = None if self.undefined is not None else _UNDEFINED.search(piece)
+        self.undefined = undefined[0][0] if undefined else self.undefined
+        self.crs += piece.count(b"\r")
+        self.ends_with_cr = piece.endswith(b"\r")
+        self.blank = self.blank and not piece.translate(None, b" \t\r")
+        return self
+
+    def problem(self, number: int, ended: bool) -> Problem:
+        failure = (
+            _encoding_failure(number, self.start, self.has_nul, self.undefined)
+            or _line_ending_failure(self.crs > self.ends_with_cr, self.ends_with_cr, ended)
+            or _blank_failure(self.blank)
+            or ("format", f"the line is {self.length - self.ends_with_cr} characters long, far longer than a good line")
+        )
+        return Problem(number, failure[0], f"line {number}: {failure[1]}")

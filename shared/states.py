@@ -1,0 +1,214 @@
+"""The life of an upload request, and every move it can make.
+
+    queued ──claim──▶ processing ──complete──▶ completed
+      │                  │  └──────reject───▶ rejected
+      │                  └─ lease expired, or the worker failed:
+      │                     back to queued, or rejected `processing_failed`
+      │                     after MAX_ATTEMPTS claims
+      └──delete──▶ deleted
+
+Each move is one guarded UPDATE (`… WHERE status = 'queued'`): PostgreSQL
+re-checks the condition after taking the row lock, so of two racing moves
+exactly one matches. A worker's moves are fenced by its claim token: a
+worker that lost its claim (paused past its lease, say) changes nothing.
+All times are the database's `now()`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, literal_column, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from shared.errors import Conflict, NotFound
+from shared.formats import Problem
+from shared.models import UploadRequest
+
+MAX_ATTEMPTS = 3
+MAX_LISTED_ERRORS = 100
+# A queued request whose wake-up message is older than this is published again.
+REPUBLISH_AFTER_SECONDS = 60
+
+PROCESSING_FAILED_REASON = (
+    "The Code Generator failed on this file three times (a worker crashed, say). "
+    "Nothing was stored; the operators have been alerted. You may upload the file again."
+)
+
+
+# A move runs in the caller's transaction: an ORM session, or a connection
+# (the Code Generator's, which also carries its COPY).
+Database = Session | Connection
+
+
+@dataclass(frozen=True)
+class Claim:
+    request_id: int
+    token: uuid.UUID
+    attempt: int
+
+
+def _seconds(value: int) -> Any:
+    return func.make_interval(0, 0, 0, 0, 0, 0, value)
+
+
+def claim(session: Database, request_id: int, lease_seconds: int) -> Claim | None:
+    """Take a queued request for this worker, or None when it is not queued
+    (already claimed, decided or deleted: a duplicate message is a no-op)."""
+    token = uuid.uuid4()
+    attempt = session.scalar(
+        update(UploadRequest)
+        .where(UploadRequest.id == request_id, UploadRequest.status == "queued")
+        .values(
+            status="processing",
+            claim_token=token,
+            lease_until=func.now() + _seconds(lease_seconds),
+            attempts=UploadRequest.attempts + 1,
+            started_at=func.now(),
+        )
+        .returning(UploadRequest.attempts)
+    )
+    return None if attempt is None else Claim(request_id, token, attempt)
+
+
+def renew_lease(connection: Database, held: Claim, lease_seconds: int) -> bool:
+    """Extend a claim still held; False when it was lost."""
+    renewed = connection.scalar(
+        update(UploadRequest)
+        .where(_held(held))
+        .values(lease_until=func.now() + _seconds(lease_seconds))
+        .returning(UploadRequest.id)
+    )
+    return renewed is not None
+
+
+def complete(session: Database, held: Claim, code_count: int, summary: dict[str, Any] | None = None) -> bool:
+    return _finish(session, held, status="completed", code_count=code_count, summary=summary)
+
+
+def reject(session: Database, held: Claim, problems: Sequence[Problem], error_count: int) -> bool:
+    """Reject with the first problem as the reason; `problems` in line order."""
+    first = problems[0]
+    return _finish(
+        session,
+        held,
+        status="rejected",
+        reason_code=first.reason_code,
+        reason=first.message,
+        errors=[problem.as_json() for problem in problems[:MAX_LISTED_ERRORS]],
+        error_count=error_count,
+    )
+
+
+def give_back(session: Database, held: Claim) -> bool:
+    """The worker failed on this request: queue it again, or reject it for
+    good once it has been tried MAX_ATTEMPTS times."""
+    return (
+        session.scalar(
+            update(UploadRequest).where(_held(held)).values(**_released_values()).returning(UploadRequest.id)
+        )
+        is not None
+    )
+
+
+def delete(session: Session, publisher_id: int, request_id: int) -> int | None:
+    """Delete a queued request of this publisher; answer its blob id."""
+    deleted = session.execute(
+        update(UploadRequest)
+        .where(
+            UploadRequest.id == request_id,
+            UploadRequest.publisher_id == publisher_id,
+            UploadRequest.status == "queued",
+        )
+        .values(status="deleted", finished_at=func.now())
+        .returning(UploadRequest.blob_id)
+    ).first()
+    if deleted is not None:
+        return deleted.blob_id
+    status = session.scalar(
+        select(UploadRequest.status).where(
+            UploadRequest.id == request_id,
+            UploadRequest.publisher_id == publisher_id,
+            UploadRequest.status != "deleted",
+        )
+    )
+    if status is None:
+        raise NotFound(f"there is no upload {request_id}")
+    raise Conflict(f"upload {request_id} is {status}; only a queued upload can be deleted")
+
+
+def mark_enqueued(session: Session, request_ids: Sequence[int]) -> None:
+    if request_ids:
+        session.execute(update(UploadRequest).where(UploadRequest.id.in_(request_ids)).values(enqueued_at=func.now()))
+
+
+def release_expired_claims(session: Session) -> list[tuple[int, str]]:
+    """Claims whose lease ran out (the worker died or hangs): back to queued,
+    or rejected after MAX_ATTEMPTS. Answer (id, new status) of each."""
+    expired = (
+        select(UploadRequest.id)
+        .where(UploadRequest.status == "processing", UploadRequest.lease_until < func.now())
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        update(UploadRequest)
+        .where(UploadRequest.id.in_(expired))
+        .values(**_released_values())
+        .returning(UploadRequest.id, UploadRequest.status)
+    )
+    return [(row.id, row.status) for row in rows]
+
+
+def needing_a_message(session: Session) -> list[int]:
+    """Queued requests whose message may have been lost: given back by a
+    worker or the sweep (never published since), or published more than
+    REPUBLISH_AFTER_SECONDS ago and still waiting."""
+    cutoff = func.now() - _seconds(REPUBLISH_AFTER_SECONDS)
+    return list(
+        session.scalars(
+            select(UploadRequest.id)
+            .where(
+                UploadRequest.status == "queued",
+                UploadRequest.enqueued_at.is_(None) | (UploadRequest.enqueued_at < cutoff),
+            )
+            .order_by(UploadRequest.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def _held(held: Claim) -> Any:
+    return (
+        (UploadRequest.id == held.request_id)
+        & (UploadRequest.claim_token == held.token)
+        & (UploadRequest.status == "processing")
+    )
+
+
+def _finish(session: Database, held: Claim, **values: Any) -> bool:
+    finished = session.scalar(
+        update(UploadRequest)
+        .where(_held(held))
+        .values(finished_at=func.now(), claim_token=None, lease_until=None, **values)
+        .returning(UploadRequest.id)
+    )
+    return finished is not None
+
+
+def _released_values() -> dict[str, Any]:
+    exhausted = UploadRequest.attempts >= MAX_ATTEMPTS
+    return {
+        "status": case((exhausted, "rejected"), else_="queued"),
+        "reason_code": case((exhausted, "processing_failed"), else_=None),
+        "reason": case((exhausted, PROCESSING_FAILED_REASON), else_=None),
+        "error_count": case((exhausted, literal_column("0")), else_=UploadRequest.error_count),
+        "finished_at": case((exhausted, func.now()), else_=None),
+        "claim_token": None,
+        "lease_until": None,
+        "enqueued_at": None,
+    }

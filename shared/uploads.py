@@ -1,0 +1,130 @@
+"""Upload requests as a publisher sees them: create, list, look up. Every
+lookup goes through the caller's publisher; another publisher's request, like
+a deleted one, is not found."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shared.errors import InvalidValue, NotFound
+from shared.models import CODE_STATUSES, CODE_TYPES, REQUEST_STATES, LicenseCode, Product, UploadRequest
+from shared.storage import StoredFile
+
+LISTED_STATES = tuple(state for state in REQUEST_STATES if state != "deleted")
+MAX_PER_PAGE = 200
+# Bidirectional overrides and isolates survive NFC and would let a file name
+# display as something else ("invoice‮txt.exe").
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    per_page: int
+
+    @classmethod
+    def parse(cls, page: str | None, per_page: str | None, default_per_page: int = 50) -> Page:
+        number, size = _positive(page, "page", 1), _positive(per_page, "per_page", default_per_page)
+        return cls(number, min(size, MAX_PER_PAGE))
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
+
+
+def _positive(raw: str | None, name: str, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidValue(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
+def display_filename(raw: str | None) -> str:
+    """A file name fit for display only: NFC, no control or bidi characters."""
+    name = unicodedata.normalize("NFC", raw or "")
+    name = "".join(c for c in name if c.isprintable() and c not in _BIDI_CONTROLS)
+    return name.strip()[:255]
+
+
+def create_request(
+    session: Session,
+    publisher_id: int,
+    product: Product,
+    stored: StoredFile,
+    *,
+    filename: str,
+    code_type: str,
+    dry_run: bool,
+    window_minutes: int,
+) -> UploadRequest:
+    if code_type not in CODE_TYPES:
+        raise InvalidValue(f"code_type must be activation or evaluation, not {code_type!r}")
+    request = UploadRequest(
+        publisher_id=publisher_id,
+        product_id=product.product_id,
+        format="txt",
+        code_type=code_type,
+        filename=display_filename(filename),
+        dry_run=dry_run,
+        blob_id=stored.blob_id,
+        sha256=stored.sha256,
+        size_bytes=stored.size_bytes,
+        deadline_at=func.now() + func.make_interval(0, 0, 0, 0, 0, window_minutes),
+        enqueued_at=func.now(),
+    )
+    session.add(request)
+    session.flush()
+    session.refresh(request)
+    return request
+
+
+def upload_of(session: Session, publisher_id: int, request_id: int) -> UploadRequest:
+    request = session.scalar(
+        select(UploadRequest).where(
+            UploadRequest.id == request_id,
+            UploadRequest.publisher_id == publisher_id,
+            UploadRequest.status != "deleted",
+        )
+    )
+    if request is None:
+        raise NotFound(f"there is no upload {request_id}")
+    return request
+
+
+def uploads_of(
+    session: Session, publisher_id: int, page: Page, *, product_id: int | None = None, status: str | None = None
+) -> tuple[Sequence[UploadRequest], int]:
+    """A page of the publisher's requests, newest first, and their total."""
+    if status is not None and status not in LISTED_STATES:
+        raise InvalidValue(f"status must be one of {', '.join(LISTED_STATES)}, not {status!r}")
+    query = select(UploadRequest).where(UploadRequest.publisher_id == publisher_id, UploadRequest.status != "deleted")
+    if product_id is not None:
+        query = query.where(UploadRequest.product_id == product_id)
+    if status is not None:
+        query = query.where(UploadRequest.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(UploadRequest.id.desc()).offset(page.offset).limit(page.per_page)).all()
+    return rows, total
+
+
+def codes_of(
+    session: Session, product: Product, page: Page, *, prefix: str | None = None, status: str | None = None
+) -> tuple[Sequence[LicenseCode], int]:
+    """A page of a product's codes in code order, and their total. The
+    caller has already found the product through its publisher."""
+    if status is not None and status not in CODE_STATUSES:
+        raise InvalidValue(f"status must be one of {', '.join(CODE_STATUSES)}, not {status!r}")
+    query = select(LicenseCode).where(LicenseCode.product_id == product.product_id)
+    if prefix:
+        query = query.where(LicenseCode.code.startswith(prefix, autoescape=True))
+    if status is not None:
+        query = query.where(LicenseCode.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(LicenseCode.code).offset(page.offset).limit(page.per_page)).all()
+    return rows, total

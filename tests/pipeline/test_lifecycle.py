@@ -1,0 +1,222 @@
+"""The request's life under concurrency and faults (PRODUCT.md §5,
+RELIABILITY.md): delete against claim, two batches with the same code, a
+lost message, a killed worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared import codegen, states
+from shared.config import Settings
+from shared.errors import Conflict
+from shared.lease import ClaimLost
+from shared.models import LicenseCode, Product, UploadRequest
+from shared.storage import BlobWriter
+from shared.uploads import create_request
+from tests.conftest import Tenant
+from tests.pipeline.conftest import WorkerProcesses, txt, upload, wait_decided
+
+PRODUCT = 1234
+
+
+@pytest.fixture
+def acme(make_tenant: Any) -> Tenant:
+    return make_tenant("acme", (PRODUCT,))
+
+
+def queued_request(sessions: sessionmaker[Session], tenant: Tenant, content: bytes, *, enqueued: bool = True) -> int:
+    """A queued request whose message was never published (no worker will
+    see it unless the sweep publishes it)."""
+    with sessions.begin() as session:
+        writer = BlobWriter(session)
+        writer.write(content)
+        product = session.get_one(Product, PRODUCT)
+        request = create_request(
+            session, tenant.publisher_id, product, writer.finish(),
+            filename="f.txt", code_type="activation", dry_run=False, window_minutes=20,
+        )  # fmt: skip
+        if not enqueued:
+            request.enqueued_at = None
+        return request.id
+
+
+def status_of(sessions: sessionmaker[Session], request_id: int) -> str:
+    with sessions() as session:
+        return session.get_one(UploadRequest, request_id).status
+
+
+def code_count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(LicenseCode)) or 0
+
+
+def test_only_a_queued_request_can_be_deleted(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    queued = queued_request(sessions, acme, txt("1234\tQ-1"))
+    assert client.delete(f"/api/v1/uploads/{queued}", headers=acme.auth).status_code == 204
+    assert client.get(f"/api/v1/uploads/{queued}", headers=acme.auth).status_code == 404
+    assert client.get("/api/v1/uploads", headers=acme.auth).get_json()["total"] == 0
+
+    processing = queued_request(sessions, acme, txt("1234\tP-1"))
+    with sessions.begin() as session:
+        assert states.claim(session, processing, settings.lease_seconds) is not None
+    refused = client.delete(f"/api/v1/uploads/{processing}", headers=acme.auth)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (409, "conflict")
+    assert status_of(sessions, processing) == "processing"
+
+
+@pytest.mark.usefixtures("workers")
+def test_a_completed_request_cannot_be_deleted(client: FlaskClient, acme: Tenant) -> None:
+    created = upload(client, acme, PRODUCT, txt("1234\tC-1")).get_json()
+    assert wait_decided(client, acme, created["id"])["status"] == "completed"
+    assert client.delete(f"/api/v1/uploads/{created['id']}", headers=acme.auth).status_code == 409
+
+
+def at_once(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls in threads released at the same instant; answer what
+    each returned or raised."""
+    start = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            results[index] = call()
+        except Exception as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_delete_racing_a_claim_exactly_one_wins(
+    sessions: sessionmaker[Session], acme: Tenant, settings: Settings
+) -> None:
+    def claim(request_id: int) -> states.Claim | None:
+        with sessions.begin() as session:
+            return states.claim(session, request_id, settings.lease_seconds)
+
+    def delete(request_id: int) -> bool:
+        with sessions.begin() as session:
+            states.delete(session, acme.publisher_id, request_id)
+        return True
+
+    outcomes = {"claimed": 0, "deleted": 0}
+    for trial in range(150):
+        request_id = queued_request(sessions, acme, txt(f"1234\tRACE-{trial}"))
+        claimed, deleted = at_once(lambda: claim(request_id), lambda: delete(request_id))  # noqa: B023
+        assert isinstance(claimed, states.Claim) != (deleted is True), f"trial {trial}: {claimed!r} {deleted!r}"
+        assert isinstance(deleted, Conflict) or deleted is True
+        assert status_of(sessions, request_id) == ("processing" if deleted is not True else "deleted")
+        outcomes["deleted" if deleted is True else "claimed"] += 1
+    print(f"\ndelete against claim, 150 trials: {outcomes}")
+
+
+def test_two_batches_racing_with_a_shared_code_one_completes_the_other_is_rejected(
+    sessions: sessionmaker[Session], acme: Tenant, settings: Settings
+) -> None:
+    engine = sessions.kw["bind"]
+    for trial in range(40):
+        shared = f"1234\tSHARED-{trial}"
+        first = queued_request(sessions, acme, txt(*[f"1234\tA{trial}-{n}" for n in range(200)], shared))
+        second = queued_request(sessions, acme, txt(shared, *[f"1234\tB{trial}-{n}" for n in range(200)]))
+        with sessions.begin() as session:
+            one, two = (states.claim(session, r, settings.lease_seconds) for r in (first, second))
+        assert one is not None and two is not None
+        outcomes = at_once(
+            lambda: codegen.decide(engine, one, settings.lease_seconds),  # noqa: B023
+            lambda: codegen.decide(engine, two, settings.lease_seconds),  # noqa: B023
+        )
+        assert sorted(map(str, outcomes)) == ["completed", "rejected"], f"trial {trial}: {outcomes}"
+        with sessions() as session:
+            decided = {
+                r.status: r for r in session.scalars(select(UploadRequest).where(UploadRequest.id.in_((first, second))))
+            }
+            assert decided["rejected"].reason_code == "duplicate_existing"
+            for status, expected in (("completed", 201), ("rejected", 0)):
+                stored = session.scalar(select(func.count()).where(LicenseCode.request_id == decided[status].id))
+                assert stored == expected, f"trial {trial}: {status} holds {stored} codes"
+
+
+def test_a_worker_that_lost_its_claim_changes_nothing(
+    sessions: sessionmaker[Session], acme: Tenant, settings: Settings
+) -> None:
+    request_id = queued_request(sessions, acme, txt("1234\tFENCED"))
+    with sessions.begin() as session:
+        stale = states.claim(session, request_id, settings.lease_seconds)
+        assert stale is not None
+        # The sweep gave the request to another worker meanwhile.
+        session.execute(update(UploadRequest).where(UploadRequest.id == request_id).values(lease_until=func.now()))
+    with sessions.begin() as session:
+        assert states.release_expired_claims(session) == [(request_id, "queued")]
+        fresh = states.claim(session, request_id, settings.lease_seconds)
+        assert fresh is not None
+    with pytest.raises(ClaimLost):
+        codegen.decide(sessions.kw["bind"], stale, settings.lease_seconds)
+    assert code_count(sessions) == 0
+    assert status_of(sessions, request_id) == "processing"
+    assert codegen.decide(sessions.kw["bind"], fresh, settings.lease_seconds) == "completed"
+    assert code_count(sessions) == 1
+
+
+@pytest.mark.usefixtures("workers")
+def test_a_request_whose_message_was_lost_is_decided_by_the_sweep(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    request_id = queued_request(sessions, acme, txt("1234\tLOST-1", "1234\tLOST-2"), enqueued=False)
+    decided = wait_decided(client, acme, request_id, timeout=30)
+    assert (decided["status"], decided["code_count"]) == ("completed", 2)
+
+
+def test_a_worker_killed_mid_request_leaves_no_codes_and_the_request_completes_once(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session], workers: WorkerProcesses
+) -> None:
+    lines = [f"1234\tKILL-{n:07d}-XXXXXXXXXXXX\t30\t1\t2" for n in range(400_000)]
+    response = upload(client, acme, PRODUCT, txt(*lines))
+    assert response.status_code == 202, response.get_data(as_text=True)
+    created = response.get_json()
+    deadline = time.monotonic() + 30
+    while status_of(sessions, created["id"]) != "processing" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # into the COPY
+    busy = [child for child in workers.pool_children() if child.cpu_percent(0.05) > 0] or workers.pool_children()
+    for child in busy:
+        child.kill()
+    assert code_count(sessions) == 0
+
+    decided = wait_decided(client, acme, created["id"], timeout=120)
+    assert (decided["status"], decided["code_count"]) == ("completed", 400_000)
+    assert code_count(sessions) == 400_000
+    with sessions() as session:
+        assert session.get_one(UploadRequest, created["id"]).attempts >= 2
+
+
+@pytest.mark.usefixtures("workers")
+def test_another_publishers_requests_codes_and_downloads_answer_404(
+    client: FlaskClient, acme: Tenant, make_tenant: Any
+) -> None:
+    other = make_tenant("other", (5678,))
+    created = upload(client, acme, PRODUCT, txt("1234\tPRIVATE")).get_json()
+    assert wait_decided(client, acme, created["id"])["status"] == "completed"
+    for path in (
+        f"/api/v1/uploads/{created['id']}",
+        f"/api/v1/uploads/{created['id']}/codes.txt",
+        f"/api/v1/products/{PRODUCT}/codes",
+    ):
+        assert client.get(path, headers=other.auth).status_code == 404, path
+    assert client.delete(f"/api/v1/uploads/{created['id']}", headers=other.auth).status_code == 404
+    assert client.get("/api/v1/uploads", headers=other.auth).get_json()["total"] == 0
+    assert client.get(f"/api/v1/uploads?product_id={PRODUCT}", headers=other.auth).get_json()["total"] == 0

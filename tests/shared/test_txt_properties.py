@@ -1,0 +1,159 @@
+"""Properties of the TXT reader that must hold for any input: it never
+raises, yields one item per line in line order, reads the same however the
+bytes are chunked, and its fast path agrees with the full rule book."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.formats import CodeRecord, Problem
+from shared.formats.txt import TxtRules, _Reader, read_txt
+from shared.models import REASON_CODES
+
+CODE_TYPES = ["activation", "evaluation"]
+RULES = TxtRules(product_id=1234, prefix=None, code_type="activation")
+ALL_RULES = st.builds(
+    TxtRules,
+    product_id=st.sampled_from([1234, 7, 2**40, 2**63 - 1]),
+    prefix=st.sampled_from([None, "A", "Ab", "Éc", "AB-"]),
+    code_type=st.sampled_from(CODE_TYPES),
+)
+CHECKED = settings(max_examples=300, deadline=None, database=None)
+
+FIRST = b"ABCXYZabcxyz0189\xc9\xe9"
+REST = FIRST + b"-_./#=+@\x80\x8a\x9f\xff"
+# Bytes that break lines in every way the format knows.
+NASTY = b"\r\n\t \x00\x81\x8d\x8f\x90\x9d\x0b\x0c\x85\xa0\xad\x7f\xef\xbb\xbf\xff\xfe=-+@09"
+
+
+def number_field(low: int, high: int) -> st.SearchStrategy[bytes]:
+    return st.one_of(st.just(b""), st.integers(low, high).map(lambda value: str(value).encode()))
+
+
+@st.composite
+def good_lines(draw: st.DrawFn) -> tuple[bytes, tuple[str, int | None, int | None, int | None]]:
+    code = draw(st.sampled_from(list(FIRST)).map(lambda byte: bytes([byte])))
+    code += draw(st.binary(max_size=30).map(lambda raw: bytes(REST[byte % len(REST)] for byte in raw)))
+    numbers = draw(st.tuples(number_field(1, 60), number_field(0, 2**31 - 1), number_field(1, 2**31 - 1)))
+    kept = draw(st.integers(0, 3))
+    product = b"0" * draw(st.integers(0, 3)) + b"1234"
+    line = b"\t".join([product, code, *numbers[:kept]]) + b"\r\n"
+    values = tuple(int(field) if field else None for field in numbers[:kept])
+    values += (None,) * (3 - kept)
+    return line, (code.decode("cp1252"), *values)  # type: ignore[return-value]
+
+
+@st.composite
+def good_files(draw: st.DrawFn) -> tuple[bytes, list[CodeRecord]]:
+    lines = draw(st.lists(good_lines(), max_size=20))
+    expected = [CodeRecord(number, *values) for number, (_, values) in enumerate(lines, 1)]
+    return b"".join(line for line, _ in lines), expected
+
+
+@st.composite
+def mutated_files(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(good_files())[0])
+    for _ in range(draw(st.integers(1, 6))):
+        where = draw(st.integers(0, len(data)))
+        byte = draw(st.sampled_from(list(NASTY)))
+        action = draw(st.sampled_from(["insert", "replace", "delete"]))
+        if action == "insert" or where == len(data):
+            data.insert(where, byte)
+        elif action == "replace":
+            data[where] = byte
+        else:
+            del data[where]
+    return bytes(data)
+
+
+ANY_FILE = st.one_of(st.binary(max_size=300), mutated_files(), good_files().map(lambda pair: pair[0]))
+
+
+def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+    return [data[start:end] for start, end in itertools.pairwise(points)]
+
+
+def line_count(data: bytes) -> int:
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+@given(good_files())
+@settings(CHECKED)
+def test_a_generated_valid_file_reads_back_as_its_records(pair: tuple[bytes, list[CodeRecord]]) -> None:
+    data, expected = pair
+    assert list(read_txt([data], RULES)) == expected
+
+
+@given(ANY_FILE, ALL_RULES)
+@settings(CHECKED)
+def test_any_bytes_yield_one_item_per_line_in_order_and_never_raise(data: bytes, rules: TxtRules) -> None:
+    items = list(read_txt([data], rules))
+    assert [item.line for item in items] == list(range(1, line_count(data) + 1))
+    for item in items:
+        assert type(item) in (CodeRecord, Problem)
+        if isinstance(item, Problem):
+            assert item.reason_code in REASON_CODES
+            assert item.message.startswith(f"line {item.line}: ")
+            assert not any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0xA0 or char == "\xad" for char in item.message)
+
+
+@given(ANY_FILE, st.lists(st.integers(min_value=0), max_size=40))
+@settings(CHECKED)
+def test_the_result_does_not_depend_on_how_the_bytes_are_chunked(data: bytes, cuts: list[int]) -> None:
+    assert list(read_txt(chunked(data, cuts), RULES)) == list(read_txt([data], RULES))
+
+
+@given(st.binary(min_size=1020, max_size=1100), st.lists(st.integers(min_value=0), max_size=10), ALL_RULES)
+@settings(CHECKED)
+def test_lines_around_the_held_line_limit_read_the_same_in_any_chunks(
+    data: bytes, cuts: list[int], rules: TxtRules
+) -> None:
+    assert list(read_txt(chunked(data, cuts), rules)) == list(read_txt([data], rules))
+
+
+@given(st.one_of(ANY_FILE, good_lines().map(lambda pair: pair[0])), ALL_RULES)
+@settings(CHECKED)
+def test_the_fast_path_agrees_with_the_rule_book_on_any_line(data: bytes, rules: TxtRules) -> None:
+    line = data.split(b"\n")[0]
+    read = list(read_txt([line + b"\n"], rules))
+    assert read == [_Reader(rules).check(1, line, ended=True)]
+
+
+# Values on either side of every boundary the rules draw, by field.
+EDGY_PRODUCTS = [
+    b"1234",
+    b"01234",
+    b"-1234",
+    b"7",
+    b"",
+    b"1.0",
+    b"12345678901",
+    b"9223372036854775807",
+    b"1099511627776",
+]
+EDGY_CODES = [b"A", b"Ab", b"AB-1", b"\xc9c", b"=1", b"A B", b"", b"a" * 128, b"a" * 129]
+EDGY_NUMBERS = [b"", b"0", b"00", b"1", b"60", b"61", b"-1", b"-0", b"2147483647", b"2147483648", b"99999999999"]
+EDGY = [EDGY_PRODUCTS, EDGY_CODES, EDGY_NUMBERS, EDGY_NUMBERS, EDGY_NUMBERS, [b"1"]]
+
+
+def edgy_lines() -> Iterator[bytes]:
+    """Every line of 1 to 6 fields that is good but for one edgy field."""
+    good = [b"1234", b"Ab", b"30", b"7", b"2", b"1"]
+    for count in range(1, 7):
+        for position in range(count):
+            for value in EDGY[position]:
+                fields = [*good[:position], value, *good[position + 1 : count]]
+                for ending in (b"\r", b"", b" \r"):
+                    yield b"\t".join(fields) + ending
+
+
+def test_the_fast_path_agrees_with_the_rule_book_at_every_boundary() -> None:
+    for product_id, prefix, code_type in itertools.product([1234, 2**63 - 1], [None, "A", "Ab"], CODE_TYPES):
+        rules = TxtRules(product_id, prefix, code_type)
+        for line in edgy_lines():
+            assert list(read_txt([line + b"\n"], rules)) == [_Reader(rules).check(1, line, ended=True)], line

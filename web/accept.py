@@ -1,0 +1,59 @@
+"""Accepting an upload, for the API and the Upload Codes screen alike:
+stream the file into storage, create the request, commit, then wake the
+Code Generator. Request-level problems (PRODUCT.md §7) raise UploadRefused
+before anything is committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app, request
+
+from shared.errors import InvalidValue
+from shared.models import Product, UploadRequest
+from shared.uploads import create_request
+from web.database import db
+from web.receive import receive_upload
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "": False}
+
+
+class UploadRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def accept_upload(
+    publisher_id: int, product: Product, check_fields: Callable[[dict[str, str]], None] | None = None
+) -> UploadRequest:
+    """`check_fields` sees the form fields before anything is committed (the
+    screen checks its CSRF token there)."""
+    settings = current_app.extensions["licensecodes.settings"]
+    received = receive_upload(request, db(), settings.max_upload_bytes)
+    if check_fields is not None:
+        check_fields(received.fields)
+    if received.stored is None:
+        raise UploadRefused("no_file", "Send the file as multipart/form-data, in a part named 'file'.")
+    if received.stored.size_bytes == 0:
+        raise UploadRefused("empty_file", "The file is empty (0 bytes).")
+    upload = create_request(
+        db(),
+        publisher_id,
+        product,
+        received.stored,
+        filename=received.filename,
+        code_type=received.fields.get("code_type", "activation").strip() or "activation",
+        dry_run=parse_boolean(received.fields.get("dry_run", "false"), "dry_run"),
+        window_minutes=settings.processing_window_minutes,
+    )
+    db().commit()
+    current_app.extensions["licensecodes.dispatcher"].request_processing(upload.id)
+    return upload
+
+
+def parse_boolean(raw: str, name: str) -> bool:
+    value = _BOOLEANS.get(raw.strip().lower())
+    if value is None:
+        raise InvalidValue(f"{name} must be true or false, not {raw!r}")
+    return value

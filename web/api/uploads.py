@@ -1,0 +1,87 @@
+"""Uploads: send a file, watch the request, delete it while queued, download
+the codes of a completed one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Response, current_app, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+
+from shared import download, states
+from shared.errors import InvalidValue
+from shared.products import product_of
+from shared.storage import discard_unshared_blob
+from shared.uploads import Page, upload_of, uploads_of
+from web.accept import UploadRefused, accept_upload
+from web.api import blueprint
+from web.database import db
+from web.errors import api_error
+from web.serialize import page_json, upload_json
+
+
+@blueprint.post("/products/<int:product_id>/uploads")
+def create_upload(product_id: int) -> ResponseReturnValue:
+    product = product_of(db(), g.publisher_id, product_id)
+    try:
+        upload = accept_upload(g.publisher_id, product)
+    except UploadRefused as refusal:
+        return api_error(400, refusal.code, str(refusal))
+    return jsonify(upload_json(upload)), 202, {"Location": url_for("api.get_upload", upload_id=upload.id)}
+
+
+@blueprint.get("/uploads")
+def list_uploads() -> ResponseReturnValue:
+    page = Page.parse(request.args.get("page"), request.args.get("per_page"))
+    product_id = request.args.get("product_id")
+    if product_id is not None and not product_id.isdigit():
+        raise InvalidValue(f"product_id must be a whole number, not {product_id!r}")
+    uploads, total = uploads_of(
+        db(),
+        g.publisher_id,
+        page,
+        product_id=int(product_id) if product_id else None,
+        status=request.args.get("status") or None,
+    )
+    return jsonify(page_json([upload_json(u) for u in uploads], page.number, page.per_page, total))
+
+
+@blueprint.get("/uploads/<int:upload_id>")
+def get_upload(upload_id: int) -> ResponseReturnValue:
+    return jsonify(upload_json(upload_of(db(), g.publisher_id, upload_id)))
+
+
+@blueprint.delete("/uploads/<int:upload_id>")
+def delete_upload(upload_id: int) -> ResponseReturnValue:
+    blob_id = states.delete(db(), g.publisher_id, upload_id)
+    discard_unshared_blob(db(), blob_id)
+    db().commit()
+    return "", 204
+
+
+@blueprint.get("/uploads/<int:upload_id>/codes.txt")
+def download_codes(upload_id: int) -> ResponseReturnValue:
+    upload = upload_of(db(), g.publisher_id, upload_id)
+    if upload.status != "completed":
+        return api_error(
+            409, "not_completed", f"Upload {upload_id} is {upload.status}; only a completed upload has codes."
+        )
+    if upload.dry_run:
+        return api_error(409, "dry_run", f"Upload {upload_id} was a dry run: it stored no codes.")
+    assert upload.product_id is not None
+    return codes_response(upload.id, upload.product_id)
+
+
+def codes_response(upload_id: int, product_id: int) -> Response:
+    """The streamed download; also used by the web screens."""
+    engine = current_app.extensions["licensecodes.engine"]
+
+    def generate() -> Iterator[bytes]:
+        # Its own connection: the request's session is gone once streaming starts.
+        with engine.connect() as connection:
+            yield from download.codes_file(connection, upload_id, product_id)
+
+    response = Response(generate(), mimetype="text/plain")
+    response.headers["Content-Type"] = "text/plain; charset=windows-1252"
+    response.headers["Content-Disposition"] = f'attachment; filename="{download.filename(upload_id)}"'
+    return response

@@ -1,0 +1,32 @@
+"""Wake-up calls to the Code Generator, sent after the upload is committed.
+
+A message carries only the request id. Publishing may fail (Redis down):
+the upload has already succeeded, and the sweep publishes again for any
+request that waits too long, so a failure here is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+
+from shared.broker import celery_settings
+
+log = logging.getLogger(__name__)
+
+PROCESS_TASK = "uploads.process"  # the worker's task, named, never imported
+
+
+class Dispatcher:
+    def __init__(self, redis_url: str) -> None:
+        self._celery = Celery("licensecodes-web")
+        self._celery.conf.update(celery_settings(redis_url))
+
+    def request_processing(self, request_id: int) -> bool:
+        try:
+            self._celery.send_task(PROCESS_TASK, args=[request_id])
+        except Exception:  # kombu raises many kinds; any failure means "the sweep will do it"
+            log.warning("upload %s: could not publish its message; the sweep will", request_id, exc_info=True)
+            return False
+        return True

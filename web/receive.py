@@ -1,0 +1,105 @@
+"""Receiving an upload: the multipart body is parsed as it arrives and the
+file part is written straight into PostgreSQL (shared.storage).
+
+Werkzeug's ordinary form parsing would spool a large file to a temporary
+file on the local disk; web and worker may run on different hosts, and a
+half-received file must leave nothing behind, so we parse with its sans-IO
+decoder instead. Everything happens in the caller's transaction: a client
+that hangs up mid-upload leaves no bytes stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Request
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+from shared.storage import BlobWriter, StoredFile
+
+READ_BYTES = 256 * 1024
+MAX_FIELD_BYTES = 1024
+FILE_FIELD = "file"
+
+
+@dataclass
+class ReceivedUpload:
+    fields: dict[str, str] = field(default_factory=dict)
+    filename: str = ""
+    stored: StoredFile | None = None
+
+
+class _Receiver:
+    def __init__(self, session: Session, max_file_bytes: int) -> None:
+        self._session = session
+        self._max_file_bytes = max_file_bytes
+        self._writer: BlobWriter | None = None
+        self._field: str | None = None
+        self._value = bytearray()
+        self.upload = ReceivedUpload()
+
+    def finish(self) -> ReceivedUpload:
+        if self._writer is not None:  # a file part that ended without a final piece (an empty file)
+            self.upload.stored = self._writer.finish()
+            self._writer = None
+        return self.upload
+
+    def handle(self, event: object) -> None:
+        if isinstance(event, File):
+            self._field = None
+            if event.name == FILE_FIELD and self._writer is None and self.upload.stored is None:
+                self._writer = BlobWriter(self._session)
+                self.upload.filename = event.filename or ""
+        elif isinstance(event, Field):
+            self._field, self._value = event.name, bytearray()
+        elif isinstance(event, Data):
+            self._data(event)
+
+    def _data(self, event: Data) -> None:
+        if self._writer is not None:
+            self._writer.write(event.data)
+            if self._writer.size_bytes > self._max_file_bytes:
+                raise RequestEntityTooLarge()
+            if not event.more_data:
+                self.upload.stored = self._writer.finish()
+                self._writer = None
+        elif self._field is not None:
+            self._value += event.data
+            if len(self._value) > MAX_FIELD_BYTES:
+                raise BadRequest(f"the form field {self._field!r} is too long")
+            if not event.more_data:
+                self.upload.fields[self._field] = self._value.decode("utf-8", "replace")
+                self._field = None
+
+
+def receive_upload(request: Request, session: Session, max_file_bytes: int) -> ReceivedUpload:
+    """Parse the multipart body, storing the part named `file`; a body that
+    is not multipart has no file."""
+    mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
+    if mimetype != "multipart/form-data" or not options.get("boundary"):
+        return ReceivedUpload()  # no file part: the caller says how to send one
+    # The decoder's buffer holds one read plus what it could not parse yet
+    # (part headers): bounded, so a body of endless headers is refused.
+    decoder = MultipartDecoder(options["boundary"].encode(), max_form_memory_size=2 * READ_BYTES, max_parts=16)
+    receiver = _Receiver(session, max_file_bytes)
+    stream = request.stream
+    while True:
+        chunk = stream.read(READ_BYTES)
+        decoder.receive_data(chunk or None)
+        _drain(decoder, receiver)
+        if not chunk:
+            break
+    return receiver.finish()
+
+
+def _drain(decoder: MultipartDecoder, receiver: _Receiver) -> None:
+    try:
+        event = decoder.next_event()
+        while not isinstance(event, NeedData | Epilogue):
+            receiver.handle(event)
+            event = decoder.next_event()
+    except ValueError as error:  # the decoder's word for a malformed body
+        raise BadRequest(f"the multipart body is malformed: {error}") from None

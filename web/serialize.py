@@ -1,0 +1,67 @@
+"""JSON shapes of the API (PRODUCT.md §7). Times are ISO 8601 UTC."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from shared.models import LicenseCode, Product, UploadRequest
+
+
+def iso(moment: datetime.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def product_json(product: Product) -> dict[str, Any]:
+    return {
+        "product_id": product.product_id,
+        "short_code": product.short_code,
+        "name": product.name,
+        "prefix": product.prefix,
+        "activation_expiry_days": product.activation_expiry_days,
+        "evaluation_expiry_days": product.evaluation_expiry_days,
+        "created_at": iso(product.created_at),
+    }
+
+
+def upload_json(request: UploadRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "format": request.format,
+        "product_id": request.product_id,
+        "code_type": request.code_type,
+        "filename": request.filename,
+        "dry_run": request.dry_run,
+        "status": request.status,
+        "reason_code": request.reason_code,
+        "reason": request.reason,
+        "errors": request.errors,
+        "error_count": request.error_count,
+        "code_count": request.code_count,
+        "summary": request.summary,
+        "sha256": request.sha256,
+        "size_bytes": request.size_bytes,
+        "created_at": iso(request.created_at),
+        "started_at": iso(request.started_at),
+        "finished_at": iso(request.finished_at),
+        "deadline_at": iso(request.deadline_at),
+    }
+
+
+def code_json(code: LicenseCode) -> dict[str, Any]:
+    return {
+        "code": code.code,
+        "product_id": code.product_id,
+        "code_type": code.code_type,
+        "expiry_days": code.expiry_days,
+        "build_no": code.build_no,
+        "seats": code.seats,
+        "status": code.status,
+        "request_id": code.request_id,
+        "line": code.line_no,
+        "created_at": iso(code.created_at),
+    }
+
+
+def page_json(items: list[dict[str, Any]], number: int, per_page: int, total: int) -> dict[str, Any]:
+    return {"items": items, "page": number, "per_page": per_page, "total": total}

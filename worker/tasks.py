@@ -1,0 +1,59 @@
+"""The tasks: thin. Each unpacks an id, opens what it needs, calls shared/.
+
+`uploads.process` is idempotent: a duplicate or late message finds nothing to
+claim and does nothing. `uploads.sweep` is what makes the processing window
+hold when a message is lost or a worker dies (RELIABILITY.md).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+
+from shared import codegen, states
+from shared.lease import ClaimLost
+from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PROCESS_TASK = "uploads.process"
+SWEEP_TASK = "uploads.sweep"
+
+
+def register_tasks(app: Celery, runtime: Runtime) -> None:
+    @app.task(name=PROCESS_TASK)
+    def process_upload(request_id: int) -> str:
+        with runtime.sessions.begin() as session:
+            held = states.claim(session, request_id, runtime.settings.lease_seconds)
+        if held is None:
+            return "not claimed"  # decided, deleted, or another worker has it
+        log.info("upload %s: claimed (attempt %s)", request_id, held.attempt)
+        try:
+            outcome = codegen.decide(runtime.engine, held, runtime.settings.lease_seconds)
+        except ClaimLost:
+            log.warning("upload %s: lost the claim; another worker decides it", request_id)
+            return "claim lost"
+        except Exception:
+            log.exception("upload %s: the Code Generator failed; giving it back", request_id)
+            with runtime.sessions.begin() as session:
+                states.give_back(session, held)
+            raise
+        log.info("upload %s: %s", request_id, outcome)
+        return outcome
+
+    @app.task(name=SWEEP_TASK)
+    def sweep() -> dict[str, int]:
+        with runtime.sessions.begin() as session:
+            released = states.release_expired_claims(session)
+            waiting = set(states.needing_a_message(session))
+            waiting.update(request_id for request_id, status in released if status == "queued")
+            states.mark_enqueued(session, sorted(waiting))
+        for request_id in sorted(waiting):
+            process_upload.apply_async(args=[request_id])
+        failed = sum(1 for _, status in released if status == "rejected")
+        if released or waiting:
+            log.info(
+                "sweep: %s expired claims, %s given up, %s requests published", len(released), failed, len(waiting)
+            )
+        return {"expired_claims": len(released), "failed": failed, "published": len(waiting)}

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-e2e lint clean
+.PHONY: run test test-e2e lint bench clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "licensecodes needs Python 3.11 or newer (set PYTHON=...)")'
@@ -23,6 +23,9 @@ test: $(INSTALLED)
 
 test-e2e: $(INSTALLED)
 	$(BIN)/python -m pytest -m e2e
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/pipeline.py
 
 lint: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'

@@ -27,7 +27,7 @@ def codes_file(connection: Connection, request_id: int, product_id: int) -> Iter
         {"request_id": request_id},
     )
     prefix = f"{product_id}\t"
-    for batch in rows.partitions():
+    for batch in rows.partitions(BATCH_ROWS):
         yield "".join(prefix + _fields(row) for row in batch).encode("cp1252")
 
 

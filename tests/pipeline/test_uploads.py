@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import download
 from shared.models import LicenseCode, UploadBlob, UploadRequest
 from tests.conftest import Tenant
 from tests.pipeline.conftest import WorkerProcesses, txt, upload, wait_decided
@@ -184,3 +185,16 @@ def assert_nothing_stored(sessions: sessionmaker[Session]) -> None:
 
 def test_the_worker_is_really_separate(workers: WorkerProcesses) -> None:
     assert workers.worker.poll() is None and workers.pool_children()
+
+
+def test_the_download_streams_in_bounded_pieces_in_file_order(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    lines = [f"1234\tSTREAM-{n:06d}\t{n % 60 + 1}" for n in range(12_000, 0, -1)]  # not in code order
+    decided = wait_decided(client, acme, upload(client, acme, PRODUCT, txt(*lines)).get_json()["id"])
+    assert decided["status"] == "completed"
+    with sessions.kw["bind"].connect() as connection:
+        pieces = list(download.codes_file(connection, decided["id"], PRODUCT))
+    assert len(pieces) == 12_000 // download.BATCH_ROWS + 1
+    assert max(piece.count(b"\r\n") for piece in pieces) == download.BATCH_ROWS
+    assert b"".join(pieces) == txt(*lines)

@@ -14,7 +14,7 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 def create_app(settings: Settings) -> Flask:
     """Build the app for settings whose service URLs are set
     (`shared.services.connect` fills them in)."""
-    from web import api, auth, database, errors, health, pages, security
+    from web import api, auth, database, errors, health, pages, screens, security
 
     assert settings.database_url and settings.redis_url, "connect the services first"
     app = Flask(__name__)
@@ -37,5 +37,6 @@ def create_app(settings: Settings) -> Flask:
     errors.init_app(app)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(screens.blueprint)
     app.register_blueprint(health.blueprint)
     return app

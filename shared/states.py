@@ -11,7 +11,7 @@ Each move is one guarded UPDATE (`… WHERE status = 'queued'`): PostgreSQL
 re-checks the condition after taking the row lock, so of two racing moves
 exactly one matches. A worker's moves are fenced by its claim token: a
 worker that lost its claim (paused past its lease, say) changes nothing.
-All times are the database's `now()`.
+All times are the database's clock, never a host's.
 """
 
 from __future__ import annotations
@@ -194,7 +194,8 @@ def _finish(session: Database, held: Claim, **values: Any) -> bool:
     finished = session.scalar(
         update(UploadRequest)
         .where(_held(held))
-        .values(finished_at=func.now(), claim_token=None, lease_until=None, **values)
+        # Not now(): that is when the worker's long transaction began.
+        .values(finished_at=func.statement_timestamp(), claim_token=None, lease_until=None, **values)
         .returning(UploadRequest.id)
     )
     return finished is not None

@@ -220,3 +220,20 @@ def test_another_publishers_requests_codes_and_downloads_answer_404(
     assert client.delete(f"/api/v1/uploads/{created['id']}", headers=other.auth).status_code == 404
     assert client.get("/api/v1/uploads", headers=other.auth).get_json()["total"] == 0
     assert client.get(f"/api/v1/uploads?product_id={PRODUCT}", headers=other.auth).get_json()["total"] == 0
+
+
+def test_finished_at_is_when_the_decision_was_written_not_when_the_transaction_began(
+    sessions: sessionmaker[Session], acme: Tenant, settings: Settings
+) -> None:
+    request_id = queued_request(sessions, acme, txt("1234\tSLOW"))
+    with sessions.begin() as session:
+        held = states.claim(session, request_id, settings.lease_seconds)
+    assert held is not None
+    with sessions.begin() as session:
+        began = session.scalar(select(func.now()))
+        session.execute(select(func.pg_sleep(0.3)))
+        assert states.complete(session, held, code_count=1)
+    with sessions() as session:
+        finished = session.get_one(UploadRequest, request_id).finished_at
+    assert finished is not None and began is not None
+    assert (finished - began).total_seconds() >= 0.3

@@ -5,9 +5,10 @@ and setting problems aside, so the file streams through in bounded memory."""
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Callable, Iterator
 
-from shared.formats import CodeRecord, Problem
+from shared.formats import CodeRecord, CsvRecord, Problem
 from shared.states import MAX_LISTED_ERRORS
 
 _NULL = "\\N"
@@ -34,7 +35,8 @@ class ProblemLog:
 
 
 class CopyFeed:
-    """`read(size)` answers COPY text rows `line, code, expiry, build, seats`."""
+    """`read(size)` answers COPY text rows in the column order of
+    shared.staging.COPY for the record's format."""
 
     def __init__(
         self, items: Iterator[CodeRecord | Problem], problems: ProblemLog, on_progress: Callable[[], None]
@@ -49,8 +51,9 @@ class CopyFeed:
         parts: list[str] = []
         length = 0
         for item in self._items:
-            if type(item) is CodeRecord:
-                row = _row(item)
+            kind = type(item)
+            if kind is CodeRecord or kind is CsvRecord:
+                row = _txt_row(item) if kind is CodeRecord else _csv_row(item)  # type: ignore[arg-type]
                 parts.append(row)
                 length += len(row)
                 self.rows += 1
@@ -64,11 +67,22 @@ class CopyFeed:
         raise NotImplementedError
 
 
-def _row(record: CodeRecord) -> str:
+def _txt_row(record: CodeRecord) -> str:
     line, code, expiry, build, seats = record
-    if "\\" in code:
-        code = code.replace("\\", "\\\\")  # COPY text format escapes backslashes
-    return (
-        f"{line}\t{code}\t{_NULL if expiry is None else expiry}\t"
-        f"{_NULL if build is None else build}\t{_NULL if seats is None else seats}\n"
-    )
+    return f"{line}\t{_escaped(code)}\t{_value(expiry)}\t{_value(build)}\t{_value(seats)}\n"
+
+
+def _csv_row(record: CsvRecord) -> str:
+    line, code, product_id, code_type, expiry, seats, attributes = record
+    document = _NULL if attributes is None else _escaped(json.dumps(attributes, ensure_ascii=False))
+    return f"{line}\t{_escaped(code)}\t{product_id}\t{code_type}\t{_value(expiry)}\t{_value(seats)}\t{document}\n"
+
+
+def _value(number: int | None) -> str:
+    return _NULL if number is None else str(number)
+
+
+def _escaped(text: str) -> str:
+    # COPY's text format gives the backslash a meaning; codes cannot hold a
+    # TAB, CR or LF, and json.dumps escapes those itself.
+    return text.replace("\\", "\\\\") if "\\" in text else text

@@ -17,6 +17,8 @@ from shared.storage import StoredFile
 
 LISTED_STATES = tuple(state for state in REQUEST_STATES if state != "deleted")
 MAX_PER_PAGE = 200
+# Far beyond any real list, and far below where OFFSET overflows a bigint.
+MAX_PAGE = 1_000_000
 # Bidirectional overrides and isolates survive NFC and would let a file name
 # display as something else ("invoice‮txt.exe").
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -30,6 +32,8 @@ class Page:
     @classmethod
     def parse(cls, page: str | None, per_page: str | None, default_per_page: int = 50) -> Page:
         number, size = _positive(page, "page", 1), _positive(per_page, "per_page", default_per_page)
+        if number > MAX_PAGE:
+            raise InvalidValue(f"page must be at most {MAX_PAGE:,}, not {number}")
         return cls(number, min(size, MAX_PER_PAGE))
 
     @property
@@ -40,7 +44,7 @@ class Page:
 def _positive(raw: str | None, name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
         raise InvalidValue(f"{name} must be a whole number of at least 1, not {raw!r}")
     return int(raw)
 

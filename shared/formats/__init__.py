@@ -9,6 +9,6 @@ code already stored, too many codes) belong to the loader
 
 from __future__ import annotations
 
-from shared.formats.records import CodeRecord, Problem
+from shared.formats.records import CodeRecord, CsvRecord, Problem
 
-__all__ = ["CodeRecord", "Problem"]
+__all__ = ["CodeRecord", "CsvRecord", "Problem"]

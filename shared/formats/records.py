@@ -15,6 +15,19 @@ class CodeRecord(NamedTuple):
     seats: int | None
 
 
+class CsvRecord(NamedTuple):
+    """One valid CSV row: a code of one of the caller's products, with its
+    own code type, and the row's other columns kept as attributes."""
+
+    line: int  # the line the row starts on (the header is line 1)
+    code: str
+    product_id: int
+    code_type: str  # "activation" or "evaluation"
+    expiry_days: int | None
+    seats: int | None
+    attributes: dict[str, Any] | None
+
+
 class Problem(NamedTuple):
     """Something wrong in the file, in words a publisher understands.
 

@@ -1,0 +1,80 @@
+"""The staging table of one Code Generator run and the set-based statements
+on it. A TXT file fills code, expiry, build and seats, its product and code
+type being the request's; a CSV file also fills each row's product, code
+type and attributes. The statements fill the gaps with COALESCE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CREATE = """
+CREATE TEMPORARY TABLE staging (
+    line integer NOT NULL,
+    code text COLLATE "C" NOT NULL,
+    product_id bigint,
+    code_type text,
+    expiry integer,
+    build integer,
+    seats integer,
+    attributes jsonb
+) ON COMMIT DROP
+"""
+
+COPY = {
+    "txt": "COPY staging (line, code, expiry, build, seats) FROM STDIN",
+    "csv": "COPY staging (line, code, product_id, code_type, expiry, seats, attributes) FROM STDIN",
+}
+
+# The product default fills an omitted expiry, by code type.
+_EXPIRY = """COALESCE(s.expiry, CASE WHEN COALESCE(s.code_type, %(code_type)s) = 'evaluation'
+                                   THEN p.evaluation_expiry_days ELSE p.activation_expiry_days END)"""
+
+# In code order: two batches that overlap take their row locks in the same
+# order, so one waits for the other instead of deadlocking.
+INSERT = f"""
+INSERT INTO license_codes
+    (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats, attributes)
+SELECT s.code, p.product_id, %(request_id)s, s.line, COALESCE(s.code_type, %(code_type)s), {_EXPIRY},
+       s.build, s.seats, s.attributes
+FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
+ORDER BY s.code
+"""
+
+DUPLICATES_IN_FILE = """
+SELECT line, code, first_line FROM (
+    SELECT line, code, min(line) OVER (PARTITION BY code) AS first_line FROM staging
+) numbered
+WHERE line > first_line ORDER BY line
+"""
+
+DUPLICATES_ON_SERVER = """
+SELECT s.line, s.code FROM staging s JOIN license_codes c ON c.code = s.code AND c.request_id <> %(request_id)s
+ORDER BY s.line
+"""
+
+COUNT = "SELECT count(*) FROM staging"
+
+SUMMARY = f"""
+SELECT COALESCE(s.code_type, %(code_type)s), p.product_id, count(*), min({_EXPIRY}), max({_EXPIRY}),
+       count(s.build), count(s.seats)
+FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
+GROUP BY 1, 2
+"""
+
+
+def summarize(groups: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """A dry run's report (PRODUCT.md §6) from SUMMARY's rows."""
+    by_type: dict[str, int] = {}
+    by_product: dict[str, int] = {}
+    for code_type, product_id, count, *_ in groups:
+        by_type[code_type] = by_type.get(code_type, 0) + count
+        by_product[str(product_id)] = by_product.get(str(product_id), 0) + count
+    return {
+        "codes": sum(group[2] for group in groups),
+        "by_code_type": by_type,
+        "by_product": by_product,
+        "expiry_days": {"min": min(g[3] for g in groups), "max": max(g[4] for g in groups)} if groups else None,
+        "with_build_no": sum(group[5] for group in groups),
+        "with_seats": sum(group[6] for group in groups),
+    }

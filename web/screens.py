@@ -1,0 +1,184 @@
+"""The screens of one product (PRODUCT.md §8): Upload Codes (send a file,
+watch its requests, delete a queued one, download the codes of a completed
+one) and the Code View (search by prefix, filter by status, paginate).
+
+Every lookup goes through the logged-in publisher: another publisher's
+product or request is a 404, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import login_required
+from flask_wtf.csrf import CSRFError, same_origin, validate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import ValidationError
+
+from shared import states
+from shared.errors import Conflict, DomainError
+from shared.models import CODE_STATUSES, CODE_TYPES
+from shared.products import product_of
+from shared.storage import discard_unshared_blob
+from shared.uploads import Page, codes_of, upload_of, uploads_of
+from web.accept import UploadRefused, accept_upload
+from web.api.uploads import codes_response
+from web.auth import current_publisher_id
+from web.database import db
+from web.security import csrf
+from web.serialize import iso
+
+blueprint = Blueprint("screens", __name__)
+UPLOADS_PER_PAGE = 20
+CODES_PER_PAGE = 50
+PENDING = ("queued", "processing")
+ALL_STATUSES = "all"
+
+
+@blueprint.get("/products/<int:product_id>/uploads")
+@login_required
+def uploads(product_id: int) -> ResponseReturnValue:
+    return render_template("uploads.html", code_types=CODE_TYPES, **_requests_table(product_id))
+
+
+@blueprint.get("/products/<int:product_id>/uploads/table")
+@login_required
+def uploads_table(product_id: int) -> ResponseReturnValue:
+    """The table alone, for the script that refreshes it (static/uploads.js)."""
+    return render_template("uploads_table.html", **_requests_table(product_id)), {"Cache-Control": "no-store"}
+
+
+def _requests_table(product_id: int) -> dict[str, Any]:
+    product = product_of(db(), current_publisher_id(), product_id)
+    page = _page(UPLOADS_PER_PAGE)
+    rows, total = uploads_of(db(), current_publisher_id(), page, product_id=product.product_id)
+    pending = any(row.status in PENDING for row in rows)
+    return {"product": product, "uploads": rows, "page": page, "total": total, "pending": pending}
+
+
+@blueprint.post("/products/<int:product_id>/uploads")
+@login_required
+def send_upload(product_id: int) -> ResponseReturnValue:
+    product = product_of(db(), current_publisher_id(), product_id)
+    back = redirect(url_for("screens.uploads", product_id=product.product_id), 303)
+    try:
+        upload = accept_upload(current_publisher_id(), product, check_fields=_check_csrf_token)
+    except (UploadRefused, DomainError) as refusal:
+        flash(_sentence(str(refusal)), "error")
+        return back
+    except RequestEntityTooLarge:
+        limit = current_app.extensions["licensecodes.settings"].max_upload_bytes // 2**20
+        flash(f"The file is larger than the limit of {limit} MB; nothing was stored.", "error")
+        return back
+    window = current_app.extensions["licensecodes.settings"].processing_window_minutes
+    dry_run = ", a dry run" if upload.dry_run else ""
+    flash(f"Upload {upload.id} ({upload.filename}{dry_run}) is queued; it is decided within {window} minutes.")
+    return back
+
+
+# Flask-WTF would parse the multipart body to find the token, spooling the
+# file to local disk; accept_upload streams it and hands us the token instead.
+csrf.exempt(send_upload)
+
+
+def _check_csrf_token(fields: dict[str, str]) -> None:
+    """What CSRFProtect checks, on the fields the upload stream has parsed.
+    Raised before accept_upload commits: a forged form stores nothing."""
+    config = current_app.config
+    if not config.get("WTF_CSRF_ENABLED", True):
+        return
+    try:
+        validate_csrf(fields.get("csrf_token") or request.headers.get("X-CSRFToken"))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+    if request.is_secure and config.get("WTF_CSRF_SSL_STRICT", True):
+        if not request.referrer or not same_origin(request.referrer, f"https://{request.host}/"):
+            raise CSRFError("The referrer does not match the host.")
+
+
+@blueprint.post("/uploads/<int:upload_id>/delete")
+@login_required
+def delete_upload(upload_id: int) -> ResponseReturnValue:
+    upload = upload_of(db(), current_publisher_id(), upload_id)
+    filename, product_id = upload.filename, upload.product_id
+    back = redirect(_screen_of(product_id), 303)
+    try:
+        blob_id = states.delete(db(), current_publisher_id(), upload_id)
+    except Conflict as refusal:
+        flash(_sentence(str(refusal)), "error")
+        return back
+    discard_unshared_blob(db(), blob_id)
+    db().commit()
+    flash(f"Upload {upload_id} ({filename}) is deleted; nothing from it was stored.")
+    return back
+
+
+@blueprint.get("/uploads/<int:upload_id>/codes.txt")
+@login_required
+def download_codes(upload_id: int) -> ResponseReturnValue:
+    upload = upload_of(db(), current_publisher_id(), upload_id)
+    if upload.status != "completed" or upload.product_id is None:
+        message = f"Upload {upload_id} is {upload.status}; only a completed upload has codes to download."
+    elif upload.dry_run:
+        message = f"Upload {upload_id} was a dry run: it stored no codes."
+    else:
+        return codes_response(upload.id, upload.product_id)
+    return render_template("error.html", title="No codes to download", message=message), 409
+
+
+@blueprint.get("/products/<int:product_id>/codes")
+@login_required
+def codes(product_id: int) -> ResponseReturnValue:
+    product = product_of(db(), current_publisher_id(), product_id)
+    page = _page(CODES_PER_PAGE)
+    prefix = request.args.get("q", "").strip()
+    status = request.args.get("status", "").strip() or ALL_STATUSES
+    rows, total = codes_of(
+        db(), product, page, prefix=prefix or None, status=None if status == ALL_STATUSES else status
+    )
+    # What the pager's links carry along, without empty parameters.
+    filters = {name: value for name, value in (("q", prefix), ("status", status)) if value not in ("", ALL_STATUSES)}
+    return render_template(
+        "codes.html",
+        product=product,
+        codes=rows,
+        page=page,
+        total=total,
+        q=prefix,
+        status=status,
+        statuses=(ALL_STATUSES, *CODE_STATUSES),
+        filters=filters,
+    )
+
+
+def _page(per_page: int) -> Page:
+    return Page.parse(request.args.get("page"), None, per_page)
+
+
+def _screen_of(product_id: int | None) -> str:
+    if product_id is None:
+        return url_for("pages.products")
+    return url_for("screens.uploads", product_id=product_id)
+
+
+def _sentence(message: str) -> str:
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+@blueprint.app_template_filter("iso")
+def _iso(moment: datetime.datetime | None) -> str:
+    return iso(moment) or ""
+
+
+@blueprint.app_template_filter("utc")
+def _utc(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@blueprint.app_template_filter("thousands")
+def _thousands(number: int) -> str:
+    return f"{number:,}"

@@ -1,33 +1,35 @@
 """The Code Generator: decides one claimed upload request.
 
-    stored bytes ─▶ reader (txt) ─▶ COPY into a temporary staging table
-                                     │   problems in the file? reject
-                                     ▼
+    stored bytes ─▶ reader (txt or csv) ─▶ COPY into a temporary staging table
+                                            │   problems in the file? reject
+                                            ▼
                  INSERT INTO license_codes SELECT … FROM staging ORDER BY code
-                                     │   unique violation? find the duplicates
-                                     ▼   (in the file first, then on the server)
-                 complete (fenced by the claim token), one transaction
+                                            │   unique violation? name the duplicates
+                                            ▼   (in the file first, then on the server)
+                 complete (fenced by the claim token): one transaction
 
-The happy path runs two set-based statements, whatever the number of codes;
+The happy path runs two set-based statements whatever the number of codes;
 the queries that name duplicate lines run only when the unique index said
-there is one. The unique index is the last word when two batches race, and
-the fixed insert order (by code) keeps overlapping batches from deadlocking.
-A dry run does everything, then rolls the insert back.
+there is one. The unique index has the last word when two batches race. A
+dry run does everything, then rolls the insert back and reports a summary.
+The SQL lives in shared.staging.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg2
 import psycopg2.errors
 from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
 
-from shared import states
+from shared import staging, states
 from shared.copyfeed import CopyFeed, ProblemLog
-from shared.formats import CodeRecord, Problem
+from shared.formats import CodeRecord, CsvRecord, Problem
+from shared.formats.csv import CsvProduct, CsvRules, read_csv
 from shared.formats.txt import TxtRules, read_txt
 from shared.lease import ClaimLost, LeaseKeeper
 from shared.models import Product, UploadRequest
@@ -35,44 +37,30 @@ from shared.storage import read_chunks
 
 MAX_CODES_PER_REQUEST = 2_000_000
 
-_STAGING = """
-CREATE TEMPORARY TABLE staging (
-    line integer NOT NULL,
-    code text COLLATE "C" NOT NULL,
-    expiry integer,
-    build integer,
-    seats integer
-) ON COMMIT DROP
-"""
-_INSERT = """
-INSERT INTO license_codes (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats)
-SELECT s.code, p.product_id, %(request_id)s, s.line, %(code_type)s,
-       COALESCE(s.expiry, CASE WHEN %(code_type)s = 'evaluation'
-                               THEN p.evaluation_expiry_days ELSE p.activation_expiry_days END),
-       s.build, s.seats
-FROM staging s CROSS JOIN products p
-WHERE p.product_id = %(product_id)s
-ORDER BY s.code
-"""
-_DUPLICATES_IN_FILE = """
-SELECT line, code, first_line FROM (
-    SELECT line, code, min(line) OVER (PARTITION BY code) AS first_line FROM staging
-) numbered
-WHERE line > first_line ORDER BY line
-"""
-_DUPLICATES_ON_SERVER = """
-SELECT s.line, s.code FROM staging s JOIN license_codes c ON c.code = s.code AND c.request_id <> %(request_id)s
-ORDER BY s.line
-"""
+Item = CodeRecord | CsvRecord | Problem
 
 
 @dataclass(frozen=True)
 class Job:
     request_id: int
+    format: str
     dry_run: bool
     code_type: str
     blob_id: int
-    product: Product
+    product: Product | None  # None: a CSV file for several of the publisher's products
+    products: dict[str, CsvProduct]  # the publisher's, by short code (CSV)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        product_id = self.product.product_id if self.product else None
+        return {"request_id": self.request_id, "code_type": self.code_type, "product_id": product_id}
+
+    def read(self, chunks: Iterable[bytes]) -> Iterator[Item]:
+        if self.format == "txt":
+            assert self.product is not None
+            return read_txt(chunks, TxtRules(self.product.product_id, self.product.prefix, self.code_type))
+        only = self.product.short_code if self.product else None
+        return read_csv(chunks, CsvRules(self.products, only_short_code=only))
 
 
 def decide(engine: Engine, held: states.Claim, lease_seconds: int) -> str:
@@ -81,23 +69,27 @@ def decide(engine: Engine, held: states.Claim, lease_seconds: int) -> str:
     job = _load_job(engine, held.request_id)
     with LeaseKeeper(engine, held, lease_seconds) as lease, engine.connect() as reader:
         chunks = read_chunks(reader.execution_options(isolation_level="AUTOCOMMIT"), job.blob_id)
-        items = read_txt(chunks, TxtRules(job.product.product_id, job.product.prefix, job.code_type))
-        return _load(engine, job, held, _bounded(items), lease.check)
+        return _load(engine, job, held, _bounded(job.read(chunks)), lease.check)
 
 
 def _load_job(engine: Engine, request_id: int) -> Job:
     with engine.connect() as connection:
         request = connection.execute(select(UploadRequest).where(UploadRequest.id == request_id)).one()
-        product = connection.execute(select(Product).where(Product.product_id == request.product_id)).one()
+        products = [
+            Product(**row._asdict())
+            for row in connection.execute(select(Product).where(Product.publisher_id == request.publisher_id))
+        ]
     assert request.blob_id is not None, f"upload {request_id} has no stored bytes"
-    return Job(request.id, request.dry_run, request.code_type, request.blob_id, Product(**product._asdict()))
+    product = next((p for p in products if p.product_id == request.product_id), None)
+    by_short_code = {p.short_code: CsvProduct(p.product_id, p.prefix) for p in products}
+    return Job(request.id, request.format, request.dry_run, request.code_type, request.blob_id, product, by_short_code)
 
 
-def _bounded(items: Iterable[CodeRecord | Problem]) -> Iterator[CodeRecord | Problem]:
+def _bounded(items: Iterable[Item]) -> Iterator[Item]:
     """Stop at the first code over the per-request maximum."""
     count = 0
     for item in items:
-        if isinstance(item, CodeRecord):
+        if type(item) is not Problem:
             count += 1
             if count > MAX_CODES_PER_REQUEST:
                 yield Problem(
@@ -110,19 +102,17 @@ def _bounded(items: Iterable[CodeRecord | Problem]) -> Iterator[CodeRecord | Pro
         yield item
 
 
-def _load(
-    engine: Engine, job: Job, held: states.Claim, items: Iterator[CodeRecord | Problem], check: Callable[[], None]
-) -> str:
-    problems = ProblemLog()
-    with engine.connect() as connection:
+def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], check: Callable[[], None]) -> str:
+    problems = ProblemLog(job.request_id)
+    with engine.connect() as connection, contextlib.closing(problems):
         transaction = connection.begin()
-        # The psycopg2 cursor of this same connection: COPY and the ORM-level
-        # moves of shared.states share one transaction.
+        # The psycopg2 cursor of this same connection: the COPY and the moves
+        # of shared.states share one transaction.
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(_STAGING)
-        cursor.copy_expert(
-            "COPY staging (line, code, expiry, build, seats) FROM STDIN", CopyFeed(items, problems, on_progress=check)
-        )
+        cursor.execute(staging.CREATE)
+        feed = CopyFeed(items, problems, on_progress=check)
+        cursor.copy_expert(staging.COPY[job.format], feed)
+        rows = feed.rows + problems.count  # a bad row yields one problem and no record
         if problems.count:
             _find_duplicates_in_file(cursor, problems)  # every problem of the file, in one report
         else:
@@ -130,21 +120,22 @@ def _load(
         if problems.count:
             transaction.rollback()
             with connection.begin():
-                _fenced(states.reject(connection, held, problems.listed(), problems.count), held)
+                _fenced(states.reject(connection, held, problems.listed(), problems.count, rows), held)
+                cursor.copy_expert(staging.COPY_PROBLEMS, problems.rows())  # the full error report
             return "rejected"
         summary = _summary(cursor, job) if job.dry_run else None
-        _fenced(states.complete(connection, held, _staged_count(cursor), summary), held)
+        cursor.execute(staging.COUNT)
+        _fenced(states.complete(connection, held, int(cursor.fetchone()[0]), summary), held)
         transaction.commit()
         return "completed"
 
 
-def _insert_codes(connection: Any, cursor: Any, job: Job, problems: ProblemLog) -> None:
+def _insert_codes(connection: Connection, cursor: Any, job: Job, problems: ProblemLog) -> None:
     """Insert every staged code (a dry run rolls the insert back at once)."""
-    parameters = {"request_id": job.request_id, "code_type": job.code_type, "product_id": job.product.product_id}
     for _attempt in (1, 2):
         savepoint = connection.begin_nested()
         try:
-            cursor.execute(_INSERT, parameters)
+            cursor.execute(staging.INSERT, job.parameters)
         except psycopg2.errors.UniqueViolation:
             savepoint.rollback()
             _find_duplicates_in_file(cursor, problems)
@@ -162,7 +153,7 @@ def _insert_codes(connection: Any, cursor: Any, job: Job, problems: ProblemLog) 
 
 
 def _find_duplicates_in_file(cursor: Any, problems: ProblemLog) -> None:
-    cursor.execute(_DUPLICATES_IN_FILE)
+    cursor.execute(staging.DUPLICATES_IN_FILE)
     for line, code, first_line in cursor:
         message = f"line {line}: the code {_quoted(code)} already appears on line {first_line}"
         problems.add(Problem(line, "duplicate_in_file", message))
@@ -170,38 +161,21 @@ def _find_duplicates_in_file(cursor: Any, problems: ProblemLog) -> None:
 
 def _find_duplicates_on_server(cursor: Any, job: Job, problems: ProblemLog) -> None:
     """Only once the file itself is clean (PRODUCT.md §3)."""
-    cursor.execute(_DUPLICATES_ON_SERVER, {"request_id": job.request_id})
+    cursor.execute(staging.DUPLICATES_ON_SERVER, job.parameters)
     for line, code in cursor:
         # Never say whose: global uniqueness must not reveal another publisher's codes.
         message = f"line {line}: the code {_quoted(code)} already exists on the server"
         problems.add(Problem(line, "duplicate_existing", message))
 
 
+def _summary(cursor: Any, job: Job) -> dict[str, Any]:
+    cursor.execute(staging.SUMMARY, job.parameters)
+    return staging.summarize(cursor.fetchall())
+
+
 def _fenced(moved: bool, held: states.Claim) -> None:
     if not moved:
         raise ClaimLost(f"upload {held.request_id}: the claim was lost before the decision was written")
-
-
-def _staged_count(cursor: Any) -> int:
-    cursor.execute("SELECT count(*) FROM staging")
-    return int(cursor.fetchone()[0])
-
-
-def _summary(cursor: Any, job: Job) -> dict[str, Any]:
-    """What a dry run reports (PRODUCT.md §6)."""
-    cursor.execute("SELECT count(*), min(expiry), max(expiry), count(expiry), count(build), count(seats) FROM staging")
-    total, low, high, with_expiry, with_build, with_seats = cursor.fetchone()
-    product = job.product
-    default = product.evaluation_expiry_days if job.code_type == "evaluation" else product.activation_expiry_days
-    expiries = [value for value in (low, high) if value is not None] + ([default] if with_expiry < total else [])
-    return {
-        "codes": total,
-        "by_code_type": {job.code_type: total},
-        "by_product": {str(product.product_id): total},
-        "expiry_days": {"min": min(expiries), "max": max(expiries)} if total else None,
-        "with_build_no": with_build,
-        "with_seats": with_seats,
-    }
 
 
 def _quoted(code: str) -> str:

@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import heapq
 import json
+import tempfile
 from collections.abc import Callable, Iterator
+from typing import BinaryIO, cast
 
 from shared.formats import CodeRecord, CsvRecord, Problem
 from shared.states import MAX_LISTED_ERRORS
 
 _NULL = "\\N"
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 
 
 class ProblemLog:
-    """Counts every problem and keeps the MAX_LISTED_ERRORS with the lowest
-    line numbers, whatever order they arrive in."""
+    """Counts every problem, keeps the MAX_LISTED_ERRORS with the lowest line
+    numbers whatever order they arrive in, and spools all of them as COPY
+    rows for shared.staging.COPY_PROBLEMS (the full error report). The spool
+    is this worker's scratch space: in memory up to a megabyte, then a
+    temporary file; it is never shared with another host."""
 
-    def __init__(self) -> None:
+    def __init__(self, request_id: int) -> None:
         self.count = 0
         self._kept: list[tuple[int, int, Problem]] = []  # a max-heap on line, by negation
+        self._request = f"{request_id}\t"
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)
 
     def add(self, problem: Problem) -> None:
         self.count += 1
@@ -29,9 +37,19 @@ class ProblemLog:
             heapq.heappush(self._kept, entry)
         elif entry > self._kept[0]:
             heapq.heapreplace(self._kept, entry)
+        line, reason_code, message = problem
+        self._spool.write(f"{self._request}{line}\t{reason_code}\t{_escaped(message)}\n".encode())
 
     def listed(self) -> list[Problem]:
         return [problem for _, _, problem in sorted(self._kept, reverse=True)]
+
+    def rows(self) -> BinaryIO:
+        """Every problem as COPY rows, from the start."""
+        self._spool.seek(0)
+        return cast(BinaryIO, self._spool)
+
+    def close(self) -> None:
+        self._spool.close()
 
 
 class CopyFeed:
@@ -39,7 +57,7 @@ class CopyFeed:
     shared.staging.COPY for the record's format."""
 
     def __init__(
-        self, items: Iterator[CodeRecord | Problem], problems: ProblemLog, on_progress: Callable[[], None]
+        self, items: Iterator[CodeRecord | CsvRecord | Problem], problems: ProblemLog, on_progress: Callable[[], None]
     ) -> None:
         self._items = items
         self._problems = problems
@@ -83,6 +101,10 @@ def _value(number: int | None) -> str:
 
 
 def _escaped(text: str) -> str:
-    # COPY's text format gives the backslash a meaning; codes cannot hold a
-    # TAB, CR or LF, and json.dumps escapes those itself.
-    return text.replace("\\", "\\\\") if "\\" in text else text
+    """COPY's text format: a backslash, TAB, CR or LF in a value is escaped.
+    (Codes hold none of the last three, and json.dumps escapes them itself.)"""
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text

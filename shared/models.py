@@ -227,6 +227,21 @@ class UploadRequest(Base):
     )
 
 
+class UploadProblem(Base):
+    """Every problem of a rejected request, for the full error report (the
+    request itself lists the first 100)."""
+
+    __tablename__ = "upload_problems"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("upload_requests.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    reason_code: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_upload_problems_request_line", "request_id", "line"),)
+
+
 class LicenseCode(Base):
     """One stored code; the string is unique on the whole server."""
 

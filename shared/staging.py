@@ -55,6 +55,8 @@ ORDER BY s.line
 
 COUNT = "SELECT count(*) FROM staging"
 
+COPY_PROBLEMS = "COPY upload_problems (request_id, line, reason_code, message) FROM STDIN"
+
 SUMMARY = f"""
 SELECT COALESCE(s.code_type, %(code_type)s), p.product_id, count(*), min({_EXPIRY}), max({_EXPIRY}),
        count(s.build), count(s.seats)

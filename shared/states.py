@@ -90,8 +90,11 @@ def complete(session: Database, held: Claim, code_count: int, summary: dict[str,
     return _finish(session, held, status="completed", code_count=code_count, summary=summary)
 
 
-def reject(session: Database, held: Claim, problems: Sequence[Problem], error_count: int) -> bool:
-    """Reject with the first problem as the reason; `problems` in line order."""
+def reject(
+    session: Database, held: Claim, problems: Sequence[Problem], error_count: int, rows: int | None = None
+) -> bool:
+    """Reject with the first problem as the reason; `problems` in line order.
+    `rows`: how many rows the file held, when known (one problem a row)."""
     first = problems[0]
     return _finish(
         session,
@@ -101,6 +104,7 @@ def reject(session: Database, held: Claim, problems: Sequence[Problem], error_co
         reason=first.message,
         errors=[problem.as_json() for problem in problems[:MAX_LISTED_ERRORS]],
         error_count=error_count,
+        summary=None if rows is None else {"rows": rows, "valid_rows": max(rows - error_count, 0)},
     )
 
 

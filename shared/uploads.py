@@ -7,11 +7,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.errors import InvalidValue, NotFound
+from shared.db import add_unique
+from shared.errors import Conflict, InvalidValue, NotFound
 from shared.models import CODE_STATUSES, CODE_TYPES, REQUEST_STATES, LicenseCode, Product, UploadRequest
 from shared.storage import StoredFile
 
@@ -59,33 +61,82 @@ def display_filename(raw: str | None) -> str:
 def create_request(
     session: Session,
     publisher_id: int,
-    product: Product,
+    product: Product | None,
     stored: StoredFile,
     *,
+    format: str,
     filename: str,
     code_type: str,
     dry_run: bool,
     window_minutes: int,
 ) -> UploadRequest:
+    """A queued request for a stored file: TXT for one product, CSV for one
+    product or (product None) for any of the publisher's."""
     if code_type not in CODE_TYPES:
         raise InvalidValue(f"code_type must be activation or evaluation, not {code_type!r}")
+    if format == "txt" and product is None:
+        raise InvalidValue("a TXT file is uploaded for one product; send it to /products/<product_id>/uploads")
     request = UploadRequest(
         publisher_id=publisher_id,
-        product_id=product.product_id,
-        format="txt",
+        product_id=product.product_id if product else None,
+        format=format,
         code_type=code_type,
         filename=display_filename(filename),
         dry_run=dry_run,
         blob_id=stored.blob_id,
         sha256=stored.sha256,
         size_bytes=stored.size_bytes,
-        deadline_at=func.now() + func.make_interval(0, 0, 0, 0, 0, window_minutes),
+        deadline_at=_deadline(window_minutes),
         enqueued_at=func.now(),
     )
     session.add(request)
     session.flush()
     session.refresh(request)
     return request
+
+
+def confirm_dry_run(session: Session, publisher_id: int, request_id: int, window_minutes: int) -> UploadRequest:
+    """A completed dry run becomes a real request from the same stored bytes.
+    At most once: the database's unique index on confirmed_from_id decides
+    between two confirmations that race."""
+    dry_run = upload_of(session, publisher_id, request_id)
+    if not dry_run.dry_run:
+        raise Conflict(f"upload {request_id} is not a dry run; only a dry run can be confirmed")
+    if dry_run.status != "completed":
+        raise Conflict(f"dry run {request_id} is {dry_run.status}; only a completed dry run can be confirmed")
+    real = UploadRequest(
+        publisher_id=publisher_id,
+        product_id=dry_run.product_id,
+        format=dry_run.format,
+        code_type=dry_run.code_type,
+        filename=dry_run.filename,
+        dry_run=False,
+        confirmed_from_id=dry_run.id,
+        blob_id=dry_run.blob_id,
+        sha256=dry_run.sha256,
+        size_bytes=dry_run.size_bytes,
+        deadline_at=_deadline(window_minutes),
+        enqueued_at=func.now(),
+    )
+    add_unique(
+        session, real, {"uq_upload_requests_confirmed_from_id": f"dry run {request_id} has already been confirmed"}
+    )
+    session.refresh(real)
+    return real
+
+
+def confirmed_among(session: Session, dry_run_ids: Sequence[int]) -> set[int]:
+    """Which of these dry runs have been confirmed already."""
+    if not dry_run_ids:
+        return set()
+    confirmed = session.scalars(
+        select(UploadRequest.confirmed_from_id).where(UploadRequest.confirmed_from_id.in_(dry_run_ids))
+    )
+    return {request_id for request_id in confirmed if request_id is not None}
+
+
+def _deadline(window_minutes: int) -> Any:
+    return func.now() + func.make_interval(0, 0, 0, 0, 0, window_minutes)
 
 
 def upload_of(session: Session, publisher_id: int, request_id: int) -> UploadRequest:

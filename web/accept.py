@@ -10,6 +10,7 @@ from collections.abc import Callable
 from flask import current_app, request
 
 from shared.errors import InvalidValue
+from shared.formats.csv import looks_like_csv
 from shared.models import Product, UploadRequest
 from shared.uploads import create_request
 from web.database import db
@@ -25,10 +26,16 @@ class UploadRefused(Exception):
 
 
 def accept_upload(
-    publisher_id: int, product: Product, check_fields: Callable[[dict[str, str]], None] | None = None
+    publisher_id: int,
+    product: Product | None,
+    check_fields: Callable[[dict[str, str]], None] | None = None,
+    *,
+    csv_only: bool = False,
 ) -> UploadRequest:
-    """`check_fields` sees the form fields before anything is committed (the
-    screen checks its CSRF token there)."""
+    """Store the file and queue its request. The format is told by content
+    (PRODUCT.md §7). `product` None: a CSV for any of the publisher's
+    products. `check_fields` sees the form fields before anything is
+    committed (the screen checks its CSRF token there)."""
     settings = current_app.extensions["licensecodes.settings"]
     received = receive_upload(request, db(), settings.max_upload_bytes)
     if check_fields is not None:
@@ -37,11 +44,17 @@ def accept_upload(
         raise UploadRefused("no_file", "Send the file as multipart/form-data, in a part named 'file'.")
     if received.stored.size_bytes == 0:
         raise UploadRefused("empty_file", "The file is empty (0 bytes).")
+    format = "csv" if looks_like_csv(received.stored.head) else "txt"
+    if csv_only and format != "csv":
+        raise UploadRefused(
+            "not_csv", "This endpoint imports CSV files with a header row (license__license_key, product__short_code)."
+        )
     upload = create_request(
         db(),
         publisher_id,
         product,
         received.stored,
+        format=format,
         filename=received.filename,
         code_type=received.fields.get("code_type", "activation").strip() or "activation",
         dry_run=parse_boolean(received.fields.get("dry_run", "false"), "dry_run"),

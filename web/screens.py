@@ -23,9 +23,9 @@ from shared.errors import Conflict, DomainError
 from shared.models import CODE_STATUSES, CODE_TYPES
 from shared.products import product_of
 from shared.storage import discard_unshared_blob
-from shared.uploads import Page, codes_of, upload_of, uploads_of
+from shared.uploads import Page, codes_of, confirm_dry_run, confirmed_among, upload_of, uploads_of
 from web.accept import UploadRefused, accept_upload
-from web.api.uploads import codes_response
+from web.api.uploads import codes_response, errors_response
 from web.auth import current_publisher_id
 from web.database import db
 from web.security import csrf
@@ -56,7 +56,15 @@ def _requests_table(product_id: int) -> dict[str, Any]:
     page = _page(UPLOADS_PER_PAGE)
     rows, total = uploads_of(db(), current_publisher_id(), page, product_id=product.product_id)
     pending = any(row.status in PENDING for row in rows)
-    return {"product": product, "uploads": rows, "page": page, "total": total, "pending": pending}
+    confirmed = confirmed_among(db(), [row.id for row in rows if row.dry_run and row.status == "completed"])
+    return {
+        "product": product,
+        "uploads": rows,
+        "page": page,
+        "total": total,
+        "pending": pending,
+        "confirmed": confirmed,
+    }
 
 
 @blueprint.post("/products/<int:product_id>/uploads")
@@ -116,16 +124,44 @@ def delete_upload(upload_id: int) -> ResponseReturnValue:
     return back
 
 
+@blueprint.post("/uploads/<int:upload_id>/confirm")
+@login_required
+def confirm_upload(upload_id: int) -> ResponseReturnValue:
+    """The Import button of a checked file: a real request from the same bytes."""
+    settings = current_app.extensions["licensecodes.settings"]
+    upload = upload_of(db(), current_publisher_id(), upload_id)
+    back = redirect(_screen_of(upload.product_id), 303)
+    try:
+        real = confirm_dry_run(db(), current_publisher_id(), upload_id, settings.processing_window_minutes)
+    except Conflict as refusal:
+        flash(_sentence(str(refusal)), "error")
+        return back
+    db().commit()
+    current_app.extensions["licensecodes.dispatcher"].request_processing(real.id)
+    flash(f"Upload {real.id} imports the file checked by dry run {upload_id}; it is queued.")
+    return back
+
+
+@blueprint.get("/uploads/<int:upload_id>/errors.csv")
+@login_required
+def download_errors(upload_id: int) -> ResponseReturnValue:
+    upload = upload_of(db(), current_publisher_id(), upload_id)
+    if upload.status != "rejected":
+        message = f"Upload {upload_id} is {upload.status}; only a rejected upload has an error report."
+        return render_template("error.html", title="No error report", message=message), 409
+    return errors_response(upload)
+
+
 @blueprint.get("/uploads/<int:upload_id>/codes.txt")
 @login_required
 def download_codes(upload_id: int) -> ResponseReturnValue:
     upload = upload_of(db(), current_publisher_id(), upload_id)
-    if upload.status != "completed" or upload.product_id is None:
+    if upload.status != "completed":
         message = f"Upload {upload_id} is {upload.status}; only a completed upload has codes to download."
     elif upload.dry_run:
         message = f"Upload {upload_id} was a dry run: it stored no codes."
     else:
-        return codes_response(upload.id, upload.product_id)
+        return codes_response(upload.id)
     return render_template("error.html", title="No codes to download", message=message), 409
 
 

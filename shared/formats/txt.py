@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from shared.formats.codes import CHARACTER_NAMES, format_failure, prefix_failure, shown
 from shared.formats.records import CodeRecord, Problem
 from shared.models import MAX_CODE_LENGTH, MAX_EVALUATION_EXPIRY_DAYS
 
@@ -32,10 +33,10 @@ _GOOD_LINE = re.compile(
     % (MAX_CODE_LENGTH - 1)
 )
 _UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")  # Windows-1252 maps no character to these
-# Whitespace and control characters; 0x85 is NEL in Latin-1, 0xAD an invisible soft hyphen.
-_FORBIDDEN = re.compile(rb"[\x00-\x20\x7f\x85\xa0\xad]")
-_NAMED = {0x20: "whitespace", 0x85: "the byte \\x85 (a line break in Latin-1)", 0xA0: "a non-breaking space (\\xa0)"}
-_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, 0xA0, 0xAD]} | {0x2026: "\\x85"}
+# The code rules (shared.formats.codes) see the byte 0x85 as what it is in
+# Latin-1, NEL, a line break: a forbidden character, not Windows-1252's '…'.
+_AS_LATIN1_NEL = {0x2026: "\x85"}
+_CHARACTER_NAMES = {**CHARACTER_NAMES, "\x85": "the byte \\x85 (a line break in Latin-1)"}
 _BOMS = (
     (b"\xef\xbb\xbf", "a UTF-8 byte-order mark (EF BB BF)"),
     (b"\xff\xfe", "a UTF-16 byte-order mark (FF FE)"),
@@ -151,8 +152,9 @@ class _Reader:
         product, code, days, build_no, seat_count = parsed
         if product != self._product_id:
             return "product_mismatch", f"the ProductID {_shown(fields[0])} is not this product's ({self._product_id})"
-        if not code.startswith(self._prefix):
-            return "prefix_missing", f"the code {_shown(fields[1])} does not start with the prefix '{self._prefix}'"
+        failure = prefix_failure(code, self._prefix)
+        if failure:
+            return failure
         if days is not None and not 1 <= days <= self._max_expiry:
             limit = "at least 1 day" if days < 1 else f"at most {self._max_expiry} days for evaluation codes"
             return "expiry_out_of_range", f"the expiry period {days} is out of range; it must be {limit}"
@@ -225,27 +227,12 @@ def _whole_number(field: bytes, name: str, max_digits: int) -> int | str:
 
 
 def _code_failure(code: bytes) -> str | None:
-    if not code:
-        return "the code is empty"
-    if len(code) > MAX_CODE_LENGTH:
-        return f"the code {_shown(code)} is {len(code)} characters long; at most {MAX_CODE_LENGTH}"
-    forbidden = _FORBIDDEN.search(code)
-    if forbidden:
-        byte = forbidden[0][0]
-        what = _NAMED.get(byte, f"a control character (\\x{byte:02x})")
-        return f"the code {_shown(code)} contains {what}; codes may not contain spaces, tabs or control characters"
-    first = code[:1].decode("cp1252")
-    if not first.isalnum():
-        return f"the code {_shown(code)} starts with '{first}'; it must start with a letter or a digit"
-    return None
+    return format_failure(code.decode("cp1252").translate(_AS_LATIN1_NEL), _CHARACTER_NAMES)
 
 
 def _shown(value: bytes) -> str:
     """A value quoted for a message: shortened, control characters escaped."""
-    text = value[: _SHOWN + 1].decode("cp1252", "backslashreplace")
-    if len(text) > _SHOWN:
-        return "'" + text[: _SHOWN - 1].translate(_ESCAPES) + "…'"
-    return "'" + text.translate(_ESCAPES) + "'"
+    return shown(value[: _SHOWN + 1].decode("cp1252", "backslashreplace").translate(_AS_LATIN1_NEL))
 
 
 class _LongLine:

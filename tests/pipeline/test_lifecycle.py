@@ -41,7 +41,7 @@ def queued_request(sessions: sessionmaker[Session], tenant: Tenant, content: byt
         product = session.get_one(Product, PRODUCT)
         request = create_request(
             session, tenant.publisher_id, product, writer.finish(),
-            filename="f.txt", code_type="activation", dry_run=False, window_minutes=20,
+            format="txt", filename="f.txt", code_type="activation", dry_run=False, window_minutes=20,
         )  # fmt: skip
         if not enqueued:
             request.enqueued_at = None

@@ -213,7 +213,7 @@ def test_a_bad_file_shows_rejected_with_the_reason_and_the_problems_by_line(
     text = words(row.text)
     assert "Rejected" in text and "product_mismatch" in text and "All problems (2)" in text
     assert "Line 2 product_mismatch" in text and "Line 3 format" in text
-    assert row.links == [] and row.forms == []
+    assert row.links == [f"/uploads/{upload_id}/errors.csv"] and row.forms == []  # no download, no delete
     assert client.get(f"/uploads/{upload_id}/codes.txt").status_code == 409
     assert count(sessions, LicenseCode) == 0
 
@@ -412,3 +412,43 @@ def test_a_page_number_past_any_end_is_answered_without_a_server_error(client: F
         assert past_the_end.status_code == 200
         assert "First page" in past_the_end.get_data(as_text=True)
         assert client.get(path, query_string={"page": str(2**70)}).status_code == 400
+
+
+def test_a_checked_file_is_imported_from_the_screen_once(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    dry_run = send_from_screen(client, txt("1234\tCHECKED-1", "1234\tCHECKED-2\t7"), dry_run="on")
+    row = wait_for_row(client, dry_run)
+    assert row.status == "completed"
+    assert "2 activation" in words(row.text) and "Import it to store the codes" in words(row.text)
+    assert f"/uploads/{dry_run}/confirm" in row.forms
+    assert count(sessions, LicenseCode) == 0
+
+    token = csrf_token(client.get(SCREEN))
+    response = client.post(f"/uploads/{dry_run}/confirm", data={"csrf_token": token})
+    assert (response.status_code, response.location) == (303, SCREEN)
+    imported = re.search(r"Upload (\d+) imports the file checked by dry run", flashed(client))
+    assert imported is not None
+    assert wait_for_row(client, int(imported.group(1))).status == "completed"
+    assert count(sessions, LicenseCode) == 2
+
+    after = page(client.get(TABLE)).rows[dry_run]
+    assert f"/uploads/{dry_run}/confirm" not in after.forms and "Imported" in after.text
+    client.post(f"/uploads/{dry_run}/confirm", data={"csrf_token": csrf_token(client.get(SCREEN))})
+    assert "already been confirmed" in flashed(client)
+    assert count(sessions, LicenseCode) == 2
+
+
+def test_the_import_button_needs_the_csrf_token(client: FlaskClient, acme: Tenant) -> None:
+    dry_run = send_from_screen(client, txt("1234\tCHECKED"), dry_run="on")
+    assert wait_for_row(client, dry_run).status == "completed"
+    assert client.post(f"/uploads/{dry_run}/confirm").status_code == 400
+
+
+def test_a_rejected_request_offers_its_full_error_report(client: FlaskClient, acme: Tenant) -> None:
+    rejected = send_from_screen(client, txt(*[f"1234\tbad {n}" for n in range(120)]))
+    row = wait_for_row(client, rejected)
+    assert f"/uploads/{rejected}/errors.csv" in row.links
+    report = client.get(f"/uploads/{rejected}/errors.csv")
+    assert report.status_code == 200
+    assert report.data.decode("utf-8-sig").count("\r\n") == 121

@@ -194,7 +194,7 @@ def test_the_download_streams_in_bounded_pieces_in_file_order(
     decided = wait_decided(client, acme, upload(client, acme, PRODUCT, txt(*lines)).get_json()["id"])
     assert decided["status"] == "completed"
     with sessions.kw["bind"].connect() as connection:
-        pieces = list(download.codes_file(connection, decided["id"], PRODUCT))
+        pieces = list(download.codes_file(connection, decided["id"]))
     assert len(pieces) == 12_000 // download.BATCH_ROWS + 1
     assert max(piece.count(b"\r\n") for piece in pieces) == download.BATCH_ROWS
     assert b"".join(pieces) == txt(*lines)

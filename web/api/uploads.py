@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from flask import Response, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from shared import download, states
+from shared import download, report, states
 from shared.errors import InvalidValue
+from shared.models import UploadRequest
 from shared.products import product_of
 from shared.storage import discard_unshared_blob
-from shared.uploads import Page, upload_of, uploads_of
+from shared.uploads import Page, confirm_dry_run, upload_of, uploads_of
 from web.accept import UploadRefused, accept_upload
 from web.api import blueprint
 from web.database import db
@@ -68,18 +69,48 @@ def download_codes(upload_id: int) -> ResponseReturnValue:
         )
     if upload.dry_run:
         return api_error(409, "dry_run", f"Upload {upload_id} was a dry run: it stored no codes.")
-    assert upload.product_id is not None
-    return codes_response(upload.id, upload.product_id)
+    return codes_response(upload.id)
 
 
-def codes_response(upload_id: int, product_id: int) -> Response:
+@blueprint.post("/uploads/<int:upload_id>/confirm")
+def confirm_upload(upload_id: int) -> ResponseReturnValue:
+    settings = current_app.extensions["licensecodes.settings"]
+    real = confirm_dry_run(db(), g.publisher_id, upload_id, settings.processing_window_minutes)
+    db().commit()
+    current_app.extensions["licensecodes.dispatcher"].request_processing(real.id)
+    return jsonify(upload_json(real)), 202, {"Location": url_for("api.get_upload", upload_id=real.id)}
+
+
+@blueprint.get("/uploads/<int:upload_id>/errors.csv")
+def download_errors(upload_id: int) -> ResponseReturnValue:
+    upload = upload_of(db(), g.publisher_id, upload_id)
+    if upload.status != "rejected":
+        return api_error(409, "not_rejected", f"Upload {upload_id} is {upload.status}; only a rejected one has errors.")
+    return errors_response(upload)
+
+
+def errors_response(upload: UploadRequest) -> Response:
+    """The streamed error report; also used by the web screens."""
+    engine = current_app.extensions["licensecodes.engine"]
+
+    def generate() -> Iterator[bytes]:
+        with engine.connect() as connection:
+            yield from report.report_file(connection, upload)
+
+    response = Response(generate(), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{report.filename(upload.id)}"'
+    return response
+
+
+def codes_response(upload_id: int) -> Response:
     """The streamed download; also used by the web screens."""
     engine = current_app.extensions["licensecodes.engine"]
 
     def generate() -> Iterator[bytes]:
         # Its own connection: the request's session is gone once streaming starts.
         with engine.connect() as connection:
-            yield from download.codes_file(connection, upload_id, product_id)
+            yield from download.codes_file(connection, upload_id)
 
     response = Response(generate(), mimetype="text/plain")
     response.headers["Content-Type"] = "text/plain; charset=windows-1252"

@@ -1,0 +1,72 @@
+"""The two endpoints of LicenseSpring's Management API that a client written
+against it uses to import licenses from CSV, answering as LicenseSpring
+does. The job is an ordinary upload request (GET /api/v1/uploads/<id>)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify
+from flask.typing import ResponseReturnValue
+
+from shared.models import UploadRequest
+from shared.uploads import upload_of
+from web.accept import UploadRefused, accept_upload
+from web.api import blueprint
+from web.database import db
+from web.errors import api_error
+from web.serialize import iso
+
+# Our states in LicenseSpring's words.
+STATUS = {"queued": "pending", "processing": "running", "completed": "success", "rejected": "error"}
+
+
+@blueprint.post("/licenses/import_from_csv/")
+def import_from_csv() -> ResponseReturnValue:
+    try:
+        upload = accept_upload(g.publisher_id, None, csv_only=True)
+    except UploadRefused as refusal:
+        return api_error(400, refusal.code, str(refusal))
+    return jsonify({"job_id": upload.id}), 200
+
+
+@blueprint.get("/licenses-import-results/<int:job_id>/")
+def import_result(job_id: int) -> ResponseReturnValue:
+    upload = upload_of(db(), g.publisher_id, job_id)
+    return jsonify(import_result_json(upload))
+
+
+def import_result_json(upload: UploadRequest) -> dict[str, Any]:
+    return {
+        "id": upload.id,
+        "file_name": upload.filename,
+        "status": STATUS[upload.status],
+        "created_at": iso(upload.created_at),
+        "started_at": iso(upload.started_at),
+        "finished_at": iso(upload.finished_at),
+        "result": _result(upload),
+    }
+
+
+def _result(upload: UploadRequest) -> dict[str, Any] | None:
+    if upload.status == "completed":
+        rows = upload.code_count or 0
+        created = 0 if upload.dry_run else rows
+        return _counts(rows, rows, [], created)
+    if upload.status == "rejected":
+        summary = upload.summary or {}
+        rows = int(summary.get("rows", upload.error_count))
+        valid = int(summary.get("valid_rows", 0))
+        # All or nothing: a rejected file creates no license, not even from its valid rows.
+        return _counts(rows, valid, upload.errors, 0)
+    return None
+
+
+def _counts(total: int, valid: int, invalid_rows: list[Any], created: int) -> dict[str, Any]:
+    return {
+        "total_row_count": total,
+        "valid_row_count": valid,
+        "invalid_rows": invalid_rows,
+        "created_licenses_count": created,
+        "existed_licenses_count": 0,
+    }

@@ -273,3 +273,16 @@ def test_the_error_report_lists_every_problem_beyond_the_first_hundred(client: F
 
     completed = wait_decided(client, acme, upload(client, acme, 1234, txt("1234\tFINE")).get_json()["id"])
     assert client.get(f"/api/v1/uploads/{completed['id']}/errors.csv", headers=acme.auth).status_code == 409
+
+
+def test_another_publishers_short_code_reads_exactly_like_one_that_does_not_exist(
+    client: FlaskClient, acme: Tenant, make_tenant: Any
+) -> None:
+    make_tenant("other", (9999,))  # short code other-9999
+    messages = []
+    for short_code in ("other-9999", "nobody-0000"):
+        job_id = import_csv(client, acme, f"license__license_key,product__short_code\nK-1,{short_code}\n")
+        problem = import_result(client, acme, job_id.get_json()["job_id"])["result"]["invalid_rows"][0]
+        assert problem["reason_code"] == "product_mismatch"
+        messages.append(problem["message"].replace(short_code, "<short code>"))
+    assert messages[0] == messages[1]

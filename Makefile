@@ -25,7 +25,7 @@ test-e2e: $(INSTALLED)
 	$(BIN)/python -m pytest -m e2e
 
 bench: $(INSTALLED)
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python -m bench
 
 lint: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'

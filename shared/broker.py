@@ -20,6 +20,17 @@ import redis
 VISIBILITY_TIMEOUT_SECONDS = 3600
 TASK_TIME_LIMIT_SECONDS = 1800
 
+# Fairness: a file over BULK_BYTES (about 30,000 codes) waits in its own
+# queue, served by its own worker process, so that a million-code upload never
+# holds up the ten-code ones behind it. A worker started without -Q serves both.
+QUEUE = "uploads"
+BULK_QUEUE = "uploads.bulk"
+BULK_BYTES = 1024 * 1024
+
+
+def queue_for(size_bytes: int) -> str:
+    return BULK_QUEUE if size_bytes > BULK_BYTES else QUEUE
+
 
 def kombu_url(redis_url: str) -> str:
     parts = urlsplit(redis_url)
@@ -54,6 +65,7 @@ def celery_settings(redis_url: str) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
+        "task_default_queue": QUEUE,
         "result_backend": None,
         # Acknowledge after the task ran, and give a task back when its
         # process is killed, so a crash never silently drops a request.

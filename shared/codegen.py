@@ -18,6 +18,8 @@ The SQL lives in shared.staging.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,8 @@ from shared.formats.txt import TxtRules, read_txt
 from shared.lease import ClaimLost, LeaseKeeper
 from shared.models import Product, UploadRequest
 from shared.storage import read_chunks
+
+log = logging.getLogger(__name__)
 
 MAX_CODES_PER_REQUEST = 2_000_000
 
@@ -109,14 +113,23 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
         # The psycopg2 cursor of this same connection: the COPY and the moves
         # of shared.states share one transaction.
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(staging.SETTINGS)
         cursor.execute(staging.CREATE)
         feed = CopyFeed(items, problems, on_progress=check)
+        started = time.perf_counter()
         cursor.copy_expert(staging.COPY[job.format], feed)
         rows = feed.rows + problems.count  # a bad row yields one problem and no record
+        read = time.perf_counter()
         if problems.count:
             _find_duplicates_in_file(cursor, problems)  # every problem of the file, in one report
+        elif job.dry_run:
+            _find_duplicates(cursor, job, problems)  # what the insert would find, without inserting
         else:
             _insert_codes(connection, cursor, job, problems)
+        log.info(
+            "upload %s: %s rows read and staged in %.2f s, checked and stored in %.2f s",
+            job.request_id, rows, read - started, time.perf_counter() - read,
+        )  # fmt: skip
         if problems.count:
             transaction.rollback()
             with connection.begin():
@@ -124,32 +137,34 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
                 cursor.copy_expert(staging.COPY_PROBLEMS, problems.rows())  # the full error report
             return "rejected"
         summary = _summary(cursor, job) if job.dry_run else None
-        cursor.execute(staging.COUNT)
-        _fenced(states.complete(connection, held, int(cursor.fetchone()[0]), summary), held)
+        _fenced(states.complete(connection, held, feed.rows, summary), held)
         transaction.commit()
         return "completed"
 
 
 def _insert_codes(connection: Connection, cursor: Any, job: Job, problems: ProblemLog) -> None:
-    """Insert every staged code (a dry run rolls the insert back at once)."""
+    """Insert every staged code; name the duplicates if the unique index refuses."""
     for _attempt in (1, 2):
         savepoint = connection.begin_nested()
         try:
             cursor.execute(staging.INSERT, job.parameters)
         except psycopg2.errors.UniqueViolation:
             savepoint.rollback()
-            _find_duplicates_in_file(cursor, problems)
-            if not problems.count:
-                _find_duplicates_on_server(cursor, job, problems)
+            _find_duplicates(cursor, job, problems)
             if problems.count:
                 return
             continue  # the batch we collided with rolled back meanwhile: once more
-        if job.dry_run:
-            savepoint.rollback()
-        else:
-            savepoint.commit()
+        savepoint.commit()
         return
     raise RuntimeError(f"upload {job.request_id}: the insert kept colliding with no duplicate to name")
+
+
+def _find_duplicates(cursor: Any, job: Job, problems: ProblemLog) -> None:
+    """In the file first; against the server only once the file itself is
+    clean (PRODUCT.md §3)."""
+    _find_duplicates_in_file(cursor, problems)
+    if not problems.count:
+        _find_duplicates_on_server(cursor, job, problems)
 
 
 def _find_duplicates_in_file(cursor: Any, problems: ProblemLog) -> None:
@@ -160,7 +175,6 @@ def _find_duplicates_in_file(cursor: Any, problems: ProblemLog) -> None:
 
 
 def _find_duplicates_on_server(cursor: Any, job: Job, problems: ProblemLog) -> None:
-    """Only once the file itself is clean (PRODUCT.md §3)."""
     cursor.execute(staging.DUPLICATES_ON_SERVER, job.parameters)
     for line, code in cursor:
         # Never say whose: global uniqueness must not reveal another publisher's codes.

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The insert sorts a million codes: in memory, not in temporary files.
+SETTINGS = "SET LOCAL work_mem TO '64MB'"
+
 CREATE = """
 CREATE TEMPORARY TABLE staging (
     line integer NOT NULL,
@@ -52,8 +55,6 @@ DUPLICATES_ON_SERVER = """
 SELECT s.line, s.code FROM staging s JOIN license_codes c ON c.code = s.code AND c.request_id <> %(request_id)s
 ORDER BY s.line
 """
-
-COUNT = "SELECT count(*) FROM staging"
 
 COPY_PROBLEMS = "COPY upload_problems (request_id, line, reason_code, message) FROM STDIN"
 

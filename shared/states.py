@@ -150,9 +150,9 @@ def mark_enqueued(session: Session, request_ids: Sequence[int]) -> None:
         session.execute(update(UploadRequest).where(UploadRequest.id.in_(request_ids)).values(enqueued_at=func.now()))
 
 
-def release_expired_claims(session: Session) -> list[tuple[int, str]]:
+def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
     """Claims whose lease ran out (the worker died or hangs): back to queued,
-    or rejected after MAX_ATTEMPTS. Answer (id, new status) of each."""
+    or rejected after MAX_ATTEMPTS. Answer (id, new status, size) of each."""
     expired = (
         select(UploadRequest.id)
         .where(UploadRequest.status == "processing", UploadRequest.lease_until < func.now())
@@ -163,19 +163,19 @@ def release_expired_claims(session: Session) -> list[tuple[int, str]]:
         update(UploadRequest)
         .where(UploadRequest.id.in_(expired))
         .values(**_released_values())
-        .returning(UploadRequest.id, UploadRequest.status)
+        .returning(UploadRequest.id, UploadRequest.status, UploadRequest.size_bytes)
     )
-    return [(row.id, row.status) for row in rows]
+    return [(row.id, row.status, row.size_bytes) for row in rows]
 
 
-def needing_a_message(session: Session) -> list[int]:
+def needing_a_message(session: Session) -> list[tuple[int, int]]:
     """Queued requests whose message may have been lost: given back by a
     worker or the sweep (never published since), or published more than
     REPUBLISH_AFTER_SECONDS ago and still waiting."""
     cutoff = func.now() - _seconds(REPUBLISH_AFTER_SECONDS)
     return list(
-        session.scalars(
-            select(UploadRequest.id)
+        session.execute(
+            select(UploadRequest.id, UploadRequest.size_bytes)
             .where(
                 UploadRequest.status == "queued",
                 UploadRequest.enqueued_at.is_(None) | (UploadRequest.enqueued_at < cutoff),

@@ -61,7 +61,7 @@ def accept_upload(
         window_minutes=settings.processing_window_minutes,
     )
     db().commit()
-    current_app.extensions["licensecodes.dispatcher"].request_processing(upload.id)
+    current_app.extensions["licensecodes.dispatcher"].request_processing(upload.id, upload.size_bytes)
     return upload
 
 

@@ -137,7 +137,7 @@ def confirm_upload(upload_id: int) -> ResponseReturnValue:
         flash(_sentence(str(refusal)), "error")
         return back
     db().commit()
-    current_app.extensions["licensecodes.dispatcher"].request_processing(real.id)
+    current_app.extensions["licensecodes.dispatcher"].request_processing(real.id, real.size_bytes)
     flash(f"Upload {real.id} imports the file checked by dry run {upload_id}; it is queued.")
     return back
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from shared.broker import BULK_QUEUE, QUEUE
 from shared.config import Settings
 from shared.db import make_engine, make_sessions
 from shared.demo import DemoCredentials, ensure_demo
@@ -32,7 +33,10 @@ from shared.services import connect
 
 CHILD_COMMANDS = {
     "web": ["-m", "web", "web"],
-    "worker": ["-m", "worker", "worker"],
+    # Two pools: large files (shared.broker.BULK_QUEUE) get their own process,
+    # so a million-code upload never keeps a ten-code one waiting.
+    "worker": ["-m", "worker", "worker", f"--queues={QUEUE}", "--concurrency=2", "--hostname=uploads@%h"],
+    "bulk-worker": ["-m", "worker", "worker", f"--queues={BULK_QUEUE}", "--concurrency=1", "--hostname=bulk@%h"],
     "beat": ["-m", "worker", "beat"],
 }
 READY_TIMEOUT_SECONDS = 60.0
@@ -204,7 +208,7 @@ def _print_banner(settings: Settings, credentials: DemoCredentials | None, log_d
         ]
     lines += [
         f"  Data:     {settings.data_dir}",
-        f"  Logs:     {log_dir}/{{web,worker,beat}}.log",
+        f"  Logs:     {log_dir}/{{{','.join(CHILD_COMMANDS)}}}.log",
         "Press Ctrl-C to stop.",
         "",
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+from shared.broker import BULK_QUEUE, QUEUE
 from shared.config import Settings
 from shared.errors import LicenseCodesError
 from shared.services import connect
@@ -23,7 +24,10 @@ def main(argv: list[str]) -> int:
         return 1
     app = make_celery(settings)
     if argv[0] == "worker":
-        app.worker_main(["worker", "--loglevel=INFO", *argv[1:]])
+        options = argv[1:]
+        if not any(option.startswith(("-Q", "--queues")) for option in options):
+            options = [f"--queues={QUEUE},{BULK_QUEUE}", *options]  # both, unless told otherwise
+        app.worker_main(["worker", "--loglevel=INFO", *options])
     else:
         schedule = str(settings.data_dir / "celerybeat-schedule")
         app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *argv[1:]])

@@ -12,6 +12,7 @@ import logging
 from celery import Celery
 
 from shared import codegen, states
+from shared.broker import queue_for
 from shared.lease import ClaimLost
 from shared.runtime import Runtime
 
@@ -46,12 +47,12 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
     def sweep() -> dict[str, int]:
         with runtime.sessions.begin() as session:
             released = states.release_expired_claims(session)
-            waiting = set(states.needing_a_message(session))
-            waiting.update(request_id for request_id, status in released if status == "queued")
+            waiting = dict(states.needing_a_message(session))
+            waiting.update((request_id, size) for request_id, status, size in released if status == "queued")
             states.mark_enqueued(session, sorted(waiting))
-        for request_id in sorted(waiting):
-            process_upload.apply_async(args=[request_id])
-        failed = sum(1 for _, status in released if status == "rejected")
+        for request_id, size in sorted(waiting.items()):
+            process_upload.apply_async(args=[request_id], queue=queue_for(size))
+        failed = sum(1 for _, status, _ in released if status == "rejected")
         if released or waiting:
             log.info(
                 "sweep: %s expired claims, %s given up, %s requests published", len(released), failed, len(waiting)

@@ -145,7 +145,8 @@ def test_serve_starts_everything_and_ctrl_c_leaves_nothing_behind(data_dir: Path
     assert status == 200
     assert [p["product_id"] for p in json.loads(body)["items"]] == [1001]
     assert "Demo Product" in log_in(served)
-    assert "celery@" in (data_dir / "logs" / "worker.log").read_text()
+    assert "uploads@" in (data_dir / "logs" / "worker.log").read_text()
+    assert "bulk@" in (data_dir / "logs" / "bulk-worker.log").read_text()
     assert "beat: Starting" in (data_dir / "logs" / "beat.log").read_text()
 
     # Another command on the same data directory uses the running servers.
@@ -181,7 +182,7 @@ def test_a_child_that_dies_is_reported_and_the_rest_are_stopped(data_dir: Path) 
     served = start_serve(data_dir, free_port())
     pids = served.every_pid()
     worker = next(
-        child for child in psutil.Process(served.process.pid).children() if child.cmdline()[-2:] == ["worker", "worker"]
+        child for child in psutil.Process(served.process.pid).children() if "--hostname=uploads@%h" in child.cmdline()
     )
     worker.kill()
 

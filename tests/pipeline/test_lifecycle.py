@@ -161,7 +161,7 @@ def test_a_worker_that_lost_its_claim_changes_nothing(
         # The sweep gave the request to another worker meanwhile.
         session.execute(update(UploadRequest).where(UploadRequest.id == request_id).values(lease_until=func.now()))
     with sessions.begin() as session:
-        assert states.release_expired_claims(session) == [(request_id, "queued")]
+        assert [moved[:2] for moved in states.release_expired_claims(session)] == [(request_id, "queued")]
         fresh = states.claim(session, request_id, settings.lease_seconds)
         assert fresh is not None
     with pytest.raises(ClaimLost):

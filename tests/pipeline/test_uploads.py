@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import download
@@ -193,8 +193,23 @@ def test_the_download_streams_in_bounded_pieces_in_file_order(
     lines = [f"1234\tSTREAM-{n:06d}\t{n % 60 + 1}" for n in range(12_000, 0, -1)]  # not in code order
     decided = wait_decided(client, acme, upload(client, acme, PRODUCT, txt(*lines)).get_json()["id"])
     assert decided["status"] == "completed"
-    with sessions.kw["bind"].connect() as connection:
-        pieces = list(download.codes_file(connection, decided["id"]))
-    assert len(pieces) == 12_000 // download.BATCH_ROWS + 1
-    assert max(piece.count(b"\r\n") for piece in pieces) == download.BATCH_ROWS
+    pieces = list(download.codes_file(sessions.kw["bind"], decided["id"]))
     assert b"".join(pieces) == txt(*lines)
+    assert len(pieces) >= len(txt(*lines)) // (download.BLOCK_BYTES + 100)
+    # A block and at most one line more, before LF was widened to CR LF.
+    assert max(len(piece) - piece.count(b"\r\n") for piece in pieces) < download.BLOCK_BYTES + 100
+
+
+def test_a_download_abandoned_half_way_stops_its_copy_and_frees_the_connection(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    lines = [f"1234\tHALF-{n:06d}" for n in range(30_000)]
+    decided = wait_decided(client, acme, upload(client, acme, PRODUCT, txt(*lines)).get_json()["id"])
+    engine = sessions.kw["bind"]
+    before = engine.pool.checkedout()
+    pieces = download.codes_file(engine, decided["id"])
+    assert next(pieces).startswith(b"1234\tHALF-000000\t365\r\n")
+    pieces.close()  # the client went away
+    assert engine.pool.checkedout() == before
+    with sessions() as session:  # and nothing still runs a COPY on the server
+        assert session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%'")) == 0

@@ -274,14 +274,3 @@ def test_an_activation_code_may_expire_after_61_days(
     row = _accepted(sessions, "license_codes", values)
 
     assert (row.code_type, row.expiry_days, row.status) == ("activation", 61, "available")
-
-
-def test_two_codes_on_the_same_line_of_one_request_are_refused(
-    sessions: sessionmaker[Session], two_tenants: tuple[Tenant, Tenant]
-) -> None:
-    alpha, _ = two_tenants
-    _accepted(sessions, "license_codes", _code_values(alpha.product_id, alpha.request_id, "FIRST", line_no=7))
-
-    refusal = _refusal(sessions, "license_codes", _code_values(alpha.product_id, alpha.request_id, "SECOND", line_no=7))
-
-    assert refusal == (UNIQUE_VIOLATION, "ix_license_codes_request_line")

@@ -77,7 +77,7 @@ def confirm_upload(upload_id: int) -> ResponseReturnValue:
     settings = current_app.extensions["licensecodes.settings"]
     real = confirm_dry_run(db(), g.publisher_id, upload_id, settings.processing_window_minutes)
     db().commit()
-    current_app.extensions["licensecodes.dispatcher"].request_processing(real.id)
+    current_app.extensions["licensecodes.dispatcher"].request_processing(real.id, real.size_bytes)
     return jsonify(upload_json(real)), 202, {"Location": url_for("api.get_upload", upload_id=real.id)}
 
 
@@ -109,8 +109,7 @@ def codes_response(upload_id: int) -> Response:
 
     def generate() -> Iterator[bytes]:
         # Its own connection: the request's session is gone once streaming starts.
-        with engine.connect() as connection:
-            yield from download.codes_file(connection, upload_id)
+        yield from download.codes_file(engine, upload_id)
 
     response = Response(generate(), mimetype="text/plain")
     response.headers["Content-Type"] = "text/plain; charset=windows-1252"

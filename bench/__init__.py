@@ -1,0 +1,1 @@
+"""The benchmark of the upload pipeline: `make bench` (python -m bench)."""

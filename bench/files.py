@@ -1,0 +1,47 @@
+"""Upload files for the benchmark: all five fields, random 20-character
+codes, optionally one bad line at the start or the end."""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator
+from pathlib import Path
+
+PRODUCT_ID = 1001  # the demo product of `licensecodes serve`
+ALPHABET = string.ascii_uppercase + string.digits
+BAD_LINE = f"{PRODUCT_ID}\tBAD CODE\r\n"
+
+
+def lines(count: int, seed: int) -> Iterator[tuple[str, int, int, int]]:
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield "".join(rng.choices(ALPHABET, k=20)), rng.randint(1, 365), rng.randint(0, 99), rng.randint(1, 10)
+
+
+def write_txt(path: Path, count: int, seed: int, bad: str | None = None) -> None:
+    """`bad`: None, "start" or "end" (the first or the last line is bad)."""
+    with open(path, "wb") as out:
+        batch: list[str] = [BAD_LINE] if bad == "start" else []
+        for number, (code, expiry, build, seats) in enumerate(lines(count, seed), start=1):
+            if (bad == "start" and number == 1) or (bad == "end" and number == count):
+                continue
+            batch.append(f"{PRODUCT_ID}\t{code}\t{expiry}\t{build}\t{seats}\r\n")
+            if len(batch) >= 10_000:
+                out.write("".join(batch).encode("cp1252"))
+                batch.clear()
+        if bad == "end":
+            batch.append(BAD_LINE)
+        out.write("".join(batch).encode("cp1252"))
+
+
+def copy_rows(count: int, seed: int, request_id: int) -> Iterator[bytes]:
+    """The same rows as write_txt, as COPY text for the license_codes columns
+    (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats)."""
+    batch: list[str] = []
+    for number, (code, expiry, build, seats) in enumerate(lines(count, seed), start=1):
+        batch.append(f"{code}\t{PRODUCT_ID}\t{request_id}\t{number}\tactivation\t{expiry}\t{build}\t{seats}\n")
+        if len(batch) >= 10_000:
+            yield "".join(batch).encode()
+            batch.clear()
+    yield "".join(batch).encode()

@@ -1,0 +1,189 @@
+"""The service under measurement: `licensecodes serve` on a fresh embedded
+data directory (web under gunicorn, the Celery workers, beat), driven through
+its HTTP API, with the resident memory of its processes sampled meanwhile."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import string
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+PRODUCT_ID = 1001  # the demo product
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    data_dir: Path
+    port: int
+    api_key: str
+
+    def children(self, role: str) -> list[psutil.Process]:
+        """The processes of a role: web (gunicorn), or worker (both pools), with their descendants."""
+        found = []
+        for child in psutil.Process(self.process.pid).children():
+            if child.cmdline()[2:4] == [role, role]:  # python -m web web, python -m worker worker
+                found += [child, *child.children(recursive=True)]
+        return found
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres:@/licensecodes?host={self.data_dir / 'postgres'}"
+
+    def worker_phases(self, upload_id: int) -> str:
+        """The Code Generator's own account of an upload's phases (its log)."""
+        marker = f"upload {upload_id}: "
+        log = (self.data_dir / "logs" / "worker.log").read_text(errors="replace").splitlines()
+        lines = [line.split(marker, 1)[1] for line in log if marker in line and "rows read" in line]
+        return lines[-1] if lines else ""
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=120)
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def start_server(data_dir: Path, port: int) -> Server:
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    environ.update(LICENSECODES_DATA_DIR=str(data_dir), PORT=str(port))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web", "serve"],
+        env=environ,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        process_group=0,
+    )
+    assert process.stdout is not None
+    text = ""
+    for line in process.stdout:
+        text += line
+        if "Press Ctrl-C" in line:
+            break
+    key = re.search(r"API key:\s+(\S+)", text)
+    if key is None:
+        raise SystemExit(f"licensecodes serve did not start:\n{text}")
+    return Server(process, data_dir, port, key.group(1))
+
+
+@dataclass
+class MemoryPeaks:
+    """The largest resident set of any one process of each role."""
+
+    server: Server
+    peaks: dict[str, int] = field(default_factory=lambda: {"web": 0, "worker": 0})
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> MemoryPeaks:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            for role in self.peaks:
+                for process in self.server.children(role):
+                    try:
+                        self.peaks[role] = max(self.peaks[role], process.memory_info().rss)
+                    except psutil.NoSuchProcess:
+                        pass
+
+
+def multipart(path: Path, boundary: str, fields: dict[str, str]) -> tuple[list[bytes], int]:
+    """The multipart envelope around the file (the form fields first)."""
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    )
+    head = "".join(parts).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return [head, tail], len(head) + path.stat().st_size + len(tail)
+
+
+def upload(server: Server, path: Path, **fields: str) -> int:
+    """POST the file, streamed from disk; answer the upload id."""
+    boundary = "bench" + "".join(random.choices(string.ascii_lowercase, k=16))
+    (head, tail), length = multipart(path, boundary, fields)
+
+    def body() -> Iterator[bytes]:
+        yield head
+        with open(path, "rb") as source:
+            while chunk := source.read(1 << 20):
+                yield chunk
+        yield tail
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    headers = {
+        "Authorization": f"Bearer {server.api_key}",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(length),
+    }
+    connection.request("POST", f"/api/v1/products/{PRODUCT_ID}/uploads", body=body(), headers=headers)
+    response = connection.getresponse()
+    payload = json.loads(response.read())
+    connection.close()
+    if response.status != 202:
+        raise SystemExit(f"upload refused: {response.status} {payload}")
+    return int(payload["id"])
+
+
+def status(server: Server, upload_id: int) -> dict[str, object]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/v1/uploads/{upload_id}",
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read()))
+
+
+def upload_until_decided(server: Server, path: Path, **fields: str) -> tuple[float, dict[str, object]]:
+    """Seconds from the start of the POST until a client polling every 20 ms
+    sees the request decided."""
+    started = time.perf_counter()
+    upload_id = upload(server, path, **fields)
+    while True:
+        body = status(server, upload_id)
+        if body["status"] in ("completed", "rejected"):
+            return time.perf_counter() - started, body
+        time.sleep(0.02)
+
+
+def download(server: Server, upload_id: int) -> tuple[float, int]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/v1/uploads/{upload_id}/codes.txt",
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )
+    started, size = time.perf_counter(), 0
+    with urllib.request.urlopen(request, timeout=600) as response:
+        while chunk := response.read(1 << 20):
+            size += len(chunk)
+    return time.perf_counter() - started, size
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

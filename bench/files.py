@@ -19,14 +19,14 @@ def lines(count: int, seed: int) -> Iterator[tuple[str, int, int, int]]:
         yield "".join(rng.choices(ALPHABET, k=20)), rng.randint(1, 365), rng.randint(0, 99), rng.randint(1, 10)
 
 
-def write_txt(path: Path, count: int, seed: int, bad: str | None = None) -> None:
+def write_txt(path: Path, count: int, seed: int, bad: str | None = None, product_id: int = PRODUCT_ID) -> None:
     """`bad`: None, "start" or "end" (the first or the last line is bad)."""
     with open(path, "wb") as out:
         batch: list[str] = [BAD_LINE] if bad == "start" else []
         for number, (code, expiry, build, seats) in enumerate(lines(count, seed), start=1):
             if (bad == "start" and number == 1) or (bad == "end" and number == count):
                 continue
-            batch.append(f"{PRODUCT_ID}\t{code}\t{expiry}\t{build}\t{seats}\r\n")
+            batch.append(f"{product_id}\t{code}\t{expiry}\t{build}\t{seats}\r\n")
             if len(batch) >= 10_000:
                 out.write("".join(batch).encode("cp1252"))
                 batch.clear()

@@ -23,6 +23,7 @@ import platform
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,7 @@ from bench.files import write_txt
 from bench.service import REPO, MemoryPeaks, Server, download, free_port, start_server, upload_until_decided
 
 RESULTS = REPO / "bench" / "results"
+OTHER_PRODUCT = 2002
 MB = 2**20
 
 
@@ -79,6 +81,7 @@ class Bench:
     def __init__(self, server: Server, work: Path, runs: int) -> None:
         self.server, self.work, self.runs = server, work, runs
         self.seed = 0
+        self.other: tuple[str, int] | None = None
 
     def file(self, size: int, bad: str | None = None) -> tuple[Path, int]:
         self.seed += 1
@@ -102,6 +105,7 @@ class Bench:
         }
 
     def latency(self, runs: int) -> dict[str, Any]:
+        self.timed_upload(10)  # not counted: the first after start also opens every connection
         times = [self.timed_upload(10)["seconds"] for _ in range(runs)]
         ordered = sorted(times)
         figures = {"runs": runs, "median_ms": statistics.median(times) * 1000,
@@ -147,13 +151,32 @@ class Bench:
             "dry_run_seconds": self.median(lambda: self.timed_upload(size, dry_run="true"), "completed"),
             "bad_line_at_end_seconds": self.median(lambda: self.timed_upload(size, "end"), "rejected"),
             "bad_line_at_start_seconds": self.median(lambda: self.timed_upload(size, "start"), "rejected"),
+            "small_upload_beside_it_seconds": self.beside(size),
         }
         down = figures["download"]
         print(f"{'':>12}  download {down['seconds']:.2f} s = {down['mb_per_second']:.0f} MB/s "
               f"(peak RSS web {down['peak_rss_mb']:.0f} MB); dry run {figures['dry_run_seconds']:.2f} s; "
               f"rejected with a bad line at the end {figures['bad_line_at_end_seconds']:.2f} s, "
               f"at the start {figures['bad_line_at_start_seconds']:.2f} s", flush=True)  # fmt: skip
+        print(f"{'':>12}  another publisher's 10 codes while it is processing: "
+              f"{figures['small_upload_beside_it_seconds']:.2f} s", flush=True)  # fmt: skip
         return figures
+
+    def beside(self, size: int) -> float:
+        """Fairness: another publisher's 10-code upload while this size is processing."""
+        if self.other is None:
+            self.other = self.server.other_publisher(OTHER_PRODUCT)
+        big: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: big.update(self.timed_upload(size)))
+        thread.start()
+        while not self.server.processing():
+            time.sleep(0.02)
+        small = self.work / "small.txt"
+        write_txt(small, 10, seed=self.seed + 10_000, product_id=OTHER_PRODUCT)
+        seconds, body = upload_until_decided(self.server, small, self.other)
+        thread.join()
+        assert body["status"] == "completed" and big["status"] == "completed", (body, big)
+        return seconds
 
     def median(self, run: Callable[[], dict[str, Any]], expected: str) -> float:
         times = []

@@ -38,8 +38,11 @@ class Server:
         """The processes of a role: web (gunicorn), or worker (both pools), with their descendants."""
         found = []
         for child in psutil.Process(self.process.pid).children():
-            if child.cmdline()[2:4] == [role, role]:  # python -m web web, python -m worker worker
-                found += [child, *child.children(recursive=True)]
+            try:
+                if child.cmdline()[2:4] == [role, role]:  # python -m web web, python -m worker worker
+                    found += [child, *child.children(recursive=True)]
+            except psutil.Error:  # it ended meanwhile
+                continue
         return found
 
     @property
@@ -52,6 +55,30 @@ class Server:
         log = (self.data_dir / "logs" / "worker.log").read_text(errors="replace").splitlines()
         lines = [line.split(marker, 1)[1] for line in log if marker in line and "rows read" in line]
         return lines[-1] if lines else ""
+
+    def processing(self) -> bool:
+        """Whether one of the demo publisher's requests is being processed."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/api/v1/uploads?status=processing",
+            headers={"Authorization": f"Bearer {self.api_key}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(json.loads(response.read())["total"]) > 0
+
+    def other_publisher(self, product_id: int) -> tuple[str, int]:
+        """A second publisher with a product, made with the CLI: (API key, product id)."""
+        environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        environ["LICENSECODES_DATA_DIR"] = str(self.data_dir)
+
+        def cli(*arguments: str) -> str:
+            done = subprocess.run([sys.executable, "-m", "web", *arguments], env=environ, cwd=REPO,
+                                  capture_output=True, text=True, check=True)  # fmt: skip
+            return done.stdout
+
+        cli("create-publisher", "other")
+        cli("create-product", "--publisher", "other", "--product-id", str(product_id), "--short-code", "other",
+            "--name", "Other")  # fmt: skip
+        return cli("create-api-key", "--publisher", "other").strip().splitlines()[-1], product_id
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -123,8 +150,10 @@ def multipart(path: Path, boundary: str, fields: dict[str, str]) -> tuple[list[b
     return [head, tail], len(head) + path.stat().st_size + len(tail)
 
 
-def upload(server: Server, path: Path, **fields: str) -> int:
-    """POST the file, streamed from disk; answer the upload id."""
+def upload(server: Server, path: Path, caller: tuple[str, int] | None = None, **fields: str) -> int:
+    """POST the file, streamed from disk; answer the upload id. `caller`:
+    (API key, product id), the demo publisher's by default."""
+    api_key, product_id = caller or (server.api_key, PRODUCT_ID)
     boundary = "bench" + "".join(random.choices(string.ascii_lowercase, k=16))
     (head, tail), length = multipart(path, boundary, fields)
 
@@ -137,11 +166,11 @@ def upload(server: Server, path: Path, **fields: str) -> int:
 
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
     headers = {
-        "Authorization": f"Bearer {server.api_key}",
+        "Authorization": f"Bearer {api_key}",
         "Content-Type": f"multipart/form-data; boundary={boundary}",
         "Content-Length": str(length),
     }
-    connection.request("POST", f"/api/v1/products/{PRODUCT_ID}/uploads", body=body(), headers=headers)
+    connection.request("POST", f"/api/v1/products/{product_id}/uploads", body=body(), headers=headers)
     response = connection.getresponse()
     payload = json.loads(response.read())
     connection.close()
@@ -150,22 +179,24 @@ def upload(server: Server, path: Path, **fields: str) -> int:
     return int(payload["id"])
 
 
-def status(server: Server, upload_id: int) -> dict[str, object]:
+def status(server: Server, upload_id: int, api_key: str | None = None) -> dict[str, object]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{server.port}/api/v1/uploads/{upload_id}",
-        headers={"Authorization": f"Bearer {server.api_key}"},
+        headers={"Authorization": f"Bearer {api_key or server.api_key}"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return dict(json.loads(response.read()))
 
 
-def upload_until_decided(server: Server, path: Path, **fields: str) -> tuple[float, dict[str, object]]:
+def upload_until_decided(
+    server: Server, path: Path, caller: tuple[str, int] | None = None, **fields: str
+) -> tuple[float, dict[str, object]]:
     """Seconds from the start of the POST until a client polling every 20 ms
     sees the request decided."""
     started = time.perf_counter()
-    upload_id = upload(server, path, **fields)
+    upload_id = upload(server, path, caller, **fields)
     while True:
-        body = status(server, upload_id)
+        body = status(server, upload_id, caller[0] if caller else None)
         if body["status"] in ("completed", "rejected"):
             return time.perf_counter() - started, body
         time.sleep(0.02)

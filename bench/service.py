@@ -52,7 +52,10 @@ class Server:
     def worker_phases(self, upload_id: int) -> str:
         """The Code Generator's own account of an upload's phases (its log)."""
         marker = f"upload {upload_id}: "
-        log = (self.data_dir / "logs" / "worker.log").read_text(errors="replace").splitlines()
+        logs = ("worker.log", "bulk-worker.log")  # the two pools of `serve`
+        log = [
+            line for name in logs for line in (self.data_dir / "logs" / name).read_text(errors="replace").splitlines()
+        ]
         lines = [line.split(marker, 1)[1] for line in log if marker in line and "rows read" in line]
         return lines[-1] if lines else ""
 

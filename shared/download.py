@@ -25,16 +25,13 @@ QUEUED_BLOCKS = 8
 _LINE = """concat_ws(E'\\t', product_id, code, expiry_days,
     CASE WHEN seats IS NOT NULL THEN coalesce(build_no::text, '') WHEN build_no IS NOT NULL THEN build_no::text END,
     seats)"""
-# A thousand lines to a COPY row, joined by \x1d, so Python sees a thousand
-# writes rather than a million. CSV mode with a delimiter and quote that no
-# code can hold prints the rows as they are; \x1d and LF become CR LF.
-LINES_PER_ROW = 1000
-_COPY = f"""COPY (
-    SELECT string_agg(line, E'\\x1d' ORDER BY line_no) FROM (
-        SELECT line_no, {_LINE} AS line FROM license_codes WHERE request_id = %s
-    ) lines
-    GROUP BY (line_no - 1) / {LINES_PER_ROW} ORDER BY (line_no - 1) / {LINES_PER_ROW}
-) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"""
+# CSV mode with a delimiter and quote that no code can hold prints each line
+# as it is; only LF needs widening to CR LF. (A thousand lines to a row, by
+# string_agg, was measured slower: 1.06 s against 0.63 s a million.)
+_COPY = (
+    f"COPY (SELECT {_LINE} FROM license_codes WHERE request_id = %s ORDER BY line_no) "
+    "TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
+)
 
 
 def filename(request_id: int) -> str:
@@ -61,7 +58,7 @@ class _QueueWriter:
 
     def flush(self) -> None:
         if self._pending:
-            self.put(b"".join(self._pending).replace(b"\n", b"\r\n").replace(b"\x1d", b"\r\n"))
+            self.put(b"".join(self._pending).replace(b"\n", b"\r\n"))
             self._pending, self._size = [], 0
 
     def put(self, item: bytes | BaseException | None) -> None:

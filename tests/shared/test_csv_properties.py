@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from shared.formats import CsvRecord, Problem
 from shared.formats.csv import CsvProduct, CsvRules, read_csv
 from shared.models import REASON_CODES
+from tests.shared.mutations import mutate
 
 RULES = CsvRules(products={"psc": CsvProduct(1234, None), "acme": CsvProduct(5678, "AC")})
 ALL_RULES = st.sampled_from([RULES, CsvRules(RULES.products, only_short_code="psc"), CsvRules({})])
@@ -84,18 +85,7 @@ def quoted(cell: str, always: bool) -> str:
 
 @st.composite
 def mutated_files(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(good_files())[0])
-    for _ in range(draw(st.integers(1, 6))):
-        where = draw(st.integers(0, len(data)))
-        byte = draw(st.sampled_from(list(NASTY)))
-        action = draw(st.sampled_from(["insert", "replace", "delete"]))
-        if action == "insert" or where == len(data):
-            data.insert(where, byte)
-        elif action == "replace":
-            data[where] = byte
-        else:
-            del data[where]
-    return bytes(data)
+    return mutate(draw, draw(good_files())[0], NASTY)
 
 
 HEADER = b"license__license_key,product__short_code,license__is_trial,license__trial_days\n"

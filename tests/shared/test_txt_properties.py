@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from shared.formats import CodeRecord, Problem
 from shared.formats.txt import TxtRules, _Reader, read_txt
 from shared.models import REASON_CODES
+from tests.shared.mutations import mutate
 
 CODE_TYPES = ["activation", "evaluation"]
 RULES = TxtRules(product_id=1234, prefix=None, code_type="activation")
@@ -56,18 +57,7 @@ def good_files(draw: st.DrawFn) -> tuple[bytes, list[CodeRecord]]:
 
 @st.composite
 def mutated_files(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(good_files())[0])
-    for _ in range(draw(st.integers(1, 6))):
-        where = draw(st.integers(0, len(data)))
-        byte = draw(st.sampled_from(list(NASTY)))
-        action = draw(st.sampled_from(["insert", "replace", "delete"]))
-        if action == "insert" or where == len(data):
-            data.insert(where, byte)
-        elif action == "replace":
-            data[where] = byte
-        else:
-            del data[where]
-    return bytes(data)
+    return mutate(draw, draw(good_files())[0], NASTY)
 
 
 ANY_FILE = st.one_of(st.binary(max_size=300), mutated_files(), good_files().map(lambda pair: pair[0]))

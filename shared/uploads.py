@@ -125,6 +125,22 @@ def confirm_dry_run(session: Session, publisher_id: int, request_id: int, window
     return real
 
 
+def why_no_codes(upload: UploadRequest) -> tuple[str, str] | None:
+    """Why an upload has no codes to download, as (error code, sentence), or None."""
+    if upload.status != "completed":
+        return "not_completed", f"Upload {upload.id} is {upload.status}; only a completed upload has codes to download."
+    if upload.dry_run:
+        return "dry_run", f"Upload {upload.id} was a dry run: it stored no codes."
+    return None
+
+
+def why_no_report(upload: UploadRequest) -> tuple[str, str] | None:
+    """Why an upload has no error report, as (error code, sentence), or None."""
+    if upload.status != "rejected":
+        return "not_rejected", f"Upload {upload.id} is {upload.status}; only a rejected upload has an error report."
+    return None
+
+
 def confirmed_among(session: Session, dry_run_ids: Sequence[int]) -> set[int]:
     """Which of these dry runs have been confirmed already."""
     if not dry_run_ids:

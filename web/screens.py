@@ -23,7 +23,16 @@ from shared.errors import Conflict, DomainError
 from shared.models import CODE_STATUSES, CODE_TYPES
 from shared.products import product_of
 from shared.storage import discard_unshared_blob
-from shared.uploads import Page, codes_of, confirm_dry_run, confirmed_among, upload_of, uploads_of
+from shared.uploads import (
+    Page,
+    codes_of,
+    confirm_dry_run,
+    confirmed_among,
+    upload_of,
+    uploads_of,
+    why_no_codes,
+    why_no_report,
+)
 from web.accept import UploadRefused, accept_upload
 from web.api.uploads import codes_response, errors_response
 from web.auth import current_publisher_id
@@ -146,9 +155,9 @@ def confirm_upload(upload_id: int) -> ResponseReturnValue:
 @login_required
 def download_errors(upload_id: int) -> ResponseReturnValue:
     upload = upload_of(db(), current_publisher_id(), upload_id)
-    if upload.status != "rejected":
-        message = f"Upload {upload_id} is {upload.status}; only a rejected upload has an error report."
-        return render_template("error.html", title="No error report", message=message), 409
+    refusal = why_no_report(upload)
+    if refusal:
+        return render_template("error.html", title="No error report", message=refusal[1]), 409
     return errors_response(upload)
 
 
@@ -156,13 +165,10 @@ def download_errors(upload_id: int) -> ResponseReturnValue:
 @login_required
 def download_codes(upload_id: int) -> ResponseReturnValue:
     upload = upload_of(db(), current_publisher_id(), upload_id)
-    if upload.status != "completed":
-        message = f"Upload {upload_id} is {upload.status}; only a completed upload has codes to download."
-    elif upload.dry_run:
-        message = f"Upload {upload_id} was a dry run: it stored no codes."
-    else:
-        return codes_response(upload.id)
-    return render_template("error.html", title="No codes to download", message=message), 409
+    refusal = why_no_codes(upload)
+    if refusal:
+        return render_template("error.html", title="No codes to download", message=refusal[1]), 409
+    return codes_response(upload.id)
 
 
 @blueprint.get("/products/<int:product_id>/codes")

@@ -17,6 +17,7 @@ from werkzeug.test import encode_multipart
 from shared.models import LicenseCode
 from tests.conftest import Tenant
 from tests.pipeline.conftest import txt, upload, wait_decided
+from tests.pipeline.test_lifecycle import queued_request
 
 pytestmark = pytest.mark.usefixtures("workers")
 LICENSESPRING_EXAMPLE = (
@@ -211,7 +212,8 @@ def test_a_dry_run_checks_everything_stores_nothing_and_confirms_once(
         "with_seats": 1,
     }
     assert stored(sessions) == []
-    assert client.get(f"/api/v1/uploads/{dry['id']}/codes.txt", headers=acme.auth).status_code == 409
+    refused = client.get(f"/api/v1/uploads/{dry['id']}/codes.txt", headers=acme.auth)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (409, "dry_run")
 
     confirmed = client.post(f"/api/v1/uploads/{dry['id']}/confirm", headers=acme.auth)
     assert confirmed.status_code == 202
@@ -257,7 +259,9 @@ def test_a_csv_dry_run_summarises_by_type_and_product(client: FlaskClient, acme:
     assert import_result(client, acme, dry["job_id"])["result"]["created_licenses_count"] == 0
 
 
-def test_the_error_report_lists_every_problem_beyond_the_first_hundred(client: FlaskClient, acme: Tenant) -> None:
+def test_the_error_report_lists_every_problem_beyond_the_first_hundred(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
     lines = [f"1234\tbad code {n}" for n in range(250)]
     lines[10] = "1234\tGOOD"
     decided = wait_decided(client, acme, upload(client, acme, 1234, txt(*lines)).get_json()["id"])
@@ -272,7 +276,11 @@ def test_the_error_report_lists_every_problem_beyond_the_first_hundred(client: F
     assert rows[1][1:] == ["format", decided["errors"][0]["message"]]
 
     completed = wait_decided(client, acme, upload(client, acme, 1234, txt("1234\tFINE")).get_json()["id"])
-    assert client.get(f"/api/v1/uploads/{completed['id']}/errors.csv", headers=acme.auth).status_code == 409
+    refused = client.get(f"/api/v1/uploads/{completed['id']}/errors.csv", headers=acme.auth)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (409, "not_rejected")
+    pending = queued_request(sessions, acme, txt("1234\tWAITING"))
+    refused = client.get(f"/api/v1/uploads/{pending}/codes.txt", headers=acme.auth)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (409, "not_completed")
 
 
 def test_another_publishers_short_code_reads_exactly_like_one_that_does_not_exist(

@@ -13,7 +13,7 @@ from shared.errors import InvalidValue
 from shared.models import UploadRequest
 from shared.products import product_of
 from shared.storage import discard_unshared_blob
-from shared.uploads import Page, confirm_dry_run, upload_of, uploads_of
+from shared.uploads import Page, confirm_dry_run, upload_of, uploads_of, why_no_codes, why_no_report
 from web.accept import UploadRefused, accept_upload
 from web.api import blueprint
 from web.database import db
@@ -63,13 +63,8 @@ def delete_upload(upload_id: int) -> ResponseReturnValue:
 @blueprint.get("/uploads/<int:upload_id>/codes.txt")
 def download_codes(upload_id: int) -> ResponseReturnValue:
     upload = upload_of(db(), g.publisher_id, upload_id)
-    if upload.status != "completed":
-        return api_error(
-            409, "not_completed", f"Upload {upload_id} is {upload.status}; only a completed upload has codes."
-        )
-    if upload.dry_run:
-        return api_error(409, "dry_run", f"Upload {upload_id} was a dry run: it stored no codes.")
-    return codes_response(upload.id)
+    refusal = why_no_codes(upload)
+    return api_error(409, *refusal) if refusal else codes_response(upload.id)
 
 
 @blueprint.post("/uploads/<int:upload_id>/confirm")
@@ -84,9 +79,8 @@ def confirm_upload(upload_id: int) -> ResponseReturnValue:
 @blueprint.get("/uploads/<int:upload_id>/errors.csv")
 def download_errors(upload_id: int) -> ResponseReturnValue:
     upload = upload_of(db(), g.publisher_id, upload_id)
-    if upload.status != "rejected":
-        return api_error(409, "not_rejected", f"Upload {upload_id} is {upload.status}; only a rejected one has errors.")
-    return errors_response(upload)
+    refusal = why_no_report(upload)
+    return api_error(409, *refusal) if refusal else errors_response(upload)
 
 
 def errors_response(upload: UploadRequest) -> Response:
@@ -94,24 +88,24 @@ def errors_response(upload: UploadRequest) -> Response:
     engine = current_app.extensions["licensecodes.engine"]
 
     def generate() -> Iterator[bytes]:
+        # Its own connection: the request's session is gone once streaming starts.
         with engine.connect() as connection:
             yield from report.report_file(connection, upload)
 
-    response = Response(generate(), mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{report.filename(upload.id)}"'
-    return response
+    return _attachment(generate(), "text/csv; charset=utf-8", report.filename(upload.id))
 
 
 def codes_response(upload_id: int) -> Response:
-    """The streamed download; also used by the web screens."""
+    """The streamed download; also used by the web screens. codes_file opens
+    its own connection: the request's session is gone once streaming starts."""
     engine = current_app.extensions["licensecodes.engine"]
+    return _attachment(
+        download.codes_file(engine, upload_id), "text/plain; charset=windows-1252", download.filename(upload_id)
+    )
 
-    def generate() -> Iterator[bytes]:
-        # Its own connection: the request's session is gone once streaming starts.
-        yield from download.codes_file(engine, upload_id)
 
-    response = Response(generate(), mimetype="text/plain")
-    response.headers["Content-Type"] = "text/plain; charset=windows-1252"
-    response.headers["Content-Disposition"] = f'attachment; filename="{download.filename(upload_id)}"'
+def _attachment(body: Iterator[bytes], content_type: str, filename: str) -> Response:
+    response = Response(body)
+    response.headers["Content-Type"] = content_type
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

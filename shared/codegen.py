@@ -8,11 +8,14 @@
                                             ▼   (in the file first, then on the server)
                  complete (fenced by the claim token): one transaction
 
-The happy path runs two set-based statements whatever the number of codes;
-the queries that name duplicate lines run only when the unique index said
-there is one. The unique index has the last word when two batches race. A
-dry run does everything, then rolls the insert back and reports a summary.
-The SQL lives in shared.staging.
+The reader runs in this process while PostgreSQL takes the COPY in its own,
+so the two cores share the first stage; runs of good TXT lines reach the
+COPY as the bytes they came in. The happy path runs two set-based
+statements whatever the number of codes; the queries that name duplicate
+lines run only when the unique index said there is one. The unique index
+has the last word when two batches race. A dry run stops before the insert
+and asks the duplicate queries what the insert would have found. The SQL
+lives in shared.staging.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
 from shared import staging, states
-from shared.copyfeed import CopyFeed, ProblemLog
-from shared.formats import CodeRecord, CsvRecord, Problem
+from shared.copyfeed import READ_BYTES, CopyFeed, ProblemLog
+from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem
 from shared.formats.csv import CsvProduct, CsvRules, read_csv
-from shared.formats.txt import TxtRules, read_txt
+from shared.formats.txt import TxtRules, read_txt_blocks
 from shared.lease import ClaimLost, LeaseKeeper
 from shared.models import Product, UploadRequest
 from shared.storage import read_chunks
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 
 MAX_CODES_PER_REQUEST = 2_000_000
 
-Item = CodeRecord | CsvRecord | Problem
+Item = CleanLines | CodeRecord | CsvRecord | Problem
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class Job:
     def read(self, chunks: Iterable[bytes]) -> Iterator[Item]:
         if self.format == "txt":
             assert self.product is not None
-            return read_txt(chunks, TxtRules(self.product.product_id, self.product.prefix, self.code_type))
+            return read_txt_blocks(chunks, TxtRules(self.product.product_id, self.product.prefix, self.code_type))
         only = self.product.short_code if self.product else None
         return read_csv(chunks, CsvRules(self.products, only_short_code=only))
 
@@ -93,16 +96,19 @@ def _bounded(items: Iterable[Item]) -> Iterator[Item]:
     """Stop at the first code over the per-request maximum."""
     count = 0
     for item in items:
-        if type(item) is not Problem:
-            count += 1
-            if count > MAX_CODES_PER_REQUEST:
+        kind = type(item)
+        if kind is not Problem:
+            added = item.line_count if kind is CleanLines else 1  # type: ignore[union-attr]
+            if count + added > MAX_CODES_PER_REQUEST:
+                line = item.first_line + MAX_CODES_PER_REQUEST - count if kind is CleanLines else item.line  # type: ignore[union-attr]
                 yield Problem(
-                    item.line,
+                    line,
                     "too_many_codes",
-                    f"line {item.line}: the file holds more than {MAX_CODES_PER_REQUEST:,} codes, "
+                    f"line {line}: the file holds more than {MAX_CODES_PER_REQUEST:,} codes, "
                     "the most one upload may hold; split it into several files",
                 )
                 return
+            count += added
         yield item
 
 
@@ -114,10 +120,11 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
         # of shared.states share one transaction.
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(staging.SETTINGS)
-        cursor.execute(staging.CREATE)
-        feed = CopyFeed(items, problems, on_progress=check)
+        for statement in staging.CREATE[job.format]:
+            cursor.execute(statement)
+        feed = CopyFeed(items, problems, on_progress=check, problem_row=staging.PROBLEM_ROW[job.format])
         started = time.perf_counter()
-        cursor.copy_expert(staging.COPY[job.format], feed)
+        cursor.copy_expert(staging.COPY[job.format], feed, size=READ_BYTES)
         rows = feed.rows + problems.count  # a bad row yields one problem and no record
         read = time.perf_counter()
         if problems.count:

@@ -1,6 +1,7 @@
 """The bridge from a reader to PostgreSQL's COPY: a file-like object that
-psycopg2's `copy_expert` pulls from, turning good lines into COPY text rows
-and setting problems aside, so the file streams through in bounded memory."""
+psycopg2's `copy_expert` pulls from, turning good lines into rows of
+shared.staging.COPY and setting problems aside, so the file streams through
+in bounded memory. Runs of good TXT lines pass through as they came."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 
-from shared.formats import CodeRecord, CsvRecord, Problem
+from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem
 from shared.states import MAX_LISTED_ERRORS
 
 _NULL = "\\N"
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
+READ_BYTES = 1024 * 1024  # what psycopg2 asks for at a time (copy_expert's size)
 
 
 class ProblemLog:
@@ -53,55 +55,72 @@ class ProblemLog:
 
 
 class CopyFeed:
-    """`read(size)` answers COPY text rows in the column order of
-    shared.staging.COPY for the record's format."""
+    """`read(size)` answers rows for shared.staging.COPY of the records'
+    format; a problem is set aside and stands in the COPY as `problem_row`
+    (shared.staging.PROBLEM_ROW), so that TXT rows keep their line numbers."""
 
     def __init__(
-        self, items: Iterator[CodeRecord | CsvRecord | Problem], problems: ProblemLog, on_progress: Callable[[], None]
+        self,
+        items: Iterator[CleanLines | CodeRecord | CsvRecord | Problem],
+        problems: ProblemLog,
+        on_progress: Callable[[], None],
+        problem_row: bytes,
     ) -> None:
         self._items = items
         self._problems = problems
         self._on_progress = on_progress
-        self.rows = 0
+        self._problem_row = problem_row
+        self.rows = 0  # good lines passed on
 
-    def read(self, size: int = 65536) -> bytes:
-        """The hot loop: a TXT row is formatted inline (no call per field);
-        a million rows pass through here."""
+    def read(self, size: int = READ_BYTES) -> bytes:
+        """The hot loop: a block of good lines is one item; other lines
+        come one by one, a minority."""
         self._on_progress()
-        parts: list[str] = []
+        parts: list[bytes] = []
         append = parts.append
         length = rows = 0
         for item in self._items:
             kind = type(item)
-            if kind is CodeRecord:
-                line, code, expiry, build, seats = cast(CodeRecord, item)
-                if "\\" in code:
-                    code = code.replace("\\", "\\\\")  # COPY's text format escapes the backslash
-                row = (
-                    f"{line}\t{code}\t{_NULL if expiry is None else expiry}\t"
-                    f"{_NULL if build is None else build}\t{_NULL if seats is None else seats}\n"
-                )
+            if kind is CleanLines:
+                row = item.data  # type: ignore[union-attr]
+                rows += item.line_count  # type: ignore[union-attr]
+            elif kind is CodeRecord:
+                row = _txt_row(item)  # type: ignore[arg-type]
+                rows += 1
             elif kind is CsvRecord:
                 row = _csv_row(item)  # type: ignore[arg-type]
+                rows += 1
             else:
                 self._problems.add(item)  # type: ignore[arg-type]
-                continue
+                row = self._problem_row
             append(row)
-            rows += 1
             length += len(row)
             if length >= size:
                 break
         self.rows += rows
-        return "".join(parts).encode()
+        return b"".join(parts)
 
     def readline(self, size: int = -1) -> bytes:  # psycopg2 asks for it; COPY never calls it
         raise NotImplementedError
 
 
-def _csv_row(record: CsvRecord) -> str:
+def _txt_row(record: CodeRecord) -> bytes:
+    """A good line that the block path left to the rule book, written again
+    as a plain line: its ProductID left out (checked already), the numbers
+    without leading zeros, the code in UTF-8 (the database's encoding)."""
+    _, code, expiry, build, seats = record
+    return f"\t{code}\t{_field(expiry)}\t{_field(build)}\t{_field(seats)}\r\n".encode()
+
+
+def _field(number: int | None) -> str:
+    return "" if number is None else str(number)
+
+
+def _csv_row(record: CsvRecord) -> bytes:
     line, code, product_id, code_type, expiry, seats, attributes = record
     document = _NULL if attributes is None else _escaped(json.dumps(attributes, ensure_ascii=False))
-    return f"{line}\t{_escaped(code)}\t{product_id}\t{code_type}\t{_value(expiry)}\t{_value(seats)}\t{document}\n"
+    row = f"{line}\t{_escaped(code)}\t{product_id}\t{code_type}\t{_value(expiry)}\t{_value(seats)}\t{document}\n"
+    return row.encode()
 
 
 def _value(number: int | None) -> str:

@@ -161,6 +161,8 @@ class UploadChunk(Base):
 
     blob_id: Mapped[int] = mapped_column(ForeignKey("upload_blobs.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stored uncompressed (STORAGE EXTERNAL, migration 0005, which Alembic
+    # does not compare): compressing cost more than half of an upload's time.
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 

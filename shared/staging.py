@@ -1,17 +1,49 @@
 """The staging table of one Code Generator run and the set-based statements
-on it. A TXT file fills code, expiry, build and seats, its product and code
-type being the request's; a CSV file also fills each row's product, code
-type and attributes. The statements fill the gaps with COALESCE.
+on it. Both formats stage into a relation named `staging` with the same
+columns; the statements fill the gaps (the request's product and code type,
+the product's default expiry) with COALESCE.
+
+A TXT file is staged as its lines, each one text value: COPY's CSV mode,
+with a delimiter and a quote that no good line holds, takes a line as it
+is, with nothing to escape, so the reader hands over runs of good lines
+untouched (shared.formats.CleanLines). The identity numbers the rows in the
+order COPY reads them, which is file order, so every line of the file is
+one row: a line with a problem is the row PROBLEM_ROW, which the view
+leaves out. The view splits the fields; the reader has already checked
+them. A CSV file is staged as typed rows with their line numbers, product,
+code type and attributes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# The insert sorts a million codes: in memory, not in temporary files.
-SETTINGS = "SET LOCAL work_mem TO '64MB'"
+# The insert sorts up to two million codes: in memory, not in temporary files.
+SETTINGS = "SET LOCAL work_mem TO '256MB'"
 
-CREATE = """
+_TXT_LINES = """
+CREATE TEMPORARY TABLE staging_lines (
+    line integer GENERATED ALWAYS AS IDENTITY,
+    raw text NOT NULL
+) ON COMMIT DROP
+"""
+
+# Dropped with staging_lines at the end of the transaction.
+_TXT_VIEW = """
+CREATE TEMPORARY VIEW staging AS
+SELECT line,
+       split_part(raw, E'\\t', 2) COLLATE "C" AS code,
+       NULL::bigint AS product_id,
+       NULL::text AS code_type,
+       NULLIF(split_part(raw, E'\\t', 3), '')::integer AS expiry,
+       NULLIF(split_part(raw, E'\\t', 4), '')::integer AS build,
+       NULLIF(split_part(raw, E'\\t', 5), '')::integer AS seats,
+       NULL::jsonb AS attributes
+FROM staging_lines
+WHERE raw <> '-'
+"""
+
+_CSV_ROWS = """
 CREATE TEMPORARY TABLE staging (
     line integer NOT NULL,
     code text COLLATE "C" NOT NULL,
@@ -24,10 +56,15 @@ CREATE TEMPORARY TABLE staging (
 ) ON COMMIT DROP
 """
 
+CREATE = {"txt": (_TXT_LINES, _TXT_VIEW), "csv": (_CSV_ROWS,)}
+
 COPY = {
-    "txt": "COPY staging (line, code, expiry, build, seats) FROM STDIN",
+    "txt": "COPY staging_lines (raw) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')",
     "csv": "COPY staging (line, code, product_id, code_type, expiry, seats, attributes) FROM STDIN",
 }
+
+# What a line with a problem stages as, by format (CSV rows carry their line).
+PROBLEM_ROW = {"txt": b"-\r\n", "csv": b""}
 
 # The product default fills an omitted expiry, by code type.
 _EXPIRY = """COALESCE(s.expiry, CASE WHEN COALESCE(s.code_type, %(code_type)s) = 'evaluation'

@@ -8,10 +8,12 @@ another host.
 from __future__ import annotations
 
 import hashlib
+import io
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,13 @@ from shared.models import UploadBlob, UploadChunk, UploadRequest
 
 CHUNK_BYTES = 1024 * 1024
 HEAD_BYTES = 4096  # enough to tell the format of a file
+
+# A chunk goes in by COPY in PostgreSQL's binary format: the bytes travel as
+# they are, where an INSERT sends them as hex text for the server to decode
+# (measured six times slower, 0.70 s against 0.12 s for 35 MB).
+_COPY_CHUNK = "COPY upload_chunks (blob_id, seq, data) FROM STDIN WITH (FORMAT binary)"
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)  # signature, flags, no extension
+_BINARY_TRAILER = struct.pack("!h", -1)
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,10 @@ class BlobWriter:
         return StoredFile(self.blob_id, self._size, self._hash.hexdigest(), bytes(self._head))
 
     def _store(self, chunk: bytes) -> None:
-        self._session.execute(insert(UploadChunk).values(blob_id=self.blob_id, seq=self._seq, data=chunk))
+        # One row of three fields: blob_id (int8), seq (int4), data (bytea).
+        row = struct.pack("!hiqiii", 3, 8, self.blob_id, 4, self._seq, len(chunk))
+        cursor = self._session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.copy_expert(_COPY_CHUNK, io.BytesIO(b"".join((_BINARY_HEADER, row, chunk, _BINARY_TRAILER))))
         self._seq += 1
 
 

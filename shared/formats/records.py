@@ -15,6 +15,17 @@ class CodeRecord(NamedTuple):
     seats: int | None
 
 
+class CleanLines(NamedTuple):
+    """A run of good TXT lines checked as one block, kept as the bytes they
+    came in: the loader hands them to PostgreSQL untouched, so a million
+    good lines cost no Python object each. Each line ends with CR LF and
+    holds plain ASCII (shared.formats.txt says exactly which lines qualify)."""
+
+    first_line: int
+    line_count: int
+    data: bytes
+
+
 class CsvRecord(NamedTuple):
     """One valid CSV row: a code of one of the caller's products, with its
     own code type, and the row's other columns kept as attributes."""

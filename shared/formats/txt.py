@@ -2,14 +2,22 @@
 
     <productID> TAB <code> [TAB <expiry> [TAB <build_no> [TAB <seats>]]] CR LF
 
-in Windows-1252. `read_txt` streams: it splits each chunk on LF and holds
-at most one partial line of `_MAX_LINE` bytes; a longer line is only
-summarised (`_LongLine`), so neither a huge line nor a CR-only file is ever
-held whole. Each line is checked in a fixed order (encoding, line ending,
-blank, format, product, prefix, expiry) and the first failure is its only
-problem. A common good line takes a fast path: one regex match and a few
-integer comparisons; anything else goes through `_Reader.check`, which is
-the rule book, so the fast path can only ever agree with it.
+in Windows-1252. The reader streams: it takes each chunk up to its last LF
+and holds at most one partial line of `_MAX_LINE` bytes; a longer line is
+only summarised (`_LongLine`), so neither a huge line nor a CR-only file is
+ever held whole.
+
+Two levels, one rule book. `_Reader.check` applies every rule of §3 to one
+line, in a fixed order (encoding, line ending, blank, format, product,
+prefix, expiry); the first failure is the line's only problem. It is slow
+and it is the authority. The common case takes the block path: one regex
+(`_clean_lines`) matches the longest run of plainly good lines at once, and
+that run is passed on as `CleanLines`, its bytes untouched. The regex takes
+only lines the rule book accepts (ASCII, numbers without leading zeros and
+of at most nine digits, ranges spelt out); whatever it leaves goes to
+`check`, one line at a time, and the block path resumes after it. So the
+block path can only ever agree with the rule book, which `read_txt` checks
+for every line it expands.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from shared.formats.codes import CHARACTER_NAMES, format_failure, prefix_failure, shown
-from shared.formats.records import CodeRecord, Problem
+from shared.formats.records import CleanLines, CodeRecord, Problem
 from shared.models import MAX_CODE_LENGTH, MAX_EVALUATION_EXPIRY_DAYS
 
 _MAX_INT = 2_147_483_647  # expiry, build and seats are PostgreSQL integers
@@ -28,10 +36,6 @@ _MAX_PRODUCT_DIGITS = 19  # product ids are bigints (up to 2**63 - 1)
 _MAX_LINE = 1024  # bytes; no good line comes near (about 200 at most)
 _SHOWN = 40  # characters of a value quoted in a message
 
-_GOOD_LINE = re.compile(
-    rb"(\d{1,19})\t([0-9A-Za-z][!-~]{0,%d})(?:\t(\d{0,10})(?:\t(\d{0,10})(?:\t(\d{0,10}))?)?)?\r"
-    % (MAX_CODE_LENGTH - 1)
-)
 _UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")  # Windows-1252 maps no character to these
 # The code rules (shared.formats.codes) see the byte 0x85 as what it is in
 # Latin-1, NEL, a line break: a forbidden character, not Windows-1252's '…'.
@@ -57,7 +61,37 @@ class TxtRules:
 
 def read_txt(chunks: Iterable[bytes], rules: TxtRules) -> Iterator[CodeRecord | Problem]:
     """Yield, in line order, a CodeRecord for each good line and a Problem for each bad line."""
+    reader = _Reader(rules)
+    for item in reader.read(chunks):
+        if type(item) is CleanLines:
+            yield from reader.records(item)  # type: ignore[arg-type]
+        else:
+            yield item  # type: ignore[misc]
+
+
+def read_txt_blocks(chunks: Iterable[bytes], rules: TxtRules) -> Iterator[CleanLines | CodeRecord | Problem]:
+    """As read_txt, but runs of good lines come as CleanLines: the loader's
+    way in, where a good line costs no Python object."""
     return _Reader(rules).read(chunks)
+
+
+def _clean_lines(rules: TxtRules, max_expiry: int) -> re.Pattern[bytes]:
+    """Any number of whole lines that the rule book surely accepts, matched
+    possessively (a run of good lines never backtracks): the ProductID as
+    written by the product, a code of printable ASCII with the prefix, and
+    numbers in range spelt out digit by digit."""
+    prefix = rules.prefix or ""
+    if not prefix:
+        code = rb"[0-9A-Za-z][!-~]{0,%d}+" % (MAX_CODE_LENGTH - 1)
+    elif re.fullmatch(rf"[0-9A-Za-z][!-~]{{0,{MAX_CODE_LENGTH - 1}}}", prefix):
+        code = re.escape(prefix.encode()) + rb"[!-~]{0,%d}+" % (MAX_CODE_LENGTH - len(prefix))
+    else:
+        return re.compile(b"")  # no plain line can carry this prefix: every line goes to the rule book
+    expiry = rb"(?:60|[1-5][0-9]|[1-9])" if max_expiry == MAX_EVALUATION_EXPIRY_DAYS else rb"[1-9][0-9]{0,8}+"
+    build = rb"(?:0|[1-9][0-9]{0,8}+)"
+    seats = rb"[1-9][0-9]{0,8}+"
+    numbers = rb"(?:\t(?:%s)?+(?:\t(?:%s)?+(?:\t(?:%s)?+)?+)?+)?+" % (expiry, build, seats)
+    return re.compile(rb"(?:%d\t%s%s\r\n)*+" % (rules.product_id, code, numbers))
 
 
 class _Reader:
@@ -65,32 +99,45 @@ class _Reader:
         self._product_id = rules.product_id
         self._prefix = rules.prefix or ""
         self._max_expiry = MAX_EVALUATION_EXPIRY_DAYS if rules.code_type == "evaluation" else _MAX_INT
+        self._clean = _clean_lines(rules, self._max_expiry).match
         self._number = 0  # the last line read
         self._partial = b""  # the current line so far, at most _MAX_LINE bytes
         self._long: _LongLine | None = None  # the current line, once too long to hold
 
-    def read(self, chunks: Iterable[bytes]) -> Iterator[CodeRecord | Problem]:
+    def read(self, chunks: Iterable[bytes]) -> Iterator[CleanLines | CodeRecord | Problem]:
         for chunk in chunks:
-            lines = bytes(chunk).split(b"\n")
-            tail = lines.pop()
-            if lines:
-                yield from self._complete(lines)
-            self._hold(tail)
+            chunk = bytes(chunk)
+            end = chunk.rfind(b"\n") + 1
+            if end:
+                yield from self._complete(chunk[:end] if end < len(chunk) else chunk)
+            self._hold(chunk[end:])
         if self._long is not None:
             yield self._long.problem(self._number + 1, ended=False)
         elif self._partial:
             yield self.check(self._number + 1, self._partial, ended=False)
 
-    def _complete(self, lines: list[bytes]) -> Iterator[CodeRecord | Problem]:
-        """The lines an LF ended in one chunk, the first joined to what came before."""
+    def records(self, block: CleanLines) -> Iterator[CodeRecord]:
+        """The records of a block's lines, by the rule book itself."""
+        lines = block.data.split(b"\n")
+        lines.pop()
+        for number, raw in enumerate(lines, block.first_line):
+            record = self.check(number, raw, ended=True)
+            if type(record) is not CodeRecord:
+                raise AssertionError(f"the block path took a line the rule book refuses: {record}")
+            yield record
+
+    def _complete(self, lines: bytes) -> Iterator[CleanLines | CodeRecord | Problem]:
+        """Whole lines (each ended by an LF), the first joined to what came before."""
         if self._long is not None:
+            first = lines.index(b"\n")
             self._number += 1
-            yield self._long.feed(lines.pop(0)).problem(self._number, ended=True)
+            yield self._long.feed(lines[:first]).problem(self._number, ended=True)
             self._long = None
+            lines = lines[first + 1 :]
         elif self._partial:
-            lines[0] = self._partial + lines[0]
-        self._partial = b""
-        yield from self._check_all(lines)
+            lines = self._partial + lines
+            self._partial = b""
+        yield from self._check_block(lines)
 
     def _hold(self, tail: bytes) -> None:
         if self._long is not None:
@@ -101,32 +148,23 @@ class _Reader:
             self._long = _LongLine().feed(self._partial)
             self._partial = b""
 
-    def _check_all(self, lines: list[bytes]) -> Iterator[CodeRecord | Problem]:
-        """The hot loop: a good line costs one match, some ints and a tuple."""
-        match, make, check = _GOOD_LINE.fullmatch, tuple.__new__, self.check
-        product_id, prefix, max_expiry = self._product_id, self._prefix, self._max_expiry
-        own = str(product_id).encode()
-        number = self._number
-        for raw in lines:
-            number += 1
-            found = match(raw)
-            if found is not None:
-                product, code_bytes, expiry, build, seats = found.groups()
-                days = int(expiry) if expiry else None
-                build_no = int(build) if build else None
-                seat_count = int(seats) if seats else None
-                code = code_bytes.decode("ascii")
-                if (
-                    (product == own or int(product) == product_id)
-                    and code.startswith(prefix)
-                    and (days is None or 1 <= days <= max_expiry)
-                    and (build_no is None or build_no <= _MAX_INT)
-                    and (seat_count is None or 1 <= seat_count <= _MAX_INT)
-                ):
-                    yield make(CodeRecord, (number, code, days, build_no, seat_count))
-                    continue
-            yield check(number, raw, True)
-        self._number = number
+    def _check_block(self, lines: bytes) -> Iterator[CleanLines | CodeRecord | Problem]:
+        """The hot loop, a run of lines at a time: one regex match takes the
+        longest run of good lines; the line that stopped it goes to the rule
+        book; the run resumes after it."""
+        start, size = 0, len(lines)
+        while start < size:
+            end = self._clean(lines, start).end()  # type: ignore[union-attr]  # (?:…)*+ always matches
+            if end > start:
+                count = lines.count(b"\n", start, end)
+                yield CleanLines(self._number + 1, count, lines if end - start == size else lines[start:end])
+                self._number += count
+                if end == size:
+                    return
+            stop = lines.index(b"\n", end)
+            self._number += 1
+            yield self.check(self._number, lines[end:stop], ended=True)
+            start = stop + 1
 
     def check(self, number: int, raw: bytes, ended: bool) -> CodeRecord | Problem:
         """Every rule of §3 on one line (`raw`: without its LF; `ended`: it had one)."""

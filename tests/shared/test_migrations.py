@@ -43,3 +43,13 @@ def test_the_migrations_create_every_check_constraint_of_the_models(engine: Engi
         in_database = {c["name"] for c in inspector.get_check_constraints(table.name)}
 
         assert in_database == in_models, table.name
+
+
+def test_uploaded_bytes_are_stored_uncompressed(engine: Engine) -> None:
+    # Autogenerate does not compare a column's storage either.
+    with engine.connect() as connection:
+        storage = connection.exec_driver_sql(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = 'upload_chunks'::regclass AND attname = 'data'"
+        ).scalar_one()
+
+    assert storage == "e"  # EXTERNAL: out of line, never compressed

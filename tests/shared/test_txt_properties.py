@@ -147,3 +147,14 @@ def test_the_fast_path_agrees_with_the_rule_book_at_every_boundary() -> None:
         rules = TxtRules(product_id, prefix, code_type)
         for line in edgy_lines():
             assert list(read_txt([line + b"\n"], rules)) == [_Reader(rules).check(1, line, ended=True)], line
+
+
+def test_plain_good_lines_come_as_one_block_of_their_own_bytes() -> None:
+    from shared.formats import CleanLines
+    from shared.formats.txt import read_txt_blocks
+
+    data = b"".join(b"1234\tCODE-%d\t%d\t0\t1\r\n" % (n, 1 + n % 300) for n in range(1000)) + b"1234\tBAD CODE\r\n"
+    items = list(read_txt_blocks([data], RULES))
+
+    assert items[0] == CleanLines(1, 1000, data[: data.index(b"1234\tBAD")])
+    assert [(type(item), item.line) for item in items[1:]] == [(Problem, 1001)]  # type: ignore[union-attr]

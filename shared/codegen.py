@@ -122,7 +122,7 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
         cursor.execute(staging.SETTINGS)
         for statement in staging.CREATE[job.format]:
             cursor.execute(statement)
-        feed = CopyFeed(items, problems, on_progress=check, problem_row=staging.PROBLEM_ROW[job.format])
+        feed = CopyFeed(items, problems, on_progress=check)
         started = time.perf_counter()
         cursor.copy_expert(staging.COPY[job.format], feed, size=READ_BYTES)
         rows = feed.rows + problems.count  # a bad row yields one problem and no record

@@ -1,7 +1,8 @@
 """The bridge from a reader to PostgreSQL's COPY: a file-like object that
 psycopg2's `copy_expert` pulls from, turning good lines into rows of
 shared.staging.COPY and setting problems aside, so the file streams through
-in bounded memory. Runs of good TXT lines pass through as they came."""
+in bounded memory. A run of good TXT lines passes through as it came, as
+one row: its first line's number, then its bytes between quotes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from shared.states import MAX_LISTED_ERRORS
 _NULL = "\\N"
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 READ_BYTES = 1024 * 1024  # what psycopg2 asks for at a time (copy_expert's size)
+# A TXT row of shared.staging.COPY: first line, DELIMITER, QUOTE, the lines, QUOTE, end of row.
+_BLOCK_END = b"\x1e\n"
 
 
 class ProblemLog:
@@ -56,20 +59,17 @@ class ProblemLog:
 
 class CopyFeed:
     """`read(size)` answers rows for shared.staging.COPY of the records'
-    format; a problem is set aside and stands in the COPY as `problem_row`
-    (shared.staging.PROBLEM_ROW), so that TXT rows keep their line numbers."""
+    format; a problem is set aside (every row carries its line number)."""
 
     def __init__(
         self,
         items: Iterator[CleanLines | CodeRecord | CsvRecord | Problem],
         problems: ProblemLog,
         on_progress: Callable[[], None],
-        problem_row: bytes,
     ) -> None:
         self._items = items
         self._problems = problems
         self._on_progress = on_progress
-        self._problem_row = problem_row
         self.rows = 0  # good lines passed on
 
     def read(self, size: int = READ_BYTES) -> bytes:
@@ -82,19 +82,22 @@ class CopyFeed:
         for item in self._items:
             kind = type(item)
             if kind is CleanLines:
-                row = item.data  # type: ignore[union-attr]
-                rows += item.line_count  # type: ignore[union-attr]
+                first_line, line_count, data = item  # type: ignore[misc]
+                append(b"%d\x1f\x1e" % first_line)
+                append(data)
+                append(_BLOCK_END)
+                length += len(data)
+                rows += line_count
             elif kind is CodeRecord:
-                row = _txt_row(item)  # type: ignore[arg-type]
+                append(_txt_row(item))  # type: ignore[arg-type]
                 rows += 1
             elif kind is CsvRecord:
-                row = _csv_row(item)  # type: ignore[arg-type]
+                append(_csv_row(item))  # type: ignore[arg-type]
                 rows += 1
             else:
                 self._problems.add(item)  # type: ignore[arg-type]
-                row = self._problem_row
-            append(row)
-            length += len(row)
+                continue
+            length += len(parts[-1])
             if length >= size:
                 break
         self.rows += rows
@@ -106,10 +109,12 @@ class CopyFeed:
 
 def _txt_row(record: CodeRecord) -> bytes:
     """A good line that the block path left to the rule book, written again
-    as a plain line: its ProductID left out (checked already), the numbers
-    without leading zeros, the code in UTF-8 (the database's encoding)."""
-    _, code, expiry, build, seats = record
-    return f"\t{code}\t{_field(expiry)}\t{_field(build)}\t{_field(seats)}\r\n".encode()
+    as a block of one plain line: its ProductID left out (checked already),
+    the numbers without leading zeros, the code in UTF-8 (the database's
+    encoding; the rule book lets no control character into a code, so no
+    quote of the COPY either)."""
+    line, code, expiry, build, seats = record
+    return f"{line}\x1f\x1e\t{code}\t{_field(expiry)}\t{_field(build)}\t{_field(seats)}\r\n\x1e\n".encode()
 
 
 def _field(number: int | None) -> str:

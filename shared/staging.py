@@ -3,15 +3,16 @@ on it. Both formats stage into a relation named `staging` with the same
 columns; the statements fill the gaps (the request's product and code type,
 the product's default expiry) with COALESCE.
 
-A TXT file is staged as its lines, each one text value: COPY's CSV mode,
-with a delimiter and a quote that no good line holds, takes a line as it
-is, with nothing to escape, so the reader hands over runs of good lines
-untouched (shared.formats.CleanLines). The identity numbers the rows in the
-order COPY reads them, which is file order, so every line of the file is
-one row: a line with a problem is the row PROBLEM_ROW, which the view
-leaves out. The view splits the fields; the reader has already checked
-them. A CSV file is staged as typed rows with their line numbers, product,
-code type and attributes.
+A TXT file is staged a block of lines at a time: one row per run of good
+lines (shared.formats.CleanLines), its number of first line and its lines as
+one text value, untouched. COPY's CSV mode, with a delimiter and a quote that
+no good line holds, takes the block as it is, with nothing to escape; a
+million codes are some thirty rows, not a million. The view unnests the
+lines, numbers them from the block's first line and splits the fields; the
+reader has already checked them. A good line that the reader's rule book
+took alone is a block of one line; a line with a problem stages nothing.
+A CSV file is staged as typed rows with their line numbers, product, code
+type and attributes.
 """
 
 from __future__ import annotations
@@ -21,26 +22,32 @@ from typing import Any
 # The insert sorts up to two million codes: in memory, not in temporary files.
 SETTINGS = "SET LOCAL work_mem TO '256MB'"
 
-_TXT_LINES = """
-CREATE TEMPORARY TABLE staging_lines (
-    line integer GENERATED ALWAYS AS IDENTITY,
-    raw text NOT NULL
+_TXT_BLOCKS = """
+CREATE TEMPORARY TABLE staging_blocks (
+    first_line integer NOT NULL,
+    lines text NOT NULL
 ) ON COMMIT DROP
 """
 
-# Dropped with staging_lines at the end of the transaction.
+# A block is about a megabyte: kept out of line as it came, not compressed
+# (compressing it would cost more than the whole COPY). PostgreSQL 15 has
+# no STORAGE clause in CREATE TABLE, hence the ALTER.
+_TXT_BLOCKS_UNCOMPRESSED = "ALTER TABLE staging_blocks ALTER COLUMN lines SET STORAGE EXTERNAL"
+
+# Dropped with staging_blocks at the end of the transaction. Every line of
+# a block ends with CR LF, so the last piece of the split is empty.
 _TXT_VIEW = """
 CREATE TEMPORARY VIEW staging AS
-SELECT line,
-       split_part(raw, E'\\t', 2) COLLATE "C" AS code,
+SELECT (b.first_line + l.n - 1)::integer AS line,
+       split_part(l.raw, E'\\t', 2) COLLATE "C" AS code,
        NULL::bigint AS product_id,
        NULL::text AS code_type,
-       NULLIF(split_part(raw, E'\\t', 3), '')::integer AS expiry,
-       NULLIF(split_part(raw, E'\\t', 4), '')::integer AS build,
-       NULLIF(split_part(raw, E'\\t', 5), '')::integer AS seats,
+       NULLIF(split_part(l.raw, E'\\t', 3), '')::integer AS expiry,
+       NULLIF(split_part(l.raw, E'\\t', 4), '')::integer AS build,
+       NULLIF(split_part(l.raw, E'\\t', 5), '')::integer AS seats,
        NULL::jsonb AS attributes
-FROM staging_lines
-WHERE raw <> '-'
+FROM staging_blocks b, unnest(string_to_array(b.lines, E'\\r\\n')) WITH ORDINALITY AS l (raw, n)
+WHERE l.raw <> ''
 """
 
 _CSV_ROWS = """
@@ -56,15 +63,12 @@ CREATE TEMPORARY TABLE staging (
 ) ON COMMIT DROP
 """
 
-CREATE = {"txt": (_TXT_LINES, _TXT_VIEW), "csv": (_CSV_ROWS,)}
+CREATE = {"txt": (_TXT_BLOCKS, _TXT_BLOCKS_UNCOMPRESSED, _TXT_VIEW), "csv": (_CSV_ROWS,)}
 
 COPY = {
-    "txt": "COPY staging_lines (raw) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')",
+    "txt": "COPY staging_blocks (first_line, lines) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')",
     "csv": "COPY staging (line, code, product_id, code_type, expiry, seats, attributes) FROM STDIN",
 }
-
-# What a line with a problem stages as, by format (CSV rows carry their line).
-PROBLEM_ROW = {"txt": b"-\r\n", "csv": b""}
 
 # The product default fills an omitted expiry, by code type.
 _EXPIRY = """COALESCE(s.expiry, CASE WHEN COALESCE(s.code_type, %(code_type)s) = 'evaluation'

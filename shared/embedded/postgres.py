@@ -27,6 +27,28 @@ def ensure_running(pgdata: Path) -> str:
     """Start the server unless it runs; answer the libpq URL of our database."""
     require_short_socket_path(pgdata / SOCKET_NAME)
     pgdata.mkdir(parents=True, exist_ok=True)
+    new = not (pgdata / "PG_VERSION").exists()
+    _start(pgdata)
+    if new:
+        _tune(pgdata)
+        stop(pgdata)
+        _start(pgdata)
+    _create_database(pgdata)
+    return url_for(pgdata, DATABASE_NAME)
+
+
+def settings(memory_bytes: int) -> dict[str, str]:
+    """Ours, not PostgreSQL's defaults, which are made for a small shared
+    machine: a million codes go into a unique index that outgrows 128 MB of
+    shared buffers after a few million, and a megabyte of WAL per thousand
+    codes would force a checkpoint in the middle of every large upload
+    (together 2-3 s of a million codes, bench/, issue 5). An eighth of the
+    machine's memory, at most 1 GB; WAL up to 2 GB between checkpoints."""
+    megabytes = max(128, min(1024, memory_bytes // 8 // 2**20))
+    return {"shared_buffers": f"{megabytes}MB", "max_wal_size": "2GB", "checkpoint_timeout": "15min"}
+
+
+def _start(pgdata: Path) -> None:
     library = _library()
     with _c_locale():
         server = library.PostgresServer(pgdata, cleanup_mode=None)
@@ -36,8 +58,20 @@ def ensure_running(pgdata: Path) -> str:
     socket_dir = server.get_postmaster_info().socket_dir
     if socket_dir is None or Path(socket_dir).resolve() != pgdata.resolve():
         raise EmbeddedServiceError(f"embedded PostgreSQL listens outside {pgdata} ({socket_dir}); refusing to use it")
-    _create_database(pgdata)
-    return url_for(pgdata, DATABASE_NAME)
+
+
+def _tune(pgdata: Path) -> None:
+    """Once, on a new data directory: written to postgresql.auto.conf, read at
+    the restart that follows (shared_buffers takes no effect before)."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    connection = psycopg2.connect(url_for(pgdata, "postgres"))
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            for name, value in settings(memory).items():
+                cursor.execute(sql.SQL("ALTER SYSTEM SET {} TO {}").format(sql.Identifier(name), sql.Literal(value)))
+    finally:
+        connection.close()
 
 
 def url_for(pgdata: Path, database: str) -> str:

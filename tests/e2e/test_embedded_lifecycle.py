@@ -4,14 +4,17 @@ also when an earlier one was killed (EMBEDDED.md, "Stale holders")."""
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
+from psycopg2 import sql
 
 from shared import embedded
+from shared.embedded import postgres
 from shared.errors import EmbeddedServiceError
 from tests.e2e.processes import (
     alive,
@@ -125,3 +128,26 @@ def test_a_data_directory_too_long_for_a_socket_is_refused_before_anything_start
         embedded.attach(too_long)
     assert not (too_long / "postgres" / "PG_VERSION").exists()
     assert not (too_long / "redis").exists()
+
+
+def test_a_new_embedded_server_runs_with_our_settings_not_the_defaults(data_dir: Path) -> None:
+    holder, (database_url, _) = start_holder(data_dir)
+    wanted = postgres.settings(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+        for name, value in wanted.items():
+            cursor.execute(sql.SQL("SHOW {}").format(sql.Identifier(name)))
+            assert cursor.fetchone() == (_as_shown(value),), name
+    connection.close()
+    release(holder)
+
+
+def _as_shown(value: str) -> str:
+    """PostgreSQL shows 1024MB as 1GB."""
+    return f"{int(value[:-2]) // 1024}GB" if value.endswith("MB") and int(value[:-2]) % 1024 == 0 else value
+
+
+@pytest.mark.parametrize(
+    ("memory_gb", "shared_buffers"), [(0.5, "128MB"), (4, "512MB"), (24, "1024MB"), (256, "1024MB")]
+)
+def test_shared_buffers_are_an_eighth_of_the_memory_within_bounds(memory_gb: float, shared_buffers: str) -> None:
+    assert postgres.settings(int(memory_gb * 2**30))["shared_buffers"] == shared_buffers

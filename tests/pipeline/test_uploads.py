@@ -200,6 +200,25 @@ def test_the_download_streams_in_bounded_pieces_in_file_order(
     assert max(len(piece) - piece.count(b"\r\n") for piece in pieces) < download.BLOCK_BYTES + 100
 
 
+def test_codes_beyond_ascii_come_back_in_windows_1252_across_blocks(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    lines = [f"1234\tCAFÉ-€-{n:06d}-ÿ\t{n % 60 + 1}" for n in range(20_000)]  # several blocks
+    decided = wait_decided(client, acme, upload(client, acme, PRODUCT, txt(*lines)).get_json()["id"])
+    assert decided["status"] == "completed"
+    pieces = list(download.codes_file(sessions.kw["bind"], decided["id"]))
+    assert len(pieces) > 1
+    assert b"".join(pieces) == txt(*lines)
+
+
+def test_a_character_split_between_two_blocks_is_converted_whole() -> None:
+    text = "AB€\néÿC\n"
+    encoded = text.encode()
+    for cut in range(len(encoded) + 1):
+        blocks = iter([encoded[:cut], encoded[cut:]])
+        assert b"".join(download._windows_1252(blocks)) == text.replace("\n", "\r\n").encode("cp1252"), cut
+
+
 def test_a_download_abandoned_half_way_stops_its_copy_and_frees_the_connection(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:

@@ -82,12 +82,12 @@ class CopyFeed:
         for item in self._items:
             kind = type(item)
             if kind is CleanLines:
-                first_line, line_count, data = item  # type: ignore[misc]
-                append(b"%d\x1f\x1e" % first_line)
-                append(data)
+                block = cast(CleanLines, item)
+                append(b"%d\x1f\x1e" % block.first_line)
+                append(block.data)
                 append(_BLOCK_END)
-                length += len(data)
-                rows += line_count
+                length += len(block.data)
+                rows += block.line_count
             elif kind is CodeRecord:
                 append(_txt_row(item))  # type: ignore[arg-type]
                 rows += 1

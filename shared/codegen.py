@@ -38,6 +38,7 @@ from shared.formats.csv import CsvProduct, CsvRules, read_csv
 from shared.formats.txt import TxtRules, read_txt_blocks
 from shared.lease import ClaimLost, LeaseKeeper
 from shared.models import Product, UploadRequest
+from shared.prepared_download import PreparedDownload
 from shared.storage import read_chunks
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,13 @@ class Job:
     blob_id: int
     product: Product | None  # None: a CSV file for several of the publisher's products
     products: dict[str, CsvProduct]  # the publisher's, by short code (CSV)
+
+    @property
+    def default_expiry(self) -> int:
+        assert self.product is not None
+        if self.code_type == "evaluation":
+            return self.product.evaluation_expiry_days
+        return self.product.activation_expiry_days
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -114,7 +122,10 @@ def _bounded(items: Iterable[Item]) -> Iterator[Item]:
 
 def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], check: Callable[[], None]) -> str:
     problems = ProblemLog(job.request_id)
-    with engine.connect() as connection, contextlib.closing(problems):
+    prepared = _prepared_download(job)
+    if prepared is not None:
+        items = prepared.watch(items)
+    with engine.connect() as connection, contextlib.closing(problems), _closing(prepared):
         transaction = connection.begin()
         # The psycopg2 cursor of this same connection: the COPY and the moves
         # of shared.states share one transaction.
@@ -144,9 +155,23 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
                 cursor.copy_expert(staging.COPY_PROBLEMS, problems.rows())  # the full error report
             return "rejected"
         summary = _summary(cursor, job) if job.dry_run else None
-        _fenced(states.complete(connection, held, feed.rows, summary), held)
+        codes_blob_id = prepared.store(connection, job.blob_id) if prepared is not None else None
+        _fenced(states.complete(connection, held, feed.rows, summary, codes_blob_id), held)
         transaction.commit()
         return "completed"
+
+
+def _prepared_download(job: Job) -> PreparedDownload | None:
+    """TXT files only: their lines come in file order, as the download has
+    them; a CSV request's download is sorted by the database."""
+    if job.format != "txt" or job.dry_run:
+        return None
+    assert job.product is not None
+    return PreparedDownload(job.product.product_id, job.default_expiry)
+
+
+def _closing(prepared: PreparedDownload | None) -> contextlib.AbstractContextManager[object]:
+    return contextlib.closing(prepared) if prepared is not None else contextlib.nullcontext()
 
 
 def _insert_codes(connection: Connection, cursor: Any, job: Job, problems: ProblemLog) -> None:

@@ -182,6 +182,10 @@ class UploadRequest(Base):
     filename: Mapped[str] = mapped_column(String(255), server_default="")
     dry_run: Mapped[bool] = mapped_column(server_default=text("false"))
     blob_id: Mapped[int | None] = mapped_column(ForeignKey("upload_blobs.id", ondelete="SET NULL"), index=True)
+    # The download prepared by the Code Generator (shared.prepared_download):
+    # the upload's own blob when the file is its own download, or one of
+    # its own. NULL: the download is asked of the codes table.
+    codes_blob_id: Mapped[int | None] = mapped_column(ForeignKey("upload_blobs.id", ondelete="SET NULL"))
     # The dry run this request was confirmed from; unique, so a dry run
     # becomes a real request at most once.
     confirmed_from_id: Mapped[int | None] = mapped_column(

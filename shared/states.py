@@ -86,8 +86,17 @@ def renew_lease(connection: Database, held: Claim, lease_seconds: int) -> bool:
     return renewed is not None
 
 
-def complete(session: Database, held: Claim, code_count: int, summary: dict[str, Any] | None = None) -> bool:
-    return _finish(session, held, status="completed", code_count=code_count, summary=summary)
+def complete(
+    session: Database,
+    held: Claim,
+    code_count: int,
+    summary: dict[str, Any] | None = None,
+    codes_blob_id: int | None = None,
+) -> bool:
+    """`codes_blob_id`: the download, when the Code Generator prepared one."""
+    return _finish(
+        session, held, status="completed", code_count=code_count, summary=summary, codes_blob_id=codes_blob_id
+    )
 
 
 def reject(

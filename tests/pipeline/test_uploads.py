@@ -193,7 +193,7 @@ def test_the_download_streams_in_bounded_pieces_in_file_order(
     lines = [f"1234\tSTREAM-{n:06d}\t{n % 60 + 1}" for n in range(12_000, 0, -1)]  # not in code order
     decided = wait_decided(client, acme, upload(client, acme, PRODUCT, txt(*lines)).get_json()["id"])
     assert decided["status"] == "completed"
-    pieces = list(download.codes_file(sessions.kw["bind"], decided["id"]))
+    pieces = list(download.sorted_by_database(sessions.kw["bind"], decided["id"]))
     assert b"".join(pieces) == txt(*lines)
     assert len(pieces) >= len(txt(*lines)) // (download.BLOCK_BYTES + 100)
     # A block and at most one line more, before LF was widened to CR LF.
@@ -206,7 +206,7 @@ def test_codes_beyond_ascii_come_back_in_windows_1252_across_blocks(
     lines = [f"1234\tCAFÉ-€-{n:06d}-ÿ\t{n % 60 + 1}" for n in range(20_000)]  # several blocks
     decided = wait_decided(client, acme, upload(client, acme, PRODUCT, txt(*lines)).get_json()["id"])
     assert decided["status"] == "completed"
-    pieces = list(download.codes_file(sessions.kw["bind"], decided["id"]))
+    pieces = list(download.sorted_by_database(sessions.kw["bind"], decided["id"]))
     assert len(pieces) > 1
     assert b"".join(pieces) == txt(*lines)
 
@@ -226,7 +226,7 @@ def test_a_download_abandoned_half_way_stops_its_copy_and_frees_the_connection(
     decided = wait_decided(client, acme, upload(client, acme, PRODUCT, txt(*lines)).get_json()["id"])
     engine = sessions.kw["bind"]
     before = engine.pool.checkedout()
-    pieces = download.codes_file(engine, decided["id"])
+    pieces = download.sorted_by_database(engine, decided["id"])
     assert next(pieces).startswith(b"1234\tHALF-000000\t365\r\n")
     pieces.close()  # the client went away
     assert engine.pool.checkedout() == before

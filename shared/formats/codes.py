@@ -60,6 +60,22 @@ def format_failure(code: str, names: Mapping[str, str] = CHARACTER_NAMES) -> str
     return None
 
 
+def windows_1252_failure(code: str) -> str | None:
+    """A code read from UTF-8 (CSV) must fit the download, which is
+    Windows-1252 like the TXT format (PRODUCT.md §5)."""
+    if code.isascii():
+        return None
+    try:
+        code.encode("cp1252")
+    except UnicodeEncodeError as error:
+        char = code[error.start]
+        return (
+            f"the code {shown(code)} contains '{char}' (U+{ord(char):04X}), which the downloaded codes file "
+            "(Windows-1252 text, §5) cannot hold"
+        )
+    return None
+
+
 def prefix_failure(code: str, prefix: str | None) -> Failure | None:
     if prefix and not code.startswith(prefix):
         return "prefix_missing", f"the code {shown(code)} does not start with the prefix '{prefix}'"

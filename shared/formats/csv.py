@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from shared.formats.codes import Failure, format_failure, prefix_failure, shown
+from shared.formats.codes import Failure, format_failure, prefix_failure, shown, windows_1252_failure
 from shared.formats.records import CsvRecord, Problem
 from shared.models import MAX_EVALUATION_EXPIRY_DAYS
 
@@ -308,7 +308,7 @@ class _RowCheck:
             if len(cells) != self._width:
                 return _problem(line, ("format", f"the row has {len(cells)} cells; the header has {self._width}"))
         code = cells[self._key]
-        failure = format_failure(code)
+        failure = format_failure(code) or windows_1252_failure(code)
         values = _values(cells, self._typed) if failure is None else ("format", failure)
         if isinstance(values, tuple):
             return _problem(line, values)

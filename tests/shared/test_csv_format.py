@@ -75,8 +75,17 @@ def test_the_last_row_may_lack_its_line_end() -> None:
 
 
 def test_utf8_letters_in_a_code_and_in_text_are_decoded() -> None:
-    (record,) = records(f"{HEADER},customer__city\nÉté€Ж1,psc,Zürich\n")
-    assert record.code == "Été€Ж1" and record.attributes == {"customer__city": "Zürich"}
+    (record,) = records(f"{HEADER},customer__city\nÉté€ÿ1,psc,Zürich Ж\n")
+    assert record.code == "Été€ÿ1" and record.attributes == {"customer__city": "Zürich Ж"}
+
+
+def test_a_code_the_windows_1252_download_cannot_hold_is_a_format_problem_naming_the_character() -> None:
+    problem = row_problem(HEADER, "Été€Ж1,psc")
+    assert problem.reason_code == "format"
+    assert problem.message == (
+        "line 2: the code 'Été€Ж1' contains 'Ж' (U+0416), which the downloaded codes file "
+        "(Windows-1252 text, §5) cannot hold"
+    )
 
 
 def test_quoted_commas_newlines_and_doubled_quotes_are_rfc_4180() -> None:

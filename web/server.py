@@ -40,6 +40,9 @@ def run_web_server(settings: Settings, *, workers: int, threads: int) -> None:
             "timeout": 300,
             "graceful_timeout": 10,
             "accesslog": "-",
+            # The path without its query string: a client that puts its API
+            # key in a URL (refused, web.api) must not get it logged either.
+            "access_log_format": '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s',
             "errorlog": "-",
             "proc_name": "licensecodes-web",
         },

@@ -64,6 +64,9 @@ def decided_download(
     assert decided["status"] == "completed", decided
     response = client.get(f"/api/v1/uploads/{decided['id']}/codes.txt", headers=tenant.auth)
     assert response.status_code == 200
+    # A codes file is never sniffed into a page, nor framed.
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     with sessions() as session:
         request = session.scalars(select(UploadRequest).where(UploadRequest.id == decided["id"])).one()
     from_the_codes_table = b"".join(download.sorted_by_database(sessions.kw["bind"], request.id))

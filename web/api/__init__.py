@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
 
+from shared import apikeys
 from shared.tenants import publisher_id_for_api_key
 from web.database import db
 from web.errors import api_error
@@ -15,9 +16,18 @@ from web.security import csrf
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(blueprint)
 
+_CREDENTIAL_NAMES = frozenset({"api_key", "apikey", "key", "token", "access_token", "authorization", "bearer"})
+
 
 @blueprint.before_request
 def _require_api_key() -> ResponseReturnValue | None:
+    if _key_in_url():
+        return api_error(
+            400,
+            "api_key_in_url",
+            "API keys go in the header Authorization: Bearer <key>, never in a URL (URLs end up in logs and "
+            "histories). Consider this key exposed: revoke it and send its replacement in the header.",
+        )
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return api_error(401, "unauthorized", "Send your API key in the header Authorization: Bearer <key>.")
@@ -28,6 +38,14 @@ def _require_api_key() -> ResponseReturnValue | None:
     db().commit()  # the key's last use
     g.publisher_id = publisher_id
     return None
+
+
+def _key_in_url() -> bool:
+    """A query parameter named like a credential, or holding one of our keys."""
+    return any(
+        name.lower() in _CREDENTIAL_NAMES or apikeys.prefix_of(value.strip()) is not None
+        for name, value in request.args.items(multi=True)
+    )
 
 
 from web.api import licensespring, products, uploads  # noqa: E402, F401 (the routes register on the blueprint)

@@ -31,9 +31,10 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def add_unique(session: Session, row: object, conflicts: Mapping[str, str]) -> None:
+def add_unique(session: Session, row: object, conflicts: Mapping[str, str | Exception]) -> None:
     """Insert `row` now, in a savepoint; when it breaks one of the unique
-    constraints named in `conflicts`, raise Conflict with that message.
+    constraints named in `conflicts`, raise Conflict with that message (or
+    the exception given for it).
 
     The database decides, so two requests racing for the same name get one
     success and one Conflict, never an IntegrityError; the caller's
@@ -45,5 +46,6 @@ def add_unique(session: Session, row: object, conflicts: Mapping[str, str]) -> N
     except IntegrityError as error:
         constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or ""
         if constraint in conflicts:
-            raise Conflict(conflicts[constraint]) from None
+            conflict = conflicts[constraint]
+            raise (conflict if isinstance(conflict, Exception) else Conflict(conflict)) from None
         raise

@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -58,6 +59,8 @@ REASON_CODES = (
 )
 MAX_EVALUATION_EXPIRY_DAYS = 60
 MAX_CODE_LENGTH = 128
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+IDEMPOTENCY_CONSTRAINT = "uq_upload_requests_idempotency_key"
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -186,6 +189,9 @@ class UploadRequest(Base):
     # the upload's own blob when the file is its own download, or one of
     # its own. NULL: the download is asked of the codes table.
     codes_blob_id: Mapped[int | None] = mapped_column(ForeignKey("upload_blobs.id", ondelete="SET NULL"))
+    # The client's Idempotency-Key, when it sent one: unique per publisher,
+    # so a retried POST finds the request its first try created.
+    idempotency_key: Mapped[str | None] = mapped_column(String(MAX_IDEMPOTENCY_KEY_LENGTH))
     # The dry run this request was confirmed from; unique, so a dry run
     # becomes a real request at most once.
     confirmed_from_id: Mapped[int | None] = mapped_column(
@@ -223,6 +229,7 @@ class UploadRequest(Base):
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         CheckConstraint("error_count >= 0 AND attempts >= 0", name="counts_not_negative"),
         Index("ix_upload_requests_publisher_id_created", "publisher_id", text("id DESC")),
+        UniqueConstraint("publisher_id", "idempotency_key", name=IDEMPOTENCY_CONSTRAINT),
         # The sweep looks for requests that have waited or held a lease too long.
         Index(
             "ix_upload_requests_pending",

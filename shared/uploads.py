@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 
 from shared.db import add_unique
 from shared.errors import Conflict, InvalidValue, NotFound
-from shared.models import CODE_STATUSES, CODE_TYPES, REQUEST_STATES, LicenseCode, Product, UploadRequest
+from shared.models import (
+    CODE_STATUSES,
+    CODE_TYPES,
+    IDEMPOTENCY_CONSTRAINT,
+    REQUEST_STATES,
+    LicenseCode,
+    Product,
+    UploadRequest,
+)
 from shared.storage import StoredFile
 
 LISTED_STATES = tuple(state for state in REQUEST_STATES if state != "deleted")
@@ -58,6 +66,11 @@ def display_filename(raw: str | None) -> str:
     return name.strip()[:255]
 
 
+class IdempotencyKeyTaken(Exception):
+    """Another try with the same Idempotency-Key created its request first
+    (web.idempotency answers that one)."""
+
+
 def create_request(
     session: Session,
     publisher_id: int,
@@ -69,6 +82,7 @@ def create_request(
     code_type: str,
     dry_run: bool,
     window_minutes: int,
+    idempotency_key: str | None = None,
 ) -> UploadRequest:
     """A queued request for a stored file: TXT for one product, CSV for one
     product or (product None) for any of the publisher's."""
@@ -88,14 +102,16 @@ def create_request(
         size_bytes=stored.size_bytes,
         deadline_at=_deadline(window_minutes),
         enqueued_at=func.now(),
+        idempotency_key=idempotency_key,
     )
-    session.add(request)
-    session.flush()
+    add_unique(session, request, {IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken()})
     session.refresh(request)
     return request
 
 
-def confirm_dry_run(session: Session, publisher_id: int, request_id: int, window_minutes: int) -> UploadRequest:
+def confirm_dry_run(
+    session: Session, publisher_id: int, request_id: int, window_minutes: int, idempotency_key: str | None = None
+) -> UploadRequest:
     """A completed dry run becomes a real request from the same stored bytes.
     At most once: the database's unique index on confirmed_from_id decides
     between two confirmations that race."""
@@ -117,10 +133,13 @@ def confirm_dry_run(session: Session, publisher_id: int, request_id: int, window
         size_bytes=dry_run.size_bytes,
         deadline_at=_deadline(window_minutes),
         enqueued_at=func.now(),
+        idempotency_key=idempotency_key,
     )
-    add_unique(
-        session, real, {"uq_upload_requests_confirmed_from_id": f"dry run {request_id} has already been confirmed"}
-    )
+    conflicts: dict[str, str | Exception] = {
+        "uq_upload_requests_confirmed_from_id": f"dry run {request_id} has already been confirmed",
+        IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken(),
+    }
+    add_unique(session, real, conflicts)
     session.refresh(real)
     return real
 

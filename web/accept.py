@@ -31,6 +31,7 @@ def accept_upload(
     check_fields: Callable[[dict[str, str]], None] | None = None,
     *,
     csv_only: bool = False,
+    idempotency_key: str | None = None,
 ) -> UploadRequest:
     """Store the file and queue its request. The format is told by content
     (PRODUCT.md §7). `product` None: a CSV for any of the publisher's
@@ -59,6 +60,7 @@ def accept_upload(
         code_type=received.fields.get("code_type", "activation").strip() or "activation",
         dry_run=parse_boolean(received.fields.get("dry_run", "false"), "dry_run"),
         window_minutes=settings.processing_window_minutes,
+        idempotency_key=idempotency_key,
     )
     db().commit()
     current_app.extensions["licensecodes.dispatcher"].request_processing(upload.id, upload.size_bytes)

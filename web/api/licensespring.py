@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from shared.models import UploadRequest
 from shared.uploads import upload_of
+from web import idempotency
 from web.accept import UploadRefused, accept_upload
 from web.api import blueprint
 from web.database import db
@@ -23,8 +24,13 @@ STATUS = {"queued": "pending", "processing": "running", "completed": "success", 
 
 @blueprint.post("/licenses/import_from_csv/")
 def import_from_csv() -> ResponseReturnValue:
+    key = idempotency.requested_key()
     try:
-        upload = accept_upload(g.publisher_id, None, csv_only=True)
+        upload, _ = idempotency.once(
+            key,
+            lambda: accept_upload(g.publisher_id, None, csv_only=True, idempotency_key=key),
+            same=lambda earlier: earlier.format == "csv" and earlier.product_id is None,
+        )
     except UploadRefused as refusal:
         return api_error(400, refusal.code, str(refusal))
     return jsonify({"job_id": upload.id}), 200

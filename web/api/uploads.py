@@ -14,6 +14,7 @@ from shared.models import UploadRequest
 from shared.products import product_of
 from shared.storage import discard_unshared_blob
 from shared.uploads import Page, confirm_dry_run, upload_of, uploads_of, why_no_codes, why_no_report
+from web import idempotency
 from web.accept import UploadRefused, accept_upload
 from web.api import blueprint
 from web.database import db
@@ -24,11 +25,16 @@ from web.serialize import page_json, upload_json
 @blueprint.post("/products/<int:product_id>/uploads")
 def create_upload(product_id: int) -> ResponseReturnValue:
     product = product_of(db(), g.publisher_id, product_id)
+    key = idempotency.requested_key()
     try:
-        upload = accept_upload(g.publisher_id, product)
+        upload, replayed = idempotency.once(
+            key,
+            lambda: accept_upload(g.publisher_id, product, idempotency_key=key),
+            same=lambda earlier: earlier.product_id == product_id and earlier.confirmed_from_id is None,
+        )
     except UploadRefused as refusal:
         return api_error(400, refusal.code, str(refusal))
-    return jsonify(upload_json(upload)), 202, {"Location": url_for("api.get_upload", upload_id=upload.id)}
+    return _accepted(upload, replayed)
 
 
 @blueprint.get("/uploads")
@@ -70,10 +76,23 @@ def download_codes(upload_id: int) -> ResponseReturnValue:
 @blueprint.post("/uploads/<int:upload_id>/confirm")
 def confirm_upload(upload_id: int) -> ResponseReturnValue:
     settings = current_app.extensions["licensecodes.settings"]
-    real = confirm_dry_run(db(), g.publisher_id, upload_id, settings.processing_window_minutes)
-    db().commit()
-    current_app.extensions["licensecodes.dispatcher"].request_processing(real.id, real.size_bytes)
-    return jsonify(upload_json(real)), 202, {"Location": url_for("api.get_upload", upload_id=real.id)}
+    key = idempotency.requested_key()
+
+    def confirm() -> UploadRequest:
+        real = confirm_dry_run(db(), g.publisher_id, upload_id, settings.processing_window_minutes, key)
+        db().commit()
+        current_app.extensions["licensecodes.dispatcher"].request_processing(real.id, real.size_bytes)
+        return real
+
+    real, replayed = idempotency.once(key, confirm, same=lambda earlier: earlier.confirmed_from_id == upload_id)
+    return _accepted(real, replayed)
+
+
+def _accepted(upload: UploadRequest, replayed: bool) -> ResponseReturnValue:
+    headers = {"Location": url_for("api.get_upload", upload_id=upload.id)}
+    if replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+    return jsonify(upload_json(upload)), 202, headers
 
 
 @blueprint.get("/uploads/<int:upload_id>/errors.csv")

@@ -1,0 +1,69 @@
+"""The Idempotency-Key header on the API's POSTs that create an upload
+request: a client that retries (a timeout, a dropped connection) gets the
+request its first try created, never a second one, and the answer says so
+(`Idempotent-Replayed: true`). The key is kept on the request, unique per
+publisher; when two tries race, the database lets one insert and the other
+answers with it, its own stored bytes rolled back. A key belongs to one
+request: used again for a different one (another product, another dry
+run), it is refused with 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import g, request
+from sqlalchemy import select
+
+from shared.errors import Conflict, InvalidValue
+from shared.models import MAX_IDEMPOTENCY_KEY_LENGTH, UploadRequest
+from shared.uploads import IdempotencyKeyTaken
+from web.database import db
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def requested_key() -> str | None:
+    raw = request.headers.get(HEADER)
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+        raise InvalidValue(f"the {HEADER} header must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters")
+    return key
+
+
+def once(
+    key: str | None, create: Callable[[], UploadRequest], same: Callable[[UploadRequest], bool]
+) -> tuple[UploadRequest, bool]:
+    """The request `create` makes, or the one an earlier try with `key`
+    made; and whether it is the earlier one. `same`: whether an earlier
+    request is what this POST asks for."""
+    if key is not None:
+        earlier = _created_with(key)
+        if earlier is not None:
+            return _checked(earlier, key, same), True
+    try:
+        return create(), False
+    except IdempotencyKeyTaken:
+        db().rollback()
+        assert key is not None
+        earlier = _created_with(key)
+        assert earlier is not None, "the key's request was there a moment ago"
+        return _checked(earlier, key, same), True
+
+
+def _created_with(key: str) -> UploadRequest | None:
+    return db().scalar(
+        select(UploadRequest).where(UploadRequest.publisher_id == g.publisher_id, UploadRequest.idempotency_key == key)
+    )
+
+
+def _checked(earlier: UploadRequest, key: str, same: Callable[[UploadRequest], bool]) -> UploadRequest:
+    if not same(earlier):
+        raise Conflict(
+            f"the {HEADER} {key!r} was used for upload {earlier.id}, a different request; "
+            "send a new key with every new request"
+        )
+    return earlier

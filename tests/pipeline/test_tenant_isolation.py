@@ -1,0 +1,107 @@
+"""No publisher reaches another's objects (issue 6, security): every route of
+the URL map that names an object, called with every method it takes, by one
+publisher (API key for /api, signed-in session with a valid CSRF token for
+the screens) on the other's products, uploads and import jobs, answers 404,
+exactly as for an object that does not exist, and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import Rule
+
+from shared.models import UploadBlob, UploadRequest
+from tests.conftest import Tenant
+from tests.pipeline.conftest import txt, upload, wait_decided
+from tests.pipeline.test_csv_and_dry_run import import_csv
+from tests.web.test_login import csrf_token, post_login
+
+pytestmark = pytest.mark.usefixtures("workers")
+MINE, THEIRS = 1111, 2222
+
+
+@pytest.fixture
+def theirs(make_tenant: Any, client: FlaskClient) -> tuple[Tenant, dict[str, list[int]]]:
+    """The other publisher, and its objects of every kind, by route variable."""
+    tenant = make_tenant("globex", (THEIRS,))
+    completed = upload(client, tenant, THEIRS, txt(f"{THEIRS}\tG-1\t30\t1\t1")).get_json()["id"]
+    rejected = upload(client, tenant, THEIRS, txt(f"{THEIRS}\tG 2")).get_json()["id"]
+    dry_run = upload(client, tenant, THEIRS, txt(f"{THEIRS}\tG-3"), dry_run="true").get_json()["id"]
+    job = import_csv(client, tenant, f"license__license_key,product__short_code\nG-4,globex-{THEIRS}\n").get_json()
+    for upload_id in (completed, rejected, dry_run, job["job_id"]):
+        assert wait_decided(client, tenant, upload_id)["status"] in ("completed", "rejected")
+    return tenant, {
+        "product_id": [THEIRS],
+        "upload_id": [completed, rejected, dry_run, job["job_id"]],
+        "job_id": [job["job_id"]],
+    }
+
+
+def object_routes(app: Flask) -> list[Rule]:
+    return [rule for rule in app.url_map.iter_rules() if rule.arguments and rule.endpoint != "static"]
+
+
+def urls(rule: Rule, ids: dict[str, list[int]]) -> list[str]:
+    (name,) = rule.arguments  # every route of ours names at most one object
+    return [rule.build({name: value}, append_unknown=False)[1] for value in ids[name]]  # type: ignore[index]
+
+
+def state(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
+    with sessions() as session:
+        requests = session.execute(
+            select(UploadRequest.id, UploadRequest.status, UploadRequest.confirmed_from_id).order_by(UploadRequest.id)
+        ).all()
+        blobs = session.scalar(select(func.count()).select_from(UploadBlob))
+    return [*map(tuple, requests), ("blobs", blobs)]
+
+
+def test_every_route_answers_404_for_every_object_of_another_publisher_and_changes_nothing(
+    app: Flask,
+    client: FlaskClient,
+    make_tenant: Any,
+    theirs: tuple[Tenant, dict[str, list[int]]],
+    sessions: sessionmaker[Session],
+) -> None:
+    other, ids = theirs
+    me = make_tenant("acme", (MINE,))
+    assert post_login(client, me.email, me.password).status_code == 302
+    token = csrf_token(client.get(f"/products/{MINE}/uploads"))
+    before = state(sessions)
+    tried = 0
+    for rule in object_routes(app):
+        for url in urls(rule, ids):
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                if url.startswith("/api/"):
+                    response = client.open(url, method=method, headers=me.auth)
+                else:
+                    response = client.open(url, method=method, data={"csrf_token": token} if method == "POST" else None)
+                assert response.status_code == 404, f"{method} {url}: {response.status_code}"
+                tried += 1
+    assert tried >= 20
+    assert state(sessions) == before
+
+    # The same objects are there for their owner: the 404s were not for want of them.
+    for rule in object_routes(app):
+        if rule.rule.startswith("/api/") and rule.methods and "GET" in rule.methods:
+            for url in urls(rule, ids):
+                assert client.get(url, headers=other.auth).status_code != 404, url
+
+
+def test_lists_and_searches_show_only_the_callers_objects(
+    client: FlaskClient, make_tenant: Any, theirs: tuple[Tenant, dict[str, list[int]]]
+) -> None:
+    _, ids = theirs
+    me = make_tenant("acme", (MINE,))
+    mine = upload(client, me, MINE, txt(f"{MINE}\tA-1\t30\t1\t1")).get_json()["id"]
+    wait_decided(client, me, mine)
+    listed = client.get("/api/v1/uploads", headers=me.auth).get_json()
+    assert [item["id"] for item in listed["items"]] == [mine]
+    assert [p["product_id"] for p in client.get("/api/v1/products", headers=me.auth).get_json()["items"]] == [MINE]
+    for status in ("completed", "rejected"):
+        filtered = client.get("/api/v1/uploads", query_string={"status": status}, headers=me.auth).get_json()
+        assert not set(ids["upload_id"]) & {item["id"] for item in filtered["items"]}

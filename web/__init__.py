@@ -7,6 +7,7 @@ from flask import Flask
 
 from shared.config import Settings
 from web.dispatch import Dispatcher
+from web.ratelimit import RateLimits
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
@@ -32,6 +33,9 @@ def create_app(settings: Settings) -> Flask:
     database.init_app(app, settings.database_url)
     health.init_app(app, settings.redis_url)
     app.extensions["licensecodes.dispatcher"] = Dispatcher(settings.redis_url)
+    app.extensions["licensecodes.rate_limits"] = RateLimits(
+        settings.redis_url, settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher
+    )
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-e2e lint bench clean
+.PHONY: run test test-e2e test-faults lint bench clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "licensecodes needs Python 3.11 or newer (set PYTHON=...)")'
@@ -23,6 +23,11 @@ test: $(INSTALLED)
 
 test-e2e: $(INSTALLED)
 	$(BIN)/python -m pytest -m e2e
+
+# Workers killed, paused and restarted at random points, the invariants
+# checked after every trial (tests/faults; `make test` leaves it out).
+test-faults: $(INSTALLED)
+	$(BIN)/python -m pytest -m faults tests/faults
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

@@ -130,6 +130,7 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
         # The psycopg2 cursor of this same connection: the COPY and the moves
         # of shared.states share one transaction.
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        _record_backend(engine, cursor, held)
         cursor.execute(staging.SETTINGS)
         for statement in staging.CREATE[job.format]:
             cursor.execute(statement)
@@ -159,6 +160,15 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
         _fenced(states.complete(connection, held, feed.rows, summary, codes_blob_id), held)
         transaction.commit()
         return "completed"
+
+
+def _record_backend(engine: Engine, cursor: Any, held: states.Claim) -> None:
+    """Name this transaction's session on the request, in a transaction of
+    its own (the sweep must see it while this one runs)."""
+    cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+    pid, started = cursor.fetchone()
+    with engine.begin() as connection:
+        _fenced(states.record_backend(connection, held, pid, started), held)
 
 
 def _prepared_download(job: Job) -> PreparedDownload | None:

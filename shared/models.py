@@ -214,6 +214,12 @@ class UploadRequest(Base):
     claim_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     lease_until: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The database session doing the claimed work (pid and start, which
+    # together name one session), so that the sweep can end a session that
+    # outlived its lease: a paused worker's open transaction would otherwise
+    # hold its locks, and block the retry, until the worker wakes up.
+    claim_backend_pid: Mapped[int | None] = mapped_column(Integer)
+    claim_backend_start: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     # When a wake-up message was last published for it; the sweep publishes
     # again for a request still queued long after that (the message was lost).
     enqueued_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))

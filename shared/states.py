@@ -16,18 +16,23 @@ All times are the database's clock, never a host's.
 
 from __future__ import annotations
 
+import datetime
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select, update
+from sqlalchemy import case, func, literal_column, select, text, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, NotFound
 from shared.formats import Problem
 from shared.models import UploadRequest
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 MAX_LISTED_ERRORS = 100
@@ -84,6 +89,17 @@ def renew_lease(connection: Database, held: Claim, lease_seconds: int) -> bool:
         .returning(UploadRequest.id)
     )
     return renewed is not None
+
+
+def record_backend(connection: Database, held: Claim, pid: int, started: datetime.datetime) -> bool:
+    """Note which database session does the claim's work (see release_expired_claims)."""
+    recorded = connection.scalar(
+        update(UploadRequest)
+        .where(_held(held))
+        .values(claim_backend_pid=pid, claim_backend_start=started)
+        .returning(UploadRequest.id)
+    )
+    return recorded is not None
 
 
 def complete(
@@ -161,7 +177,11 @@ def mark_enqueued(session: Session, request_ids: Sequence[int]) -> None:
 
 def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
     """Claims whose lease ran out (the worker died or hangs): back to queued,
-    or rejected after MAX_ATTEMPTS. Answer (id, new status, size) of each."""
+    or rejected after MAX_ATTEMPTS, and the database session that did their
+    work ended, if it is still there: a hung worker's transaction would keep
+    its locks on the codes it was inserting, and the next attempt would wait
+    for them for as long as the worker hangs. Answer (id, new status, size)
+    of each."""
     expired = (
         select(UploadRequest.id)
         .where(UploadRequest.status == "processing", UploadRequest.lease_until < func.now())
@@ -172,9 +192,35 @@ def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
         update(UploadRequest)
         .where(UploadRequest.id.in_(expired))
         .values(**_released_values())
-        .returning(UploadRequest.id, UploadRequest.status, UploadRequest.size_bytes)
-    )
+        .returning(
+            UploadRequest.id,
+            UploadRequest.status,
+            UploadRequest.size_bytes,
+            UploadRequest.claim_backend_pid,
+            UploadRequest.claim_backend_start,
+        )
+    ).all()
+    for row in rows:
+        if row.claim_backend_pid is not None:
+            _end_session(session, row.claim_backend_pid, row.claim_backend_start)
     return [(row.id, row.status, row.size_bytes) for row in rows]
+
+
+def _end_session(session: Session, pid: int, started: datetime.datetime) -> None:
+    """End the session with this pid and start (a pid alone may have been
+    reused), if it still runs. A role may end its own sessions; where it may
+    not, the next attempt waits for the locks as before."""
+    try:
+        with session.begin_nested():
+            session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE pid = :pid AND backend_start = :started AND pid <> pg_backend_pid()"
+                ),
+                {"pid": pid, "started": started},
+            )
+    except SQLAlchemyError:
+        log.warning("could not end the database session %s of an expired claim", pid, exc_info=True)
 
 
 def needing_a_message(session: Session) -> list[tuple[int, int]]:

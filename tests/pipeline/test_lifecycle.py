@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import codegen, states
@@ -236,3 +237,32 @@ def test_finished_at_is_when_the_decision_was_written_not_when_the_transaction_b
         finished = session.get_one(UploadRequest, request_id).finished_at
     assert finished is not None and began is not None
     assert (finished - began).total_seconds() >= 0.3
+
+
+def test_the_sweep_ends_the_database_session_of_a_claim_that_outlived_its_lease(
+    sessions: sessionmaker[Session], acme: Tenant, settings: Settings
+) -> None:
+    request_id = queued_request(sessions, acme, txt("1234\tHUNG"))
+    with sessions.begin() as session:
+        held = states.claim(session, request_id, settings.lease_seconds)
+        assert held is not None
+    engine = sessions.kw["bind"]
+    hung = engine.connect()  # a worker's transaction, its worker paused since
+    hung.begin()
+    pid, started = hung.execute(
+        text("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+    ).one()
+    with engine.begin() as connection:
+        assert states.record_backend(connection, held, pid, started)
+    bystander = engine.connect()  # any other session stays
+    bystander.begin()
+    with sessions.begin() as session:
+        session.execute(update(UploadRequest).where(UploadRequest.id == request_id).values(lease_until=func.now()))
+    with sessions.begin() as session:
+        assert [moved[:2] for moved in states.release_expired_claims(session)] == [(request_id, "queued")]
+    with pytest.raises(OperationalError):
+        hung.execute(text("SELECT 1"))
+    assert bystander.execute(text("SELECT 1")).scalar() == 1
+    hung.invalidate()
+    hung.close()
+    bystander.close()

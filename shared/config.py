@@ -38,6 +38,8 @@ class Settings:
     # API calls a minute, counted in Redis across every web process.
     api_calls_per_minute_per_key: int
     api_calls_per_minute_per_publisher: int
+    # Served over HTTPS (behind a TLS proxy): cookies carry the Secure flag.
+    secure_cookies: bool
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +59,7 @@ class Settings:
             # A client polling every 20 ms makes 3,000 calls a minute.
             api_calls_per_minute_per_key=_int(env, "API_CALLS_PER_MINUTE_PER_KEY", 6000, low=1),
             api_calls_per_minute_per_publisher=_int(env, "API_CALLS_PER_MINUTE_PER_PUBLISHER", 12000, low=1),
+            secure_cookies=_bool(env, "SECURE_COOKIES", False),
         )
 
     @property
@@ -69,6 +72,17 @@ class Settings:
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:
         return dataclasses.replace(self, database_url=database_url, redis_url=redis_url)
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int | None = None) -> int:

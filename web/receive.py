@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from flask import Request
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
@@ -78,6 +78,12 @@ class _Receiver:
 def receive_upload(request: Request, session: Session, max_file_bytes: int) -> ReceivedUpload:
     """Parse the multipart body, storing the part named `file`; a body that
     is not multipart has no file."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # Decompressing would let a small body become an endless one.
+        raise UnsupportedMediaType(
+            f"compressed request bodies (Content-Encoding: {encoding}) are not accepted; send the file as it is"
+        )
     mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
     if mimetype != "multipart/form-data" or not options.get("boundary"):
         return ReceivedUpload()  # no file part: the caller says how to send one

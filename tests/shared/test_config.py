@@ -31,6 +31,8 @@ def test_the_defaults_are_those_of_the_product(tmp_path: Path, monkeypatch: pyte
     assert settings.processing_window_minutes == 20
     assert settings.max_upload_mb == 100
     assert settings.max_upload_bytes == 100 * 1024 * 1024
+    assert (settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher) == (6000, 12000)
+    assert settings.secure_cookies is False
 
 
 def test_every_variable_is_read(tmp_path: Path) -> None:
@@ -43,6 +45,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "SECRET_KEY": "s3cret",
         "PROCESSING_WINDOW_MINUTES": "7",
         "MAX_UPLOAD_MB": "3",
+        "API_CALLS_PER_MINUTE_PER_KEY": "60",
+        "API_CALLS_PER_MINUTE_PER_PUBLISHER": "90",
+        "SECURE_COOKIES": "true",
     }
 
     settings = Settings.from_env(environ)
@@ -57,6 +62,14 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.processing_window_minutes == 7
     assert settings.max_upload_mb == 3
     assert settings.max_upload_bytes == 3 * 1024 * 1024
+    assert (settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher) == (60, 90)
+    assert settings.secure_cookies is True
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2"])
+def test_a_bad_boolean_names_the_variable_and_the_value(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match=f"SECURE_COOKIES must be true or false, not '{raw}'"):
+        Settings.from_env({"LICENSECODES_DATA_DIR": str(tmp_path), "SECURE_COOKIES": raw})
 
 
 def test_a_relative_data_directory_is_resolved_against_the_working_directory(

@@ -3,6 +3,7 @@ production): every form post carries the token of the page it came from."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -10,6 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+
+from shared.config import Settings
+from web import create_app
 
 WRONG_LOGIN = "Wrong e-mail address or password."
 CSRF_INPUT = re.compile(r'(<input[^>]*name="csrf_token"[^>]*value=")([^"]+)(")')
@@ -134,6 +138,18 @@ def test_the_right_password_redirects_to_products_with_an_httponly_samesite_lax_
     assert "httponly" in cookie
     assert cookie.get("samesite", "").lower() == "lax"
     assert is_logged_in(client)
+
+
+def test_behind_https_the_session_cookie_is_secure_too(settings: Settings, make_tenant: Any) -> None:
+    client = create_app(dataclasses.replace(settings, secure_cookies=True)).test_client()
+    tenant = make_tenant("Acme")
+    cookie = session_set_cookie(post_login(client, tenant.email, tenant.password))
+    assert "secure" in cookie and "httponly" in cookie
+
+
+def test_without_https_configured_the_cookie_is_not_marked_secure(client: FlaskClient, make_tenant: Any) -> None:
+    tenant = make_tenant("Acme")
+    assert "secure" not in session_set_cookie(post_login(client, tenant.email, tenant.password))
 
 
 def test_the_email_address_is_matched_regardless_of_case(client: FlaskClient, make_tenant: Any) -> None:

@@ -18,8 +18,6 @@ from shared.states import MAX_LISTED_ERRORS
 _NULL = "\\N"
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 READ_BYTES = 1024 * 1024  # what psycopg2 asks for at a time (copy_expert's size)
-# A TXT row of shared.staging.COPY: first line, DELIMITER, QUOTE, the lines, QUOTE, end of row.
-_BLOCK_END = b"\x1e\n"
 
 
 class ProblemLog:
@@ -79,25 +77,27 @@ class CopyFeed:
         parts: list[bytes] = []
         append = parts.append
         length = rows = 0
-        for item in self._items:
+        for item in self._items:  # `length` counts the lines, not the few bytes around them
             kind = type(item)
             if kind is CleanLines:
                 block = cast(CleanLines, item)
-                append(b"%d\x1f\x1e" % block.first_line)
-                append(block.data)
-                append(_BLOCK_END)
+                parts.extend(_block_row(block.first_line, block.data))
                 length += len(block.data)
                 rows += block.line_count
             elif kind is CodeRecord:
-                append(_txt_row(item))  # type: ignore[arg-type]
+                record = cast(CodeRecord, item)
+                line = _txt_line(record)
+                parts.extend(_block_row(record.line, line))
+                length += len(line)
                 rows += 1
             elif kind is CsvRecord:
-                append(_csv_row(item))  # type: ignore[arg-type]
+                row = _csv_row(item)  # type: ignore[arg-type]
+                append(row)
+                length += len(row)
                 rows += 1
             else:
                 self._problems.add(item)  # type: ignore[arg-type]
                 continue
-            length += len(parts[-1])
             if length >= size:
                 break
         self.rows += rows
@@ -107,14 +107,21 @@ class CopyFeed:
         raise NotImplementedError
 
 
-def _txt_row(record: CodeRecord) -> bytes:
+def _block_row(first_line: int, lines: bytes) -> tuple[bytes, bytes, bytes]:
+    """A TXT row of shared.staging.COPY, in three parts so that a block's
+    bytes are never copied here: the first line's number, DELIMITER, QUOTE;
+    the lines; QUOTE, end of row."""
+    return b"%d\x1f\x1e" % first_line, lines, b"\x1e\n"
+
+
+def _txt_line(record: CodeRecord) -> bytes:
     """A good line that the block path left to the rule book, written again
-    as a block of one plain line: its ProductID left out (checked already),
-    the numbers without leading zeros, the code in UTF-8 (the database's
-    encoding; the rule book lets no control character into a code, so no
-    quote of the COPY either)."""
-    line, code, expiry, build, seats = record
-    return f"{line}\x1f\x1e\t{code}\t{_field(expiry)}\t{_field(build)}\t{_field(seats)}\r\n\x1e\n".encode()
+    as a plain line (staged as a block of one): its ProductID left out
+    (checked already), the numbers without leading zeros, the code in UTF-8
+    (the database's encoding; the rule book lets no control character into a
+    code, so no quote of the COPY either)."""
+    _, code, expiry, build, seats = record
+    return f"\t{code}\t{_field(expiry)}\t{_field(build)}\t{_field(seats)}\r\n".encode()
 
 
 def _field(number: int | None) -> str:

@@ -30,11 +30,9 @@ from typing import TypeVar, cast
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from shared.copyfeed import SPOOL_IN_MEMORY_BYTES
 from shared.formats import CleanLines, CodeRecord
-from shared.storage import BlobWriter, StoredFile
-
-SPOOL_IN_MEMORY_BYTES = 1024 * 1024
-_READ_BYTES = 1024 * 1024
+from shared.storage import CHUNK_BYTES, BlobWriter, StoredFile
 
 Item = TypeVar("Item")
 
@@ -63,7 +61,7 @@ class PreparedDownload:
             return upload_blob_id
         writer = BlobWriter(Session(bind=connection))
         self._spool.seek(0)
-        while data := self._spool.read(_READ_BYTES):
+        while data := self._spool.read(CHUNK_BYTES):
             writer.write(data)
         stored: StoredFile = writer.finish()
         return stored.blob_id

@@ -35,6 +35,9 @@ class Settings:
     # often beat sweeps; an operator rarely changes them, tests shorten them.
     lease_seconds: int
     sweep_interval_seconds: int
+    # A queued request whose wake-up message is older than this is published
+    # again (the message may have been lost with Redis's memory).
+    republish_after_seconds: int
     # API calls a minute, counted in Redis across every web process.
     api_calls_per_minute_per_key: int
     api_calls_per_minute_per_publisher: int
@@ -56,6 +59,7 @@ class Settings:
             max_upload_mb=_int(env, "MAX_UPLOAD_MB", 100, low=1),
             lease_seconds=_int(env, "LEASE_SECONDS", 120, low=2),
             sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60, low=1),
+            republish_after_seconds=_int(env, "REPUBLISH_AFTER_SECONDS", 60, low=1),
             # A client polling every 20 ms makes 3,000 calls a minute.
             api_calls_per_minute_per_key=_int(env, "API_CALLS_PER_MINUTE_PER_KEY", 6000, low=1),
             api_calls_per_minute_per_publisher=_int(env, "API_CALLS_PER_MINUTE_PER_PUBLISHER", 12000, low=1),

@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 MAX_LISTED_ERRORS = 100
-# A queued request whose wake-up message is older than this is published again.
-REPUBLISH_AFTER_SECONDS = 60
+# pg_terminate_backend's wait (PostgreSQL 14 and newer) for an ended session to go.
+END_SESSION_WAIT_MS = 5000
 
 PROCESSING_FAILED_REASON = (
     "The Code Generator failed on this file three times (a worker crashed, say). "
@@ -177,11 +177,20 @@ def mark_enqueued(session: Session, request_ids: Sequence[int]) -> None:
 
 def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
     """Claims whose lease ran out (the worker died or hangs): back to queued,
-    or rejected after MAX_ATTEMPTS, and the database session that did their
-    work ended, if it is still there: a hung worker's transaction would keep
-    its locks on the codes it was inserting, and the next attempt would wait
-    for them for as long as the worker hangs. Answer (id, new status, size)
-    of each."""
+    or rejected after MAX_ATTEMPTS. Answer (id, new status, size) of each.
+
+    First the database sessions that did their work are ended, if they are
+    still there: a hung worker's transaction keeps its locks on the codes it
+    was inserting, and, paused between marking the request decided and its
+    commit, on the request's own row, which the release below would skip for
+    as long as the worker hangs."""
+    for pid, started in session.execute(
+        select(UploadRequest.claim_backend_pid, UploadRequest.claim_backend_start).where(
+            UploadRequest.status == "processing", UploadRequest.lease_until < func.now()
+        )
+    ):
+        if pid is not None and started is not None:  # None: the worker died before naming its session
+            _end_session(session, pid, started)
     expired = (
         select(UploadRequest.id)
         .where(UploadRequest.status == "processing", UploadRequest.lease_until < func.now())
@@ -192,42 +201,34 @@ def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
         update(UploadRequest)
         .where(UploadRequest.id.in_(expired))
         .values(**_released_values())
-        .returning(
-            UploadRequest.id,
-            UploadRequest.status,
-            UploadRequest.size_bytes,
-            UploadRequest.claim_backend_pid,
-            UploadRequest.claim_backend_start,
-        )
+        .returning(UploadRequest.id, UploadRequest.status, UploadRequest.size_bytes)
     ).all()
-    for row in rows:
-        if row.claim_backend_pid is not None:
-            _end_session(session, row.claim_backend_pid, row.claim_backend_start)
     return [(row.id, row.status, row.size_bytes) for row in rows]
 
 
 def _end_session(session: Session, pid: int, started: datetime.datetime) -> None:
     """End the session with this pid and start (a pid alone may have been
-    reused), if it still runs. A role may end its own sessions; where it may
-    not, the next attempt waits for the locks as before."""
+    reused), if it still runs, and wait (up to END_SESSION_WAIT_MS) until it
+    has gone and its locks with it. A role may end its own sessions; where it
+    may not, the release waits for the locks as before."""
     try:
         with session.begin_nested():
             session.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "SELECT pg_terminate_backend(pid, :wait_ms) FROM pg_stat_activity "
                     "WHERE pid = :pid AND backend_start = :started AND pid <> pg_backend_pid()"
                 ),
-                {"pid": pid, "started": started},
+                {"pid": pid, "started": started, "wait_ms": END_SESSION_WAIT_MS},
             )
     except SQLAlchemyError:
         log.warning("could not end the database session %s of an expired claim", pid, exc_info=True)
 
 
-def needing_a_message(session: Session) -> list[tuple[int, int]]:
+def needing_a_message(session: Session, republish_after_seconds: int) -> list[tuple[int, int]]:
     """Queued requests whose message may have been lost: given back by a
     worker or the sweep (never published since), or published more than
-    REPUBLISH_AFTER_SECONDS ago and still waiting."""
-    cutoff = func.now() - _seconds(REPUBLISH_AFTER_SECONDS)
+    `republish_after_seconds` ago and still waiting."""
+    cutoff = func.now() - _seconds(republish_after_seconds)
     return list(
         session.execute(
             select(UploadRequest.id, UploadRequest.size_bytes)

@@ -47,7 +47,7 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
     def sweep() -> dict[str, int]:
         with runtime.sessions.begin() as session:
             released = states.release_expired_claims(session)
-            waiting = dict(states.needing_a_message(session))
+            waiting = dict(states.needing_a_message(session, runtime.settings.republish_after_seconds))
             waiting.update((request_id, size) for request_id, status, size in released if status == "queued")
             states.mark_enqueued(session, sorted(waiting))
         for request_id, size in sorted(waiting.items()):

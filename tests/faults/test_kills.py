@@ -35,7 +35,7 @@ def test_the_pool_child_killed_at_a_random_point(faults: Faults, trial: int) -> 
     at_a_random_point(faults, upload, longest=1.5)
     worker.child().send_signal(signal.SIGKILL)
     faults.decided(upload)
-    faults.check(upload)
+    faults.check(upload, interrupted=True)
 
 
 @pytest.mark.parametrize("trial", range(10))
@@ -47,7 +47,7 @@ def test_the_whole_worker_killed_and_restarted(faults: Faults, trial: int) -> No
     worker.kill()
     faults.worker("restarted")
     faults.decided(upload)
-    faults.check(upload)
+    faults.check(upload, interrupted=True)
 
 
 @pytest.mark.parametrize("trial", range(10))

@@ -239,9 +239,12 @@ def test_finished_at_is_when_the_decision_was_written_not_when_the_transaction_b
     assert (finished - began).total_seconds() >= 0.3
 
 
+@pytest.mark.parametrize("holds_the_request_row", [False, True])
 def test_the_sweep_ends_the_database_session_of_a_claim_that_outlived_its_lease(
-    sessions: sessionmaker[Session], acme: Tenant, settings: Settings
+    sessions: sessionmaker[Session], acme: Tenant, settings: Settings, holds_the_request_row: bool
 ) -> None:
+    """`holds_the_request_row`: the worker was paused between marking the
+    request decided and its commit, so its transaction locks the row itself."""
     request_id = queued_request(sessions, acme, txt("1234\tHUNG"))
     with sessions.begin() as session:
         held = states.claim(session, request_id, settings.lease_seconds)
@@ -258,6 +261,8 @@ def test_the_sweep_ends_the_database_session_of_a_claim_that_outlived_its_lease(
     bystander.begin()
     with sessions.begin() as session:
         session.execute(update(UploadRequest).where(UploadRequest.id == request_id).values(lease_until=func.now()))
+    if holds_the_request_row:
+        hung.execute(select(UploadRequest.id).where(UploadRequest.id == request_id).with_for_update())
     with sessions.begin() as session:
         assert [moved[:2] for moved in states.release_expired_claims(session)] == [(request_id, "queued")]
     with pytest.raises(OperationalError):

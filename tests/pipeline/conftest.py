@@ -1,14 +1,16 @@
 """A real Celery worker and beat on the test services, for the whole
 session, and helpers to upload through the real API and wait for the
-Code Generator's decision."""
+Code Generator's decision, to queue a request behind the API's back, and
+to race calls against each other."""
 
 from __future__ import annotations
 
 import io
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,13 @@ import psutil
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from shared.models import Product
+from shared.storage import BlobWriter
+from shared.uploads import create_request
 from tests.conftest import REPO, TEST_DATA_DIR, Tenant, test_environ
 
 DECIDED = ("completed", "rejected")
@@ -93,3 +99,40 @@ def wait_decided(client: FlaskClient, tenant: Tenant, upload_id: int, timeout: f
 def txt(*lines: str) -> bytes:
     """A TXT file: each line ended by CR LF, in Windows-1252."""
     return "".join(line + "\r\n" for line in lines).encode("cp1252")
+
+
+def queued_request(sessions: sessionmaker[Session], tenant: Tenant, content: bytes, *, enqueued: bool = True) -> int:
+    """A queued TXT request for the tenant's first product whose message was
+    never published (no worker will see it unless the sweep publishes it)."""
+    with sessions.begin() as session:
+        writer = BlobWriter(session)
+        writer.write(content)
+        product = session.get_one(Product, tenant.product_ids[0])
+        request = create_request(
+            session, tenant.publisher_id, product, writer.finish(),
+            format="txt", filename="f.txt", code_type="activation", dry_run=False, window_minutes=20,
+        )  # fmt: skip
+        if not enqueued:
+            request.enqueued_at = None
+        return request.id
+
+
+def at_once(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls in threads released at the same instant; answer what
+    each returned or raised."""
+    start = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            results[index] = call()
+        except Exception as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -4,9 +4,7 @@ lost message, a killed worker."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,11 +17,9 @@ from shared import codegen, states
 from shared.config import Settings
 from shared.errors import Conflict
 from shared.lease import ClaimLost
-from shared.models import LicenseCode, Product, UploadRequest
-from shared.storage import BlobWriter
-from shared.uploads import create_request
+from shared.models import LicenseCode, UploadRequest
 from tests.conftest import Tenant
-from tests.pipeline.conftest import WorkerProcesses, txt, upload, wait_decided
+from tests.pipeline.conftest import WorkerProcesses, at_once, queued_request, txt, upload, wait_decided
 
 PRODUCT = 1234
 
@@ -31,22 +27,6 @@ PRODUCT = 1234
 @pytest.fixture
 def acme(make_tenant: Any) -> Tenant:
     return make_tenant("acme", (PRODUCT,))
-
-
-def queued_request(sessions: sessionmaker[Session], tenant: Tenant, content: bytes, *, enqueued: bool = True) -> int:
-    """A queued request whose message was never published (no worker will
-    see it unless the sweep publishes it)."""
-    with sessions.begin() as session:
-        writer = BlobWriter(session)
-        writer.write(content)
-        product = session.get_one(Product, PRODUCT)
-        request = create_request(
-            session, tenant.publisher_id, product, writer.finish(),
-            format="txt", filename="f.txt", code_type="activation", dry_run=False, window_minutes=20,
-        )  # fmt: skip
-        if not enqueued:
-            request.enqueued_at = None
-        return request.id
 
 
 def status_of(sessions: sessionmaker[Session], request_id: int) -> str:
@@ -80,27 +60,6 @@ def test_a_completed_request_cannot_be_deleted(client: FlaskClient, acme: Tenant
     created = upload(client, acme, PRODUCT, txt("1234\tC-1")).get_json()
     assert wait_decided(client, acme, created["id"])["status"] == "completed"
     assert client.delete(f"/api/v1/uploads/{created['id']}", headers=acme.auth).status_code == 409
-
-
-def at_once(*calls: Callable[[], object]) -> list[object]:
-    """Run the calls in threads released at the same instant; answer what
-    each returned or raised."""
-    start = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], object]) -> None:
-        start.wait()
-        try:
-            results[index] = call()
-        except Exception as error:
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_delete_racing_a_claim_exactly_one_wins(

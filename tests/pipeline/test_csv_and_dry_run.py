@@ -17,7 +17,7 @@ from werkzeug.test import encode_multipart
 from shared.models import LicenseCode
 from tests.conftest import Tenant
 from tests.pipeline.conftest import txt, upload, wait_decided
-from tests.pipeline.test_lifecycle import queued_request
+from tests.pipeline.conftest import queued_request
 
 pytestmark = pytest.mark.usefixtures("workers")
 LICENSESPRING_EXAMPLE = (

@@ -16,8 +16,7 @@ from werkzeug.test import encode_multipart
 
 from shared.models import LicenseCode
 from tests.conftest import Tenant
-from tests.pipeline.conftest import txt, upload, wait_decided
-from tests.pipeline.conftest import queued_request
+from tests.pipeline.conftest import queued_request, txt, upload, wait_decided
 
 pytestmark = pytest.mark.usefixtures("workers")
 LICENSESPRING_EXAMPLE = (

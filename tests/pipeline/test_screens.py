@@ -20,8 +20,7 @@ from werkzeug.test import TestResponse, encode_multipart
 
 from shared.models import LicenseCode, UploadBlob, UploadRequest
 from tests.conftest import Tenant
-from tests.pipeline.conftest import DECIDED, txt, upload, wait_decided
-from tests.pipeline.conftest import queued_request
+from tests.pipeline.conftest import DECIDED, queued_request, txt, upload, wait_decided
 from tests.web.test_login import csrf_token, post_login
 
 pytestmark = pytest.mark.usefixtures("workers")

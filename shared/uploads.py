@@ -54,9 +54,14 @@ class Page:
 def _positive(raw: str | None, name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not is_whole_number(raw) or len(raw) > 9 or int(raw) < 1:
         raise InvalidValue(f"{name} must be a whole number of at least 1, not {raw!r}")
     return int(raw)
+
+
+def is_whole_number(raw: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "¹" and "²", which int() refuses."""
+    return raw.isascii() and raw.isdigit()
 
 
 def display_filename(raw: str | None) -> str:
@@ -210,6 +215,9 @@ def codes_of(
     caller has already found the product through its publisher."""
     if status is not None and status not in CODE_STATUSES:
         raise InvalidValue(f"status must be one of {', '.join(CODE_STATUSES)}, not {status!r}")
+    if prefix is not None and "\x00" in prefix:
+        # PostgreSQL text cannot hold NUL, so no code starts with one; psycopg2 would refuse the query.
+        raise InvalidValue("q must not contain NUL characters")
     query = select(LicenseCode).where(LicenseCode.product_id == product.product_id)
     if prefix:
         query = query.where(LicenseCode.code.startswith(prefix, autoescape=True))

@@ -51,9 +51,14 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
         message = f"The file is larger than the limit of {current_app.config['MAX_CONTENT_LENGTH'] // 2**20} MB."
     else:
         message = error.description or error.name
+    # The exception's own headers say what the status needs (Allow on a 405, RFC 9110); its body is ours.
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
     if _wants_json():
-        return api_error(status, _HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message)
-    return render_template("error.html", title=error.name, message=message), status
+        response = api_error(status, _HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message)
+        for name, value in headers:
+            response.headers.setdefault(name, value)
+        return response
+    return render_template("error.html", title=error.name, message=message), status, headers
 
 
 def _unexpected_error(error: Exception) -> ResponseReturnValue:

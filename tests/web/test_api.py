@@ -176,9 +176,13 @@ def test_an_unknown_api_path_answers_json_404(client: FlaskClient, make_tenant: 
     assert_api_error(client.get("/api/v1/products/not-a-number", headers=acme.auth), 404, "not_found")
 
 
-def test_a_wrong_method_on_an_api_path_answers_json_405(client: FlaskClient, make_tenant: Any) -> None:
+def test_a_wrong_method_on_an_api_path_answers_json_405_with_the_allowed_methods(
+    client: FlaskClient, make_tenant: Any
+) -> None:
     acme = make_tenant("Acme", (101,))
-    assert_api_error(client.delete("/api/v1/products/101", headers=acme.auth), 405, "method_not_allowed")
+    response = client.delete("/api/v1/products/101", headers=acme.auth)
+    assert_api_error(response, 405, "method_not_allowed")
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
     assert_api_error(client.put("/api/v1/products", headers=acme.auth), 405, "method_not_allowed")
 
 
@@ -221,3 +225,20 @@ def test_a_page_number_past_any_list_is_refused_with_400_not_a_500(client: Flask
         assert response.status_code == 400, path
         assert response.get_json()["error"]["code"] == "invalid"
         assert client.get(f"{path}?page=1000000", headers=tenant.auth).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/v1/uploads?page=%C2%B9",  # "¹": str.isdigit() says yes, int() says no
+        "/api/v1/uploads?per_page=%C2%B2",
+        "/api/v1/uploads?product_id=%C2%B9",
+        "/api/v1/products/1234/codes?page=%D9%A1",  # an Arabic-Indic one
+        "/api/v1/products/1234/codes?q=CODE%00",  # PostgreSQL text holds no NUL
+    ],
+)
+def test_a_query_value_that_only_looks_like_a_number_or_holds_nul_is_a_400_not_a_500(
+    client: FlaskClient, make_tenant: Any, query: str
+) -> None:
+    tenant = make_tenant("Acme", (1234,))
+    assert_api_error(client.get(query, headers=tenant.auth), 400, "invalid")

@@ -13,7 +13,15 @@ from shared.errors import InvalidValue
 from shared.models import UploadRequest
 from shared.products import product_of
 from shared.storage import discard_unshared_blob
-from shared.uploads import Page, confirm_dry_run, upload_of, uploads_of, why_no_codes, why_no_report
+from shared.uploads import (
+    Page,
+    confirm_dry_run,
+    is_whole_number,
+    upload_of,
+    uploads_of,
+    why_no_codes,
+    why_no_report,
+)
 from web import idempotency
 from web.accept import UploadRefused, accept_upload
 from web.api import blueprint
@@ -41,7 +49,7 @@ def create_upload(product_id: int) -> ResponseReturnValue:
 def list_uploads() -> ResponseReturnValue:
     page = Page.parse(request.args.get("page"), request.args.get("per_page"))
     product_id = request.args.get("product_id")
-    if product_id is not None and not product_id.isdigit():
+    if product_id is not None and not is_whole_number(product_id):
         raise InvalidValue(f"product_id must be a whole number, not {product_id!r}")
     uploads, total = uploads_of(
         db(),

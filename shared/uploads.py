@@ -52,7 +52,7 @@ class Page:
 
 
 def _positive(raw: str | None, name: str, default: int) -> int:
-    if raw is None or raw == "":
+    if raw is None:  # absent; `page=` is refused like any other non-number, as the API document says
         return default
     if not is_whole_number(raw) or len(raw) > 9 or int(raw) < 1:
         raise InvalidValue(f"{name} must be a whole number of at least 1, not {raw!r}")

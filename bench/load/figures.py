@@ -4,6 +4,7 @@ must meet."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from bench.load.plan import STATUS, UPLOAD
@@ -21,7 +22,12 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 def latency(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
     times = [record["ms"] for record in records if record["name"] == name and record["status"]]
-    return {"count": len(times), "p50_ms": percentile(times, 0.50), "p95_ms": percentile(times, 0.95)}
+    p50, p95 = percentile(times, 0.50), percentile(times, 0.95)
+    return {"count": len(times), "p50_ms": _rounded(p50), "p95_ms": _rounded(p95)}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def figures(
@@ -37,17 +43,18 @@ def figures(
         "server_errors_5xx": sum(1 for status in statuses if status >= 500),
         "client_errors_4xx": sum(1 for status in statuses if 400 <= status < 500),
         "no_answer": statuses.count(0),
+        "failures": dict(Counter(record["error"] for record in records if record["error"])),
         "uploads_accepted": accepted,
         "upload_post": latency(records, UPLOAD),
         "status_poll": latency(records, STATUS),
         "uploads_by_status": uploads["by_status"],
         "upload_to_decided_seconds": uploads["upload_to_decided_seconds"],
         "codes_stored": uploads["codes_stored"],
-        "load_seconds": load_seconds,
-        "drain_seconds": drain_seconds,
+        "load_seconds": round(load_seconds, 2),
+        "drain_seconds": round(drain_seconds, 2),
         "drained": drained,
         # From the start of the load until the last request was decided.
-        "codes_per_second": uploads["codes_stored"] / (load_seconds + drain_seconds),
+        "codes_per_second": round(uploads["codes_stored"] / (load_seconds + drain_seconds)),
     }
 
 

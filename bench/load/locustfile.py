@@ -50,16 +50,21 @@ class Publisher(HttpUser):
         with self.client.post(path, files={"file": (name, body, "text/plain")}, name=UPLOAD,
                               catch_response=True) as response:  # fmt: skip
             if response.status_code != 202:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                response.failure(_why(response))
                 return None
             return int(response.json()["id"])
 
     def status(self, upload_id: int) -> str | None:
         with self.client.get(f"/api/v1/uploads/{upload_id}", name=STATUS, catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                response.failure(_why(response))
                 return None
             return str(response.json()["status"])
+
+
+def _why(response: Any) -> str:
+    """The answer's status and body, or the connection error when none came."""
+    return f"{response.status_code}: {response.error or response.text[:200]}"
 
 
 @events.request.add_listener

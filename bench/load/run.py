@@ -104,11 +104,12 @@ def report(result: dict[str, Any], failures: list[str]) -> None:
         f"({post['count']:,} upload POSTs, {poll['count']:,} status polls)",
         f"5xx answers            {result['server_errors_5xx']} (4xx {result['client_errors_4xx']}, "
         f"no answer {result['no_answer']})",
+        *(f"  {count} x {failure}" for failure, count in result["failures"].items()),
         f"upload requests        {result['uploads_by_status']} ({result['uploads_accepted']:,} accepted)",
         f"queue drained          {result['drain_seconds']:.1f} s after the load stopped"
         + ("" if result["drained"] else " (NOT drained: gave up)"),
-        f"upload POST            p50 {post['p50_ms']:.0f} ms, p95 {post['p95_ms']:.0f} ms",
-        f"status poll            p50 {poll['p50_ms']:.0f} ms, p95 {poll['p95_ms']:.0f} ms",
+        f"upload POST            p50 {_ms(post['p50_ms'])}, p95 {_ms(post['p95_ms'])}",
+        f"status poll            p50 {_ms(poll['p50_ms'])}, p95 {_ms(poll['p95_ms'])}",
         f"upload to decided      p50 {result['upload_to_decided_seconds']['p50']} s, "
         f"p95 {result['upload_to_decided_seconds']['p95']} s (server clock)",
         f"codes stored           {result['codes_stored']:,}, {result['codes_per_second']:,.0f} codes/s "
@@ -116,6 +117,10 @@ def report(result: dict[str, Any], failures: list[str]) -> None:
     ]
     print("\n".join(lines))
     print("\n".join(f"FAILED: {failure}" for failure in failures) if failures else "every criterion met")
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
 
 
 def write(machine: dict[str, Any], minutes: float, result: dict[str, Any], failures: list[str]) -> None:

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-e2e test-faults lint bench clean
+.PHONY: run test test-e2e test-faults lint bench load clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "licensecodes needs Python 3.11 or newer (set PYTHON=...)")'
@@ -31,6 +31,12 @@ test-faults: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# 20 publishers uploading at once for LOAD_MINUTES (default 5) against a
+# fresh service; fails on a 5xx, an undecided upload or a slow drain.
+load: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[load]'
+	$(BIN)/python -m bench.load
 
 lint: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'

@@ -22,17 +22,23 @@ def lines(count: int, seed: int) -> Iterator[tuple[str, int, int, int]]:
 def write_txt(path: Path, count: int, seed: int, bad: str | None = None, product_id: int = PRODUCT_ID) -> None:
     """`bad`: None, "start" or "end" (the first or the last line is bad)."""
     with open(path, "wb") as out:
-        batch: list[str] = [BAD_LINE] if bad == "start" else []
-        for number, (code, expiry, build, seats) in enumerate(lines(count, seed), start=1):
-            if (bad == "start" and number == 1) or (bad == "end" and number == count):
-                continue
-            batch.append(f"{product_id}\t{code}\t{expiry}\t{build}\t{seats}\r\n")
-            if len(batch) >= 10_000:
-                out.write("".join(batch).encode("cp1252"))
-                batch.clear()
-        if bad == "end":
-            batch.append(BAD_LINE)
-        out.write("".join(batch).encode("cp1252"))
+        out.writelines(txt_chunks(count, seed, bad, product_id))
+
+
+def txt_chunks(count: int, seed: int, bad: str | None = None, product_id: int = PRODUCT_ID) -> Iterator[bytes]:
+    """The bytes of write_txt's file, 10,000 lines at a time (the load test
+    sends them from memory)."""
+    batch: list[str] = [BAD_LINE] if bad == "start" else []
+    for number, (code, expiry, build, seats) in enumerate(lines(count, seed), start=1):
+        if (bad == "start" and number == 1) or (bad == "end" and number == count):
+            continue
+        batch.append(f"{product_id}\t{code}\t{expiry}\t{build}\t{seats}\r\n")
+        if len(batch) >= 10_000:
+            yield "".join(batch).encode("cp1252")
+            batch.clear()
+    if bad == "end":
+        batch.append(BAD_LINE)
+    yield "".join(batch).encode("cp1252")
 
 
 def copy_rows(count: int, seed: int, request_id: int) -> Iterator[bytes]:

@@ -165,7 +165,7 @@ class Bench:
     def beside(self, size: int) -> float:
         """Fairness: another publisher's 10-code upload while this size is processing."""
         if self.other is None:
-            self.other = self.server.other_publisher(OTHER_PRODUCT)
+            self.other = self.server.publisher("other", OTHER_PRODUCT)
         big: dict[str, Any] = {}
         thread = threading.Thread(target=lambda: big.update(self.timed_upload(size)))
         thread.start()

@@ -54,8 +54,8 @@ class Server:
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(json.loads(response.read())["total"]) > 0
 
-    def other_publisher(self, product_id: int) -> tuple[str, int]:
-        """A second publisher with a product, made with the CLI: (API key, product id)."""
+    def publisher(self, name: str, product_id: int) -> tuple[str, int]:
+        """Another publisher NAME with a product, made with the CLI: (API key, product id)."""
         environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         environ["LICENSECODES_DATA_DIR"] = str(self.data_dir)
 
@@ -64,10 +64,10 @@ class Server:
                                   capture_output=True, text=True, check=True)  # fmt: skip
             return done.stdout
 
-        cli("create-publisher", "other")
-        cli("create-product", "--publisher", "other", "--product-id", str(product_id), "--short-code", "other",
-            "--name", "Other")  # fmt: skip
-        return cli("create-api-key", "--publisher", "other").strip().splitlines()[-1], product_id
+        cli("create-publisher", name)
+        cli("create-product", "--publisher", name, "--product-id", str(product_id), "--short-code", name,
+            "--name", name.title())  # fmt: skip
+        return cli("create-api-key", "--publisher", name).strip().splitlines()[-1], product_id
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)

@@ -57,7 +57,7 @@ def accept_upload(
         received.stored,
         format=format,
         filename=received.filename,
-        code_type=received.fields.get("code_type", "activation").strip() or "activation",
+        code_type=received.fields.get("code_type", "activation"),  # exactly one of CODE_TYPES, as documented
         dry_run=parse_boolean(received.fields.get("dry_run", "false"), "dry_run"),
         window_minutes=settings.processing_window_minutes,
         idempotency_key=idempotency_key,

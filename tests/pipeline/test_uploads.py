@@ -143,6 +143,8 @@ def test_more_than_100_problems_list_the_first_100_and_count_them_all(client: Fl
     ("fields", "status", "code"),
     [
         ({"code_type": "trial"}, 400, "invalid"),
+        ({"code_type": ""}, 400, "invalid"),
+        ({"code_type": " evaluation"}, 400, "invalid"),
         ({"dry_run": "maybe"}, 400, "invalid"),
     ],
 )

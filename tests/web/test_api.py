@@ -236,6 +236,8 @@ def test_a_page_number_past_any_list_is_refused_with_400_not_a_500(client: Flask
         "/api/v1/products/1234/codes?page=%D9%A1",  # an Arabic-Indic one
         "/api/v1/uploads?page=",  # the document says a number; an empty one is not
         "/api/v1/uploads?per_page=",
+        "/api/v1/uploads?status=",
+        "/api/v1/products/1234/codes?status=",
         "/api/v1/products/1234/codes?q=CODE%00",  # PostgreSQL text holds no NUL
     ],
 )

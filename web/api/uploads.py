@@ -55,8 +55,8 @@ def list_uploads() -> ResponseReturnValue:
         db(),
         g.publisher_id,
         page,
-        product_id=int(product_id) if product_id else None,
-        status=request.args.get("status") or None,
+        product_id=int(product_id) if product_id is not None else None,
+        status=request.args.get("status"),  # `status=` is refused, as the document's enum says
     )
     return jsonify(page_json([upload_json(u) for u in uploads], page.number, page.per_page, total))
 

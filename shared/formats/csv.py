@@ -54,7 +54,10 @@ class _Invalid(NamedTuple):
 
 
 # A parser gives a cell's typed value or _Invalid. Spaces around a value are
-# ignored, but in free text; a cell of spaces alone is an empty cell.
+# ignored, but in free text; a cell of spaces alone is an empty cell. Spaces
+# and TABs only: str.strip() would also drop a vertical tab, a form feed or a
+# Unicode line separator, and a value carrying one would pass as clean.
+_SPACES = " \t"
 Parser = Callable[[str], Any]
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _NOT_BOOLEAN = _Invalid("is not a boolean (true/false, yes/no or 1/0)")
@@ -65,14 +68,14 @@ _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
 
 
 def _boolean(cell: str) -> bool | _Invalid:
-    return _BOOLEANS.get(cell.strip().lower(), _NOT_BOOLEAN)
+    return _BOOLEANS.get(cell.strip(_SPACES).lower(), _NOT_BOOLEAN)
 
 
 def _whole(low: int, what: str) -> Parser:
     invalid = _Invalid(f"is not {what}")
 
     def parse(cell: str) -> int | _Invalid:
-        text = cell.strip()
+        text = cell.strip(_SPACES)
         digits = text.removeprefix("-")
         if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:  # int() never sees a huge number
             return invalid
@@ -82,7 +85,7 @@ def _whole(low: int, what: str) -> Parser:
 
 
 def _date(cell: str) -> str | _Invalid:
-    found = _DATE.fullmatch(cell.strip())
+    found = _DATE.fullmatch(cell.strip(_SPACES))
     try:
         return datetime.date(*map(int, found.groups())).isoformat() if found else _NOT_DATE
     except ValueError:  # 2023-02-30
@@ -90,7 +93,7 @@ def _date(cell: str) -> str | _Invalid:
 
 
 def _email(cell: str) -> str | _Invalid:
-    address = cell.strip()
+    address = cell.strip(_SPACES)
     return address if len(address) <= 254 and _EMAIL.fullmatch(address) else _NOT_EMAIL
 
 
@@ -156,7 +159,7 @@ def read_csv(chunks: Iterable[bytes], rules: CsvRules) -> Iterator[CsvRecord | P
     if first is None or isinstance(first, Problem):
         yield first or _problem(1, ("empty_file", "the file is empty; it needs a header row and at least one row"))
         return
-    names = [cell.strip() for cell in first[1]]  # header cells match exactly, but for surrounding spaces
+    names = [cell.strip(_SPACES) for cell in first[1]]  # header cells match exactly, but for surrounding spaces
     failure = _header_failure(names)
     if failure is not None:
         yield _problem(1, failure)
@@ -303,7 +306,7 @@ class _RowCheck:
     def check(self, line: int, cells: list[str]) -> CsvRecord | Problem:
         """The row's record, or its first failure in the order of §3 (format, product, prefix, expiry)."""
         if len(cells) != self._width or not cells[self._key]:
-            if not any(cell.strip() for cell in cells):
+            if not any(cell.strip(_SPACES) for cell in cells):
                 return _problem(line, ("blank_line", "the row is blank (all its cells are empty); remove it"))
             if len(cells) != self._width:
                 return _problem(line, ("format", f"the row has {len(cells)} cells; the header has {self._width}"))
@@ -312,7 +315,7 @@ class _RowCheck:
         values = _values(cells, self._typed) if failure is None else ("format", failure)
         if isinstance(values, tuple):
             return _problem(line, values)
-        short_code = cells[self._short_code].strip()
+        short_code = cells[self._short_code].strip(_SPACES)
         product = self._products.get(short_code)
         if product is None or (self._only is not None and short_code != self._only):
             return _problem(line, _product_failure(short_code, product, self._only))
@@ -324,7 +327,7 @@ def _values(cells: list[str], typed: list[tuple[int, str, Parser]]) -> dict[str,
     values = {}
     for index, name, parse in typed:
         cell = cells[index]
-        if cell and not cell.isspace():
+        if cell.strip(_SPACES):
             value = values[name] = parse(cell)
             if value.__class__ is _Invalid:
                 return "format", f"{name} {shown(cell)} {value.why}"

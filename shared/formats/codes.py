@@ -56,7 +56,7 @@ def format_failure(code: str, names: Mapping[str, str] = CHARACTER_NAMES) -> str
         what = names.get(forbidden) or describe(forbidden)
         return f"the code {shown(code)} contains {what}; codes may not contain spaces, tabs or control characters"
     if not code[0].isalnum():
-        return f"the code {shown(code)} starts with '{code[0]}'; it must start with a letter or a digit"
+        return f"the code {shown(code)} starts with {shown(code[0])}; it must start with a letter or a digit"
     return None
 
 
@@ -70,7 +70,7 @@ def windows_1252_failure(code: str) -> str | None:
     except UnicodeEncodeError as error:
         char = code[error.start]
         return (
-            f"the code {shown(code)} contains '{char}' (U+{ord(char):04X}), which the downloaded codes file "
+            f"the code {shown(code)} contains {shown(char)} (U+{ord(char):04X}), which the downloaded codes file "
             "(Windows-1252 text, §5) cannot hold"
         )
     return None

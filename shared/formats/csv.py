@@ -280,7 +280,7 @@ def _header_failure(names: list[str]) -> Failure | None:
     if not any(names):
         return "format", "the first line is blank; it must be the header row naming the columns"
     wrongs = [_unknown(name) for name in dict.fromkeys(names) if name not in COLUMNS]
-    wrongs += [f"the column '{name}' appears {count} times" for name, count in Counter(names).items() if count > 1]
+    wrongs += [f"the column {shown(name)} appears {count} times" for name, count in Counter(names).items() if count > 1]
     wrongs += [f"the required column '{name}' is missing" for name in (KEY, SHORT_CODE) if name not in names]
     more = [f"and {len(wrongs) - 5} more"] if len(wrongs) > 5 else []
     return ("format", "; ".join(wrongs[:5] + more)) if wrongs else None

@@ -184,19 +184,19 @@ def _rows(source: _Source) -> Iterator[tuple[int, list[str]] | Problem]:
     """(the line a row starts on, its cells) for each row, or its Problem."""
     reader = csv.reader(source, strict=True)  # strict: '"ab"c' or a quote never closed is an error
     while True:
-        start = reader.line_num + 1
-        source.row_chars = 0
+        source.start_row()
         try:
             cells = next(reader)
         except StopIteration:
             return
         except _Stop as stop:
-            yield _problem(start if stop.at_row_start else reader.line_num + 1, stop.failure)
+            yield _problem(source.row_start if stop.at_row_start else source.line + 1, stop.failure)
             return
         except csv.Error as error:
-            yield _problem(start, ("format", _csv_failure(str(error))))
+            yield _problem(source.row_start, ("format", _csv_failure(str(error))))
+            source.skip_rest_of_row()
             continue
-        yield start, cells
+        yield source.row_start, cells
 
 
 # What the csv module's errors mean for someone who wrote the file.
@@ -219,7 +219,27 @@ class _Source:
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = chunks
-        self.row_chars = 0  # of the current row, so far; _rows resets it
+        self.line = 0  # the last line read (handed out or skipped)
+        self.row_chars = 0  # of the current row, so far
+        self._row_quotes = 0  # '"' in the current row, so far: odd while a quoted cell is open
+        self._row_first: int | None = None  # the first line handed out for the current row
+        self._skipping = False  # through the rest of a broken row
+
+    def start_row(self) -> None:
+        self.row_chars = self._row_quotes = 0
+        self._row_first = None
+
+    @property
+    def row_start(self) -> int:
+        return self._row_first if self._row_first is not None else self.line + 1
+
+    def skip_rest_of_row(self) -> None:
+        """After the csv module gave up on a row (a bare CR, text after a
+        closing quote), its cell may still be open and run on over the next
+        lines: those lines are the broken row's, up to the one that closes
+        the quote, never rows of their own (a line inside a quoted cell read
+        as a row would give a code that is not in the file)."""
+        self._skipping = self._row_quotes % 2 == 1
 
     def __iter__(self) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")()
@@ -230,16 +250,29 @@ class _Source:
             lines = partial.split("\n") if "\n" in text else [partial]
             partial = lines.pop()
             for line in lines:
-                self.row_chars += len(line) + 1
-                if self.row_chars > _MAX_ROW:
-                    raise _Stop(_TOO_LONG, at_row_start=True)
-                yield line + "\n"
+                if self._handed_out(line):
+                    self.row_chars += len(line) + 1
+                    if self.row_chars > _MAX_ROW:
+                        raise _Stop(_TOO_LONG, at_row_start=True)
+                    yield line + "\n"
             if len(partial) > _MAX_ROW:  # before a failure further on, as in smaller chunks
                 raise _Stop(_TOO_LONG, at_row_start=True)
             if failure is not None:
                 raise _Stop(failure)
-        if partial:
+        if partial and self._handed_out(partial):
             yield partial
+
+    def _handed_out(self, line: str) -> bool:
+        """Count the line; False when it is skipped (the rest of a broken row)."""
+        self.line += 1
+        quotes = line.count('"')
+        if self._skipping:
+            self._skipping = quotes % 2 == 0  # an odd count closes the open cell
+            return False
+        if self._row_first is None:
+            self._row_first = self.line
+        self._row_quotes += quotes
+        return True
 
 
 _TOO_LONG = ("format", f"the row is longer than {_MAX_ROW} characters, far longer than a good row (a quote left open?)")

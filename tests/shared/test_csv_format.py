@@ -278,6 +278,13 @@ def test_text_after_a_closing_quote_is_a_format_problem_and_reading_goes_on() ->
     assert items[1] == CsvRecord(3, "A2", 1234, "activation", None, None, None)
 
 
+def test_the_lines_of_a_quoted_cell_in_a_broken_row_are_never_read_as_rows() -> None:
+    for broken in ('\rA1,psc,"note', '"A1"x,psc,"note'):  # a bare CR; text after a closing quote
+        items = read(f'{HEADER},license__note\n{broken}\nA2,psc,\n"\nA3,psc,\n')
+        assert [(item.line, type(item)) for item in items] == [(2, Problem), (5, CsvRecord)], broken
+        assert items[1].code == "A3"  # type: ignore[union-attr]
+
+
 def test_a_classic_mac_file_with_cr_alone_is_a_format_problem() -> None:
     problem = the_problem(f"{HEADER}\rA1,psc\r".encode())
     assert (problem.line, problem.reason_code) == (1, "format") and "CR without LF" in problem.message

@@ -170,6 +170,14 @@ def test_header_cells_may_be_quoted_and_padded_with_spaces() -> None:
     assert records('"license__license_key", product__short_code \nA1,psc\n')[0].code == "A1"
 
 
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x85", "\u2028", "\u2029"])
+def test_only_spaces_and_tabs_around_a_value_are_ignored(char: str) -> None:
+    # str.strip() would drop these: the value would pass as clean.
+    for row in (f"A1,psc{char},", f"A1,psc,5{char}", f"A1,psc,{char}"):
+        problem = the_problem(f"{HEADER},license__valid_duration\n{row}\n")
+        assert problem.line == 2 and problem.message.isprintable(), row
+
+
 def test_the_column_table_holds_the_43_columns_of_the_licensespring_page() -> None:
     prefixes = [name.split("__")[0] for name in COLUMNS]
     assert [prefixes.count(prefix) for prefix in ("customer", "order", "license", "product")] == [11, 7, 24, 1]

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-e2e test-faults lint bench load clean
+.PHONY: run test test-e2e test-faults lint bench fuzz load clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "licensecodes needs Python 3.11 or newer (set PYTHON=...)")'
@@ -29,6 +29,19 @@ test-e2e: $(INSTALLED)
 test-faults: $(INSTALLED)
 	$(BIN)/python -m pytest -m faults tests/faults
 
+# Coverage-guided fuzzing of the TXT and CSV readers (fuzz/readers.py, atheris):
+# FUZZ_SECONDS in all, half to each reader, seeded from fuzz/corpus/<reader>;
+# what it learns stays in var/fuzz/<reader>, a crashing input in var/fuzz/.
+FUZZ_SECONDS ?= 600
+fuzz: $(INSTALLED)
+	@$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	@mkdir -p var/fuzz/txt var/fuzz/csv
+	for reader in txt csv; do \
+		$(BIN)/python fuzz/readers.py $$reader -max_total_time=$$(( $(FUZZ_SECONDS) / 2 )) -max_len=8192 \
+			-print_final_stats=1 -artifact_prefix=var/fuzz/ var/fuzz/$$reader fuzz/corpus/$$reader \
+			|| exit 1; \
+	done
+
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
@@ -40,8 +53,8 @@ load: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
-	$(BIN)/ruff check shared web worker tests
-	$(BIN)/ruff format --check shared web worker tests
+	$(BIN)/ruff check shared web worker tests fuzz
+	$(BIN)/ruff format --check shared web worker tests fuzz
 	$(BIN)/mypy
 
 clean:

@@ -51,12 +51,12 @@ def format_failure(code: str, names: Mapping[str, str] = CHARACTER_NAMES) -> str
         return "the code is empty"
     if len(code) > MAX_CODE_LENGTH:
         return f"the code {shown(code)} is {len(code)} characters long; at most {MAX_CODE_LENGTH}"
-    forbidden = next((char for char in code if _is_forbidden(char)), None)
+    forbidden = next((char for char in code if is_forbidden(char)), None)
     if forbidden is not None:
-        what = names.get(forbidden) or _describe(forbidden)
+        what = names.get(forbidden) or describe(forbidden)
         return f"the code {shown(code)} contains {what}; codes may not contain spaces, tabs or control characters"
     if not code[0].isalnum():
-        return f"the code {shown(code)} starts with '{code[0]}'; it must start with a letter or a digit"
+        return f"the code {shown(code)} starts with {shown(code[0])}; it must start with a letter or a digit"
     return None
 
 
@@ -70,7 +70,7 @@ def windows_1252_failure(code: str) -> str | None:
     except UnicodeEncodeError as error:
         char = code[error.start]
         return (
-            f"the code {shown(code)} contains '{char}' (U+{ord(char):04X}), which the downloaded codes file "
+            f"the code {shown(code)} contains {shown(char)} (U+{ord(char):04X}), which the downloaded codes file "
             "(Windows-1252 text, §5) cannot hold"
         )
     return None
@@ -104,11 +104,13 @@ def _escape(char: str) -> str:
     return f"\\u{point:04x}" if point < 0x10000 else f"\\U{point:08x}"
 
 
-def _is_forbidden(char: str) -> bool:
+def is_forbidden(char: str) -> bool:
+    """Whether a code may never hold `char`: whitespace, a control or an invisible character."""
     return char.isspace() or unicodedata.category(char) in _INVISIBLE
 
 
-def _describe(char: str) -> str:
+def describe(char: str) -> str:
+    """A forbidden character in words, escaped: "whitespace (\\u2028)"."""
     if ord(char) < 0x100:  # the words the TXT format has always used
         return f"a control character ({_escape(char)})"
     if char.isspace() or unicodedata.category(char) == "Zs":

@@ -54,7 +54,10 @@ class _Invalid(NamedTuple):
 
 
 # A parser gives a cell's typed value or _Invalid. Spaces around a value are
-# ignored, but in free text; a cell of spaces alone is an empty cell.
+# ignored, but in free text; a cell of spaces alone is an empty cell. Spaces
+# and TABs only: str.strip() would also drop a vertical tab, a form feed or a
+# Unicode line separator, and a value carrying one would pass as clean.
+_SPACES = " \t"
 Parser = Callable[[str], Any]
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _NOT_BOOLEAN = _Invalid("is not a boolean (true/false, yes/no or 1/0)")
@@ -65,14 +68,14 @@ _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
 
 
 def _boolean(cell: str) -> bool | _Invalid:
-    return _BOOLEANS.get(cell.strip().lower(), _NOT_BOOLEAN)
+    return _BOOLEANS.get(cell.strip(_SPACES).lower(), _NOT_BOOLEAN)
 
 
 def _whole(low: int, what: str) -> Parser:
     invalid = _Invalid(f"is not {what}")
 
     def parse(cell: str) -> int | _Invalid:
-        text = cell.strip()
+        text = cell.strip(_SPACES)
         digits = text.removeprefix("-")
         if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:  # int() never sees a huge number
             return invalid
@@ -82,7 +85,7 @@ def _whole(low: int, what: str) -> Parser:
 
 
 def _date(cell: str) -> str | _Invalid:
-    found = _DATE.fullmatch(cell.strip())
+    found = _DATE.fullmatch(cell.strip(_SPACES))
     try:
         return datetime.date(*map(int, found.groups())).isoformat() if found else _NOT_DATE
     except ValueError:  # 2023-02-30
@@ -90,7 +93,7 @@ def _date(cell: str) -> str | _Invalid:
 
 
 def _email(cell: str) -> str | _Invalid:
-    address = cell.strip()
+    address = cell.strip(_SPACES)
     return address if len(address) <= 254 and _EMAIL.fullmatch(address) else _NOT_EMAIL
 
 
@@ -156,7 +159,7 @@ def read_csv(chunks: Iterable[bytes], rules: CsvRules) -> Iterator[CsvRecord | P
     if first is None or isinstance(first, Problem):
         yield first or _problem(1, ("empty_file", "the file is empty; it needs a header row and at least one row"))
         return
-    names = [cell.strip() for cell in first[1]]  # header cells match exactly, but for surrounding spaces
+    names = [cell.strip(_SPACES) for cell in first[1]]  # header cells match exactly, but for surrounding spaces
     failure = _header_failure(names)
     if failure is not None:
         yield _problem(1, failure)
@@ -181,19 +184,19 @@ def _rows(source: _Source) -> Iterator[tuple[int, list[str]] | Problem]:
     """(the line a row starts on, its cells) for each row, or its Problem."""
     reader = csv.reader(source, strict=True)  # strict: '"ab"c' or a quote never closed is an error
     while True:
-        start = reader.line_num + 1
-        source.row_chars = 0
+        source.start_row()
         try:
             cells = next(reader)
         except StopIteration:
             return
         except _Stop as stop:
-            yield _problem(start if stop.at_row_start else reader.line_num + 1, stop.failure)
+            yield _problem(source.row_start if stop.at_row_start else source.line + 1, stop.failure)
             return
         except csv.Error as error:
-            yield _problem(start, ("format", _csv_failure(str(error))))
+            yield _problem(source.row_start, ("format", _csv_failure(str(error))))
+            source.skip_rest_of_row()
             continue
-        yield start, cells
+        yield source.row_start, cells
 
 
 # What the csv module's errors mean for someone who wrote the file.
@@ -216,7 +219,27 @@ class _Source:
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = chunks
-        self.row_chars = 0  # of the current row, so far; _rows resets it
+        self.line = 0  # the last line read (handed out or skipped)
+        self.row_chars = 0  # of the current row, so far
+        self._row_quotes = 0  # '"' in the current row, so far: odd while a quoted cell is open
+        self._row_first: int | None = None  # the first line handed out for the current row
+        self._skipping = False  # through the rest of a broken row
+
+    def start_row(self) -> None:
+        self.row_chars = self._row_quotes = 0
+        self._row_first = None
+
+    @property
+    def row_start(self) -> int:
+        return self._row_first if self._row_first is not None else self.line + 1
+
+    def skip_rest_of_row(self) -> None:
+        """After the csv module gave up on a row (a bare CR, text after a
+        closing quote), its cell may still be open and run on over the next
+        lines: those lines are the broken row's, up to the one that closes
+        the quote, never rows of their own (a line inside a quoted cell read
+        as a row would give a code that is not in the file)."""
+        self._skipping = self._row_quotes % 2 == 1
 
     def __iter__(self) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")()
@@ -227,16 +250,29 @@ class _Source:
             lines = partial.split("\n") if "\n" in text else [partial]
             partial = lines.pop()
             for line in lines:
-                self.row_chars += len(line) + 1
-                if self.row_chars > _MAX_ROW:
-                    raise _Stop(_TOO_LONG, at_row_start=True)
-                yield line + "\n"
+                if self._handed_out(line):
+                    self.row_chars += len(line) + 1
+                    if self.row_chars > _MAX_ROW:
+                        raise _Stop(_TOO_LONG, at_row_start=True)
+                    yield line + "\n"
             if len(partial) > _MAX_ROW:  # before a failure further on, as in smaller chunks
                 raise _Stop(_TOO_LONG, at_row_start=True)
             if failure is not None:
                 raise _Stop(failure)
-        if partial:
+        if partial and self._handed_out(partial):
             yield partial
+
+    def _handed_out(self, line: str) -> bool:
+        """Count the line; False when it is skipped (the rest of a broken row)."""
+        self.line += 1
+        quotes = line.count('"')
+        if self._skipping:
+            self._skipping = quotes % 2 == 0  # an odd count closes the open cell
+            return False
+        if self._row_first is None:
+            self._row_first = self.line
+        self._row_quotes += quotes
+        return True
 
 
 _TOO_LONG = ("format", f"the row is longer than {_MAX_ROW} characters, far longer than a good row (a quote left open?)")
@@ -277,7 +313,7 @@ def _header_failure(names: list[str]) -> Failure | None:
     if not any(names):
         return "format", "the first line is blank; it must be the header row naming the columns"
     wrongs = [_unknown(name) for name in dict.fromkeys(names) if name not in COLUMNS]
-    wrongs += [f"the column '{name}' appears {count} times" for name, count in Counter(names).items() if count > 1]
+    wrongs += [f"the column {shown(name)} appears {count} times" for name, count in Counter(names).items() if count > 1]
     wrongs += [f"the required column '{name}' is missing" for name in (KEY, SHORT_CODE) if name not in names]
     more = [f"and {len(wrongs) - 5} more"] if len(wrongs) > 5 else []
     return ("format", "; ".join(wrongs[:5] + more)) if wrongs else None
@@ -303,7 +339,7 @@ class _RowCheck:
     def check(self, line: int, cells: list[str]) -> CsvRecord | Problem:
         """The row's record, or its first failure in the order of §3 (format, product, prefix, expiry)."""
         if len(cells) != self._width or not cells[self._key]:
-            if not any(cell.strip() for cell in cells):
+            if not any(cell.strip(_SPACES) for cell in cells):
                 return _problem(line, ("blank_line", "the row is blank (all its cells are empty); remove it"))
             if len(cells) != self._width:
                 return _problem(line, ("format", f"the row has {len(cells)} cells; the header has {self._width}"))
@@ -312,7 +348,7 @@ class _RowCheck:
         values = _values(cells, self._typed) if failure is None else ("format", failure)
         if isinstance(values, tuple):
             return _problem(line, values)
-        short_code = cells[self._short_code].strip()
+        short_code = cells[self._short_code].strip(_SPACES)
         product = self._products.get(short_code)
         if product is None or (self._only is not None and short_code != self._only):
             return _problem(line, _product_failure(short_code, product, self._only))
@@ -324,7 +360,7 @@ def _values(cells: list[str], typed: list[tuple[int, str, Parser]]) -> dict[str,
     values = {}
     for index, name, parse in typed:
         cell = cells[index]
-        if cell and not cell.isspace():
+        if cell.strip(_SPACES):
             value = values[name] = parse(cell)
             if value.__class__ is _Invalid:
                 return "format", f"{name} {shown(cell)} {value.why}"

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from shared.formats.codes import CHARACTER_NAMES, format_failure, prefix_failure, shown
+from shared.formats.codes import CHARACTER_NAMES, describe, format_failure, is_forbidden, prefix_failure, shown
 from shared.formats.records import CleanLines, CodeRecord, Problem
 from shared.models import MAX_CODE_LENGTH, MAX_EVALUATION_EXPIRY_DAYS
 
@@ -46,6 +46,11 @@ _BOMS = (
     (b"\xff\xfe", "a UTF-16 byte-order mark (FF FE)"),
     (b"\xfe\xff", "a UTF-16 byte-order mark (FE FF)"),
 )
+# A character beyond Latin-1 written in UTF-8. Read as Windows-1252 its bytes
+# are letters and symbols (U+2028 reads "â€¨"), so an invisible one, which §3
+# forbids, would pass for part of a code. Overlong forms and surrogates match
+# too but do not decode: those bytes are Windows-1252 text after all.
+_UTF8_BEYOND_LATIN1 = re.compile(rb"[\xc4-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _SAVE_AS_ANSI = "save the file as ANSI (Windows-1252) text"
 _NUMBER_NAMES = ("expiry period", "build number", "seats value")
 
@@ -175,6 +180,7 @@ class _Reader:
         undefined = _UNDEFINED.search(raw)
         outcome = (
             _encoding_failure(number, raw[:3], b"\0" in raw, undefined[0][0] if undefined else None)
+            or _utf8_failure(raw)
             or _line_ending_failure(b"\r" in body, ends_with_cr, ended)
             or _blank_failure(not body.strip(b" \t"))
             or self._fields(number, body.split(b"\t"))
@@ -207,6 +213,23 @@ def _encoding_failure(number: int, start: bytes, has_nul: bool, undefined: int |
         return "encoding", f"contains a NUL byte (\\x00), as UTF-16 text does; {_SAVE_AS_ANSI}"
     if undefined is not None:
         return "encoding", f"contains the byte \\x{undefined:02x}, which Windows-1252 leaves undefined; {_SAVE_AS_ANSI}"
+    return None
+
+
+def _utf8_failure(raw: bytes) -> Failure | None:
+    """An invisible character (U+2028, U+200B, U+202E, a byte-order mark…)
+    written in UTF-8 anywhere in the line: the file is not ANSI text."""
+    if raw.isascii():
+        return None
+    for found in _UTF8_BEYOND_LATIN1.finditer(raw):
+        try:
+            char = found[0].decode()
+        except UnicodeDecodeError:
+            continue
+        if is_forbidden(char):
+            what = "a byte-order mark (\\ufeff)" if char == "\ufeff" else describe(char)
+            written = f"written in UTF-8 (the bytes {found[0].hex(' ').upper()})"
+            return "encoding", f"contains {what} {written}, which an ANSI file cannot hold; {_SAVE_AS_ANSI}"
     return None
 
 
@@ -275,7 +298,9 @@ def _shown(value: bytes) -> str:
 
 class _LongLine:
     """What the checks need to know of a line too long to hold (longer than
-    any good line): fed piece by piece, so a 100 MB line costs no memory."""
+    any good line): fed piece by piece, so a 100 MB line costs no memory.
+    It does not look for UTF-8 (a character may straddle two pieces): such a
+    line is refused as too long instead, however it is chunked."""
 
     def __init__(self) -> None:
         self.start = b""

@@ -170,6 +170,14 @@ def test_header_cells_may_be_quoted_and_padded_with_spaces() -> None:
     assert records('"license__license_key", product__short_code \nA1,psc\n')[0].code == "A1"
 
 
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x85", "\u2028", "\u2029"])
+def test_only_spaces_and_tabs_around_a_value_are_ignored(char: str) -> None:
+    # str.strip() would drop these: the value would pass as clean.
+    for row in (f"A1,psc{char},", f"A1,psc,5{char}", f"A1,psc,{char}"):
+        problem = the_problem(f"{HEADER},license__valid_duration\n{row}\n")
+        assert problem.line == 2 and problem.message.isprintable(), row
+
+
 def test_the_column_table_holds_the_43_columns_of_the_licensespring_page() -> None:
     prefixes = [name.split("__")[0] for name in COLUMNS]
     assert [prefixes.count(prefix) for prefix in ("customer", "order", "license", "product")] == [11, 7, 24, 1]
@@ -276,6 +284,13 @@ def test_text_after_a_closing_quote_is_a_format_problem_and_reading_goes_on() ->
     assert isinstance(items[0], Problem) and (items[0].line, items[0].reason_code) == (2, "format")
     assert "closing quote" in items[0].message
     assert items[1] == CsvRecord(3, "A2", 1234, "activation", None, None, None)
+
+
+def test_the_lines_of_a_quoted_cell_in_a_broken_row_are_never_read_as_rows() -> None:
+    for broken in ('\rA1,psc,"note', '"A1"x,psc,"note'):  # a bare CR; text after a closing quote
+        items = read(f'{HEADER},license__note\n{broken}\nA2,psc,\n"\nA3,psc,\n')
+        assert [(item.line, type(item)) for item in items] == [(2, Problem), (5, CsvRecord)], broken
+        assert items[1].code == "A3"  # type: ignore[union-attr]
 
 
 def test_a_classic_mac_file_with_cr_alone_is_a_format_problem() -> None:

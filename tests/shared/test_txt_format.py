@@ -106,6 +106,26 @@ def test_a_utf8_byte_order_mark_is_an_encoding_problem_on_line_1() -> None:
     assert "UTF-8 byte-order mark" in problem.message and "ANSI (Windows-1252)" in problem.message
 
 
+@pytest.mark.parametrize(
+    ("char", "named"),
+    [
+        ("\u2028", "whitespace (\\u2028)"),
+        ("\u200b", "(\\u200b)"),
+        ("\u202e", "(\\u202e)"),
+        ("\ufeff", "byte-order mark"),
+    ],
+)
+def test_an_invisible_character_written_in_utf8_is_an_encoding_problem_anywhere(char: str, named: str) -> None:
+    # As Windows-1252 its bytes are visible ("â€¨"): without this rule the code would pass.
+    problem = the_problem(b"1234\tGOOD\r\n1234\tBA" + char.encode() + b"D\r\n")
+    assert (problem.line, problem.reason_code) == (2, "encoding")
+    assert named in problem.message and "UTF-8 (the bytes " in problem.message and problem.message.isprintable()
+
+
+def test_utf8_letters_beyond_latin_1_still_read_as_their_windows_1252_characters() -> None:
+    assert records(b"1234\tA\xc9\x80\r\n")[0].code == "A\u00c9\u20ac"  # 'ɀ' in UTF-8, 'É€' in Windows-1252
+
+
 def test_a_utf16_file_with_its_byte_order_mark_is_an_encoding_problem() -> None:
     items = read("1234\tCODE1\r\n".encode("utf-16"))
     assert isinstance(items[0], Problem) and items[0].reason_code == "encoding"

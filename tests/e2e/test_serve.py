@@ -156,10 +156,22 @@ def test_serve_starts_everything_and_ctrl_c_leaves_nothing_behind(data_dir: Path
     assert postgres_pid(data_dir) == postgres
     assert served.get("/healthz")[0] == 200, "the CLI command stopped the servers it did not start"
 
+    # A key sent in the query string is refused, a wrong one too; neither
+    # the right key nor the wrong one is written to any log.
+    assert served.get(f"/api/v1/products?api_key={served.api_key}")[0] == 400
+    wrong_key = served.api_key[:-6] + "WRONG0"
+    assert served.get("/api/v1/products", key=wrong_key)[0] == 401
+
     pids = served.every_pid()
     assert len(pids) >= 6
     assert served.press_ctrl_c() == 0
     assert "licensecodes: stopped." in served.output.text()
+    # The banner shows the demo key to the newcomer, once; nothing else may.
+    logged = [line for line in served.output.text().splitlines() if not line.lstrip().startswith("API key:")]
+    logged += [path.read_text(errors="replace") for path in (data_dir / "logs").glob("*.log")]
+    assert any('"GET /api/v1/products HTTP/1.1" 400' in text for text in logged), "no access log line: proves nothing"
+    for secret in (served.api_key.rsplit("_", 1)[-1], wrong_key.rsplit("_", 1)[-1]):
+        assert not [text for text in logged if secret in text]
     assert [pid for pid in pids if alive(pid)] == []
     assert processes_mentioning(str(data_dir)) == []
 

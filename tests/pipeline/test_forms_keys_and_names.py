@@ -10,7 +10,6 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -21,7 +20,7 @@ from werkzeug.test import encode_multipart
 from shared.models import UploadRequest
 from tests.conftest import Tenant
 from tests.pipeline.conftest import queued_request, txt
-from tests.web.test_login import csrf_token, is_logged_in, post_login
+from tests.web.test_login import is_logged_in, post_login
 
 PRODUCT = 1234
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -70,16 +69,20 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_
 
 # Sent as RFC 2231 `filename*`, the one way a multipart header carries CR, LF
 # and double quotes (a browser percent-encodes them the same way).
-HOSTILE = 'a"b\r\nX-Injected: 1\r\n<script>alert(1)</script>\u202etxt.exe/../..\\x\'y.txt'
+HOSTILE = "a\"b\r\nX-Injected: 1\r\n<script>alert(1)</script>\u202etxt.exe/../..\\x'y.txt"
 
 
 def hostile_upload(client: FlaskClient, tenant: Tenant, content: bytes) -> Any:
     boundary = "hostile-boundary"
     body = (
-        f"--{boundary}\r\n"
-        f"Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''{quote(HOSTILE, safe='')}\r\n"
-        "Content-Type: text/plain\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f"--{boundary}\r\n"
+            f"Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''{quote(HOSTILE, safe='')}\r\n"
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return client.post(
         f"/api/v1/products/{PRODUCT}/uploads",
         data=body,

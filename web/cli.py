@@ -25,6 +25,7 @@ from shared.config import Settings
 from shared.db import make_engine, make_sessions
 from shared.errors import LicenseCodesError
 from shared.services import connect
+from web.client import commands as client_commands
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -232,6 +233,11 @@ def create_product(
     with _transaction() as (session, _):
         product = create(session, publisher_named(session, publisher_name), new)
     click.echo(f"created product {product.product_id} ({product.short_code}) for publisher {publisher_name!r}")
+
+
+# The publishers' client: plain click commands that only speak HTTP.
+for _client_command in client_commands.COMMANDS:
+    cli.add_command(_client_command)
 
 
 def main() -> None:

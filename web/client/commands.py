@@ -1,0 +1,126 @@
+"""`licensecodes upload`, `status` and `download`: the publishers' side of
+the command line. Plain click commands, not Flask ones: they must not build
+the app, and so never start or open a database."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import click
+
+from web.client import progress
+from web.client.api import DEFAULT_URL, PublisherApi
+from web.client.errors import EXIT_OK, EXIT_STATUS_HELP
+from web.client.outcome import details, exit_status, verdict
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_WAIT_SECONDS = 30 * 60  # longer than the default processing window (PRODUCT.md §5)
+
+
+def _server_options(command: F) -> F:
+    """--url and --api-key, each also read from the environment."""
+    command = click.option(
+        "--api-key",
+        envvar="LICENSECODES_API_KEY",
+        show_envvar=True,
+        required=True,
+        help="the publisher's API key (lc_...); the environment keeps it out of shell histories",
+    )(command)
+    return click.option(
+        "--url", envvar="LICENSECODES_URL", show_envvar=True, default=DEFAULT_URL, show_default=True,
+        help="the licensecodes server",
+    )(command)  # fmt: skip
+
+
+@click.command(epilog=EXIT_STATUS_HELP)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--product", "product_id", type=int, required=True, help="the ProductID the codes are for")
+@click.option("--evaluation", is_flag=True, help="evaluation codes (activation codes otherwise)")
+@click.option("--dry-run", is_flag=True, help="check the file and summarise it; store nothing")
+@click.option("--wait", is_flag=True, help="wait for the Code Generator's decision and print it")
+@click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, show_default=True,
+              help="seconds to wait with --wait")  # fmt: skip
+@_server_options
+def upload(
+    file: Path, product_id: int, evaluation: bool, dry_run: bool, wait: bool, timeout: float, url: str, api_key: str
+) -> None:
+    """Upload FILE (TXT or CSV) of license codes for a product.
+
+    The file is streamed, never read whole. Without --wait it prints the new
+    request's id once the server has accepted the file (exit 0); with
+    --wait, the outcome: the codes stored, or every problem with its line.
+    """
+    with PublisherApi(url, api_key) as api:
+        api.product(product_id)  # a bad key or product says so before a large file is sent
+        with progress.bytes_sent_bar(file.stat().st_size) as advance:
+            accepted = api.upload(file, product_id, evaluation=evaluation, dry_run=dry_run, on_sent=advance)
+        click.echo(f"upload {accepted['id']} accepted: {accepted['status']}, deadline {accepted['deadline_at']}")
+        if not wait:
+            return
+        decided = progress.until_decided(api, accepted, timeout)
+    for line in verdict(decided):
+        click.echo(line)
+    sys.exit(exit_status(decided))
+
+
+@click.command(epilog=EXIT_STATUS_HELP)
+@click.argument("upload_id", metavar="ID", type=int)
+@_server_options
+def status(upload_id: int, url: str, api_key: str) -> None:
+    """Print the state of upload request ID: deadline, counts and problems.
+
+    The exit status tells the state: 0 completed, 1 rejected, 4 still
+    queued or processing.
+    """
+    with PublisherApi(url, api_key) as api:
+        upload_request = api.upload_request(upload_id)
+    for line in details(upload_request):
+        click.echo(line)
+    if upload_request["status"] == "rejected":
+        for line in verdict(upload_request)[1:]:
+            click.echo(line)
+    sys.exit(exit_status(upload_request))
+
+
+@click.command(epilog=EXIT_STATUS_HELP)
+@click.argument("upload_id", metavar="ID", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="write to this file (stdout otherwise)")  # fmt: skip
+@click.option("--errors", is_flag=True, help="the error report (errors.csv) of a rejected request, not its codes")
+@_server_options
+def download(upload_id: int, output: Path | None, errors: bool, url: str, api_key: str) -> None:
+    """Download the codes of completed upload ID as .txt (streamed).
+
+    With --errors, the CSV report of every problem of a rejected one.
+    """
+    route = f"/api/v1/uploads/{upload_id}/" + ("errors.csv" if errors else "codes.txt")
+    with PublisherApi(url, api_key) as api:
+        chunks = api.stream(route)
+        if output is None:
+            _write(chunks, click.get_binary_stream("stdout"))
+        else:
+            _write_file(chunks, output)
+    sys.exit(EXIT_OK)
+
+
+def _write(chunks: Iterator[bytes], sink: BinaryIO) -> None:
+    for chunk in chunks:
+        sink.write(chunk)
+    sink.flush()
+
+
+def _write_file(chunks: Iterator[bytes], output: Path) -> None:
+    """No half-written file left behind when the download breaks off."""
+    try:
+        with output.open("wb") as sink:
+            _write(chunks, sink)
+    except BaseException:
+        output.unlink(missing_ok=True)
+        raise
+    click.echo(f"wrote {output} ({output.stat().st_size} bytes)", err=True)
+
+
+COMMANDS = (upload, status, download)

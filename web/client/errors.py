@@ -1,0 +1,42 @@
+"""What can go wrong for the client, each with the exit status that scripts
+rely on (the table is in EXIT_STATUS_HELP and the README).
+
+    ClickException
+     └── ClientError               3: cannot talk to the server as asked
+          ├── RateLimited          3: too many calls (the waiting loop retries)
+          └── Refused              1: the server said no to this file or request
+"""
+
+from __future__ import annotations
+
+import click
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2  # click's own, for a bad option or a missing file
+EXIT_SERVER = 3
+EXIT_PENDING = 4
+
+EXIT_STATUS_HELP = """\b
+Exit status:
+  0  done: completed (upload --wait, status), accepted (upload), downloaded
+  1  rejected, or refused at once (empty file, too large, not completed yet)
+  2  usage error: a bad option, a file that cannot be read, no API key
+  3  no answer from the server: connection refused or timed out, a bad API
+     key (401/403), an unknown product or upload (404), a server error (5xx)
+  4  still queued or processing (status; upload --wait when --timeout ran out)
+"""
+
+
+class ClientError(click.ClickException):
+    exit_code = EXIT_SERVER
+
+
+class RateLimited(ClientError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Refused(ClientError):
+    exit_code = EXIT_REJECTED

@@ -1,0 +1,67 @@
+"""What the client prints about an upload request: its state, its counts
+and, when rejected, every problem it was told of with its line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web.client.errors import EXIT_OK, EXIT_PENDING, EXIT_REJECTED
+
+DECIDED = frozenset({"completed", "rejected"})
+
+
+def exit_status(upload: dict[str, Any]) -> int:
+    return {"completed": EXIT_OK, "rejected": EXIT_REJECTED}.get(upload["status"], EXIT_PENDING)
+
+
+def details(upload: dict[str, Any]) -> list[str]:
+    """The request's fields that a publisher asks about, one a line."""
+    fields = [
+        ("status", upload["status"]),
+        ("product", upload["product_id"]),
+        ("file", f"{upload['filename']} ({upload['format']}, {upload['size_bytes']} bytes)"),
+        ("code type", upload["code_type"] + (", dry run" if upload["dry_run"] else "")),
+        ("created", upload["created_at"]),
+        ("started", upload["started_at"]),
+        ("finished", upload["finished_at"]),
+        ("deadline", upload["deadline_at"]),
+        ("codes", upload["code_count"]),
+        ("problems", upload["error_count"]),
+    ]
+    return [f"upload {upload['id']}"] + [f"  {name + ':':<11}{'-' if value is None else value}" for name, value in fields]
+
+
+def verdict(upload: dict[str, Any]) -> list[str]:
+    """The end of the story: codes stored, problems found, or still waiting."""
+    status = upload["status"]
+    if status == "completed":
+        return _completed(upload)
+    if status == "rejected":
+        return _rejected(upload)
+    return [f"upload {upload['id']} is still {status}; its deadline is {upload['deadline_at']}"]
+
+
+def _completed(upload: dict[str, Any]) -> list[str]:
+    if not upload["dry_run"]:
+        return [f"upload {upload['id']} completed: {upload['code_count']} codes stored"]
+    lines = [f"dry run {upload['id']} completed: {upload['code_count']} codes would be stored; nothing was stored"]
+    for name, value in (upload.get("summary") or {}).items():
+        lines.append(f"  {name}: {value}")
+    return lines
+
+
+def _rejected(upload: dict[str, Any]) -> list[str]:
+    errors, count = upload["errors"] or [], upload["error_count"] or 0
+    lines = [f"upload {upload['id']} rejected: {upload['reason'] or upload['reason_code']}; nothing was stored"]
+    lines += [_problem(error) for error in errors]
+    if count > len(errors):
+        lines.append(
+            f"... and {count - len(errors)} more ({count} problems in all); every one is in the report: "
+            f"licensecodes download {upload['id']} --errors -o errors-{upload['id']}.csv"
+        )
+    return lines
+
+
+def _problem(error: dict[str, Any]) -> str:
+    where = f"line {error['line']}" if error.get("line") else "file"
+    return f"  {where}: {error['message']} [{error['reason_code']}]"

@@ -100,7 +100,7 @@ def download(upload_id: int, output: Path | None, errors: bool, url: str, api_ke
     with PublisherApi(url, api_key) as api:
         chunks = api.stream(route)
         if output is None:
-            _write(chunks, click.get_binary_stream("stdout"))
+            _write(chunks, sys.stdout.buffer)
         else:
             _write_file(chunks, output)
     sys.exit(EXIT_OK)

@@ -5,6 +5,7 @@ Generator works (polled)."""
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,7 +23,7 @@ MAX_POLL_SECONDS = 2.0
 @contextlib.contextmanager
 def bytes_sent_bar(total: int) -> Iterator[Callable[[int], None]]:
     """A bar over `total` bytes; the callable takes the count sent so far."""
-    with click.progressbar(length=total, label="Uploading", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=total, label="Uploading", file=sys.stderr) as bar:
         sent = 0
 
         def advance(now_sent: int) -> None:
@@ -69,4 +70,4 @@ def _show_state(upload: dict[str, Any], elapsed: float, shown: str | None) -> st
 
 
 def _on_terminal() -> bool:
-    return click.get_text_stream("stderr").isatty()
+    return sys.stderr.isatty()

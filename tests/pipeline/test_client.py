@@ -1,0 +1,207 @@
+"""The publishers' command line (`licensecodes upload/status/download`)
+against the real app served on a real port, decided by the real worker.
+The client runs in-process (CliRunner) where its output is checked, and as
+a process of its own where the exit status and the lack of a traceback
+are the point; either way it must never reach for the database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.conftest import Tenant
+from tests.pipeline.conftest import txt
+from web.cli import cli
+
+pytestmark = pytest.mark.usefixtures("workers")
+PRODUCT = 1234
+
+
+@pytest.fixture(scope="module")
+def server_url(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture(autouse=True)
+def no_database_from_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's commands are HTTP only: connecting would start the
+    embedded servers on a publisher's machine."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the client called shared.services.connect")
+
+    monkeypatch.setattr("web.cli.connect", refuse)
+    monkeypatch.setattr("shared.services.connect", refuse)
+
+
+@pytest.fixture
+def acme(make_tenant: Any) -> Tenant:
+    return make_tenant("acme", (PRODUCT,))
+
+
+@pytest.fixture
+def licensecodes(server_url: str, acme: Tenant):  # type: ignore[no-untyped-def]
+    """Run `licensecodes ARGS` in-process as acme, the server in the environment."""
+
+    def run(*args: str) -> Result:
+        environ = {"LICENSECODES_URL": server_url, "LICENSECODES_API_KEY": acme.api_key}
+        return CliRunner().invoke(cli, list(args), env=environ, catch_exceptions=False)
+
+    return run
+
+
+def a_file(tmp_path: Path, content: bytes, name: str = "codes.txt") -> str:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return str(path)
+
+
+def client_process(*args: str, data_dir: Path, **environ: str) -> subprocess.CompletedProcess[str]:
+    """The client as a publisher runs it, on a machine with no database:
+    the data directory is empty and must stay so."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env |= {"LICENSECODES_DATA_DIR": str(data_dir), **environ}
+    return subprocess.run(
+        [sys.executable, "-m", "web", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_good_file_uploads_with_a_progress_bar_and_waits_for_its_codes_to_be_stored(
+    licensecodes: Any, tmp_path: Path
+) -> None:
+    result = licensecodes("upload", a_file(tmp_path, txt("1234\tALPHA-1", "1234\tBETA-2\t7")), "--product", "1234", "--wait")
+
+    assert result.exit_code == 0, result.output
+    assert "Uploading" in result.stderr
+    assert result.stdout.splitlines()[-1].endswith("completed: 2 codes stored")
+
+
+def test_status_and_download_read_back_a_completed_upload(
+    licensecodes: Any, tmp_path: Path, app: Flask, acme: Tenant
+) -> None:
+    uploaded = licensecodes("upload", a_file(tmp_path, txt("1234\tALPHA-1", "1234\tBETA-2")), "--product", "1234", "--wait")
+    upload_id = uploaded.stdout.split()[1]
+
+    status = licensecodes("status", upload_id)
+    assert status.exit_code == 0, status.output
+    assert "  status:    completed" in status.stdout
+    assert "  codes:     2" in status.stdout
+    assert "  deadline:  20" in status.stdout
+
+    served = app.test_client().get(f"/api/v1/uploads/{upload_id}/codes.txt", headers=acme.auth).data
+    to_stdout = licensecodes("download", upload_id)
+    to_file = licensecodes("download", upload_id, "-o", str(tmp_path / "out.txt"))
+    assert (to_stdout.exit_code, to_file.exit_code) == (0, 0)
+    assert to_stdout.stdout_bytes == served == (tmp_path / "out.txt").read_bytes()
+    assert b"ALPHA-1" in served and b"BETA-2" in served
+
+
+def test_a_bad_file_exits_1_and_prints_every_problem_with_its_line(licensecodes: Any, tmp_path: Path) -> None:
+    content = txt("1234\tGOOD", "1234\tbad code", "1234\tGOOD-2", "1234\talso bad")
+
+    result = licensecodes("upload", a_file(tmp_path, content), "--product", "1234", "--wait")
+
+    assert result.exit_code == 1, result.output
+    assert " rejected: " in result.stdout
+    problems = [line for line in result.stdout.splitlines() if line.startswith("  line ")]
+    assert [line.split(":")[0] for line in problems] == ["  line 2", "  line 4"]
+    assert "more" not in result.stdout
+
+
+def test_beyond_the_listed_problems_the_client_says_how_many_more_and_fetches_the_report(
+    licensecodes: Any, tmp_path: Path
+) -> None:
+    content = txt(*(f"1234\tbad code {n}" for n in range(120)))
+
+    result = licensecodes("upload", a_file(tmp_path, content), "--product", "1234", "--wait")
+
+    assert result.exit_code == 1, result.output
+    assert sum(line.startswith("  line ") for line in result.stdout.splitlines()) == 100
+    upload_id = result.stdout.split()[1]
+    assert f"... and 20 more (120 problems in all)" in result.stdout
+    assert f"licensecodes download {upload_id} --errors" in result.stdout
+    status = licensecodes("status", upload_id)
+    assert status.exit_code == 1 and "  problems:  120" in status.stdout
+    report = licensecodes("download", upload_id, "--errors")
+    assert report.exit_code == 0
+    assert len(report.stdout_bytes.decode("utf-8-sig").splitlines()) == 121
+
+
+def test_a_dry_run_summarises_stores_nothing_and_has_no_download(licensecodes: Any, tmp_path: Path) -> None:
+    result = licensecodes("upload", a_file(tmp_path, txt("1234\tA-1", "1234\tA-2")), "--product", "1234",
+                          "--dry-run", "--evaluation", "--wait")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "completed: 2 codes would be stored; nothing was stored" in result.stdout
+    upload_id = result.stdout.split()[1]
+    assert "  code type: evaluation, dry run" in licensecodes("status", upload_id).stdout
+    refused = licensecodes("download", upload_id)
+    assert refused.exit_code == 1
+    assert "dry run" in refused.stderr.lower()
+
+
+def test_waiting_that_runs_out_exits_4_with_the_deadline(licensecodes: Any, tmp_path: Path) -> None:
+    result = licensecodes("upload", a_file(tmp_path, txt("1234\tLATER")), "--product", "1234", "--wait",
+                          "--timeout", "0")  # fmt: skip
+
+    assert result.exit_code == 4, result.output
+    assert "is still queued; its deadline is 20" in result.stdout
+
+
+def test_a_product_of_no_one_exits_3_before_the_file_is_sent(licensecodes: Any, tmp_path: Path) -> None:
+    result = licensecodes("upload", a_file(tmp_path, txt("9999\tX")), "--product", "9999")
+
+    assert result.exit_code == 3
+    assert "404" in result.stderr and "Uploading" not in result.stderr
+
+
+def test_without_an_api_key_it_is_a_usage_error(server_url: str, tmp_path: Path) -> None:
+    result = client_process("status", "1", data_dir=tmp_path, LICENSECODES_URL=server_url)
+
+    assert result.returncode == 2
+    assert "LICENSECODES_API_KEY" in result.stderr
+
+
+def test_a_wrong_key_exits_3_with_a_clear_message_and_no_database(server_url: str, tmp_path: Path) -> None:
+    path = a_file(tmp_path, txt("1234\tA"))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+
+    result = client_process("upload", path, "--product", "1234", "--url", server_url, data_dir=data_dir,
+                            LICENSECODES_API_KEY="lc_000000000000_" + "x" * 43)  # fmt: skip
+
+    assert result.returncode == 3
+    assert result.stderr.startswith("Error: the server refused the API key (401): ")
+    assert "Traceback" not in result.stderr
+    assert list(data_dir.iterdir()) == []
+
+
+def test_a_server_that_is_down_exits_3_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+
+    result = client_process("status", "7", "--url", url, "--api-key", "lc_whatever", data_dir=data_dir)
+
+    assert result.returncode == 3
+    assert result.stderr == f"Error: cannot reach the server at {url}: Connection refused\n"
+    assert list(data_dir.iterdir()) == []

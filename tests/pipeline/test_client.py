@@ -86,7 +86,9 @@ def client_process(*args: str, data_dir: Path, **environ: str) -> subprocess.Com
 def test_a_good_file_uploads_with_a_progress_bar_and_waits_for_its_codes_to_be_stored(
     licensecodes: Any, tmp_path: Path
 ) -> None:
-    result = licensecodes("upload", a_file(tmp_path, txt("1234\tALPHA-1", "1234\tBETA-2\t7")), "--product", "1234", "--wait")
+    content = txt("1234\tALPHA-1", "1234\tBETA-2\t7")
+
+    result = licensecodes("upload", a_file(tmp_path, content), "--product", "1234", "--wait")
 
     assert result.exit_code == 0, result.output
     assert "Uploading" in result.stderr
@@ -96,7 +98,8 @@ def test_a_good_file_uploads_with_a_progress_bar_and_waits_for_its_codes_to_be_s
 def test_status_and_download_read_back_a_completed_upload(
     licensecodes: Any, tmp_path: Path, app: Flask, acme: Tenant
 ) -> None:
-    uploaded = licensecodes("upload", a_file(tmp_path, txt("1234\tALPHA-1", "1234\tBETA-2")), "--product", "1234", "--wait")
+    path = a_file(tmp_path, txt("1234\tALPHA-1", "1234\tBETA-2"))
+    uploaded = licensecodes("upload", path, "--product", "1234", "--wait")
     upload_id = uploaded.stdout.split()[1]
 
     status = licensecodes("status", upload_id)
@@ -135,7 +138,7 @@ def test_beyond_the_listed_problems_the_client_says_how_many_more_and_fetches_th
     assert result.exit_code == 1, result.output
     assert sum(line.startswith("  line ") for line in result.stdout.splitlines()) == 100
     upload_id = result.stdout.split()[1]
-    assert f"... and 20 more (120 problems in all)" in result.stdout
+    assert "... and 20 more (120 problems in all)" in result.stdout
     assert f"licensecodes download {upload_id} --errors" in result.stdout
     status = licensecodes("status", upload_id)
     assert status.exit_code == 1 and "  problems:  120" in status.stdout

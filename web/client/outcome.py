@@ -28,7 +28,8 @@ def details(upload: dict[str, Any]) -> list[str]:
         ("codes", upload["code_count"]),
         ("problems", upload["error_count"]),
     ]
-    return [f"upload {upload['id']}"] + [f"  {name + ':':<11}{'-' if value is None else value}" for name, value in fields]
+    shown = [f"  {name + ':':<11}{'-' if value is None else value}" for name, value in fields]
+    return [f"upload {upload['id']}", *shown]
 
 
 def verdict(upload: dict[str, Any]) -> list[str]:

@@ -122,7 +122,7 @@ def test_a_bad_file_exits_1_and_prints_every_problem_with_its_line(licensecodes:
     result = licensecodes("upload", a_file(tmp_path, content), "--product", "1234", "--wait")
 
     assert result.exit_code == 1, result.output
-    assert " rejected: " in result.stdout
+    assert " rejected, nothing was stored: 2 problems" in result.stdout
     problems = [line for line in result.stdout.splitlines() if line.startswith("  line ")]
     assert [line.split(":")[0] for line in problems] == ["  line 2", "  line 4"]
     assert "more" not in result.stdout

@@ -47,13 +47,16 @@ def _completed(upload: dict[str, Any]) -> list[str]:
         return [f"upload {upload['id']} completed: {upload['code_count']} codes stored"]
     lines = [f"dry run {upload['id']} completed: {upload['code_count']} codes would be stored; nothing was stored"]
     for name, value in (upload.get("summary") or {}).items():
-        lines.append(f"  {name}: {value}")
+        shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
+        lines.append(f"  {name}: {shown}")
     return lines
 
 
 def _rejected(upload: dict[str, Any]) -> list[str]:
     errors, count = upload["errors"] or [], upload["error_count"] or 0
-    lines = [f"upload {upload['id']} rejected: {upload['reason'] or upload['reason_code']}; nothing was stored"]
+    # The reason is the first problem again: with problems listed, a count says more.
+    why = f"{count} problem{'s' if count != 1 else ''}" if errors else upload["reason"] or upload["reason_code"]
+    lines = [f"upload {upload['id']} rejected, nothing was stored: {why}"]
     lines += [_problem(error) for error in errors]
     if count > len(errors):
         lines.append(
@@ -64,5 +67,8 @@ def _rejected(upload: dict[str, Any]) -> list[str]:
 
 
 def _problem(error: dict[str, Any]) -> str:
-    where = f"line {error['line']}" if error.get("line") else "file"
-    return f"  {where}: {error['message']} [{error['reason_code']}]"
+    message = str(error["message"])
+    # The messages of the file formats already begin with their line.
+    if error.get("line") and not message.startswith(f"line {error['line']}:"):
+        message = f"line {error['line']}: {message}"
+    return f"  {message} [{error['reason_code']}]"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from celery import Celery
 
 from shared import codegen, states
 from shared.broker import queue_for
 from shared.lease import ClaimLost
 from shared.runtime import Runtime
+from shared.sweep_counts import record_sweep
 
 log = logging.getLogger(__name__)
 
@@ -57,4 +59,15 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             log.info(
                 "sweep: %s expired claims, %s given up, %s requests published", len(released), failed, len(waiting)
             )
-        return {"expired_claims": len(released), "failed": failed, "published": len(waiting)}
+        result = {"expired_claims": len(released), "failed": failed, "published": len(waiting)}
+        _count_sweep(runtime, result)
+        return result
+
+
+def _count_sweep(runtime: Runtime, result: dict[str, int]) -> None:
+    """For /metrics. The sweep has done its work by now: a Redis outage costs
+    the counts, never the sweep."""
+    try:
+        record_sweep(runtime.redis, result)
+    except redis.RedisError:
+        log.warning("sweep: not counted for /metrics, Redis is unavailable", exc_info=True)

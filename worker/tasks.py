@@ -12,7 +12,7 @@ import logging
 import redis
 from celery import Celery
 
-from shared import codegen, states
+from shared import codegen, log_context, states
 from shared.broker import queue_for
 from shared.lease import ClaimLost
 from shared.runtime import Runtime
@@ -27,10 +27,15 @@ SWEEP_TASK = "uploads.sweep"
 def register_tasks(app: Celery, runtime: Runtime) -> None:
     @app.task(name=PROCESS_TASK)
     def process_upload(request_id: int) -> str:
+        with log_context.about(request_id=request_id):
+            return _process(request_id)
+
+    def _process(request_id: int) -> str:
         with runtime.sessions.begin() as session:
             held = states.claim(session, request_id, runtime.settings.lease_seconds)
         if held is None:
             return "not claimed"  # decided, deleted, or another worker has it
+        log_context.bind(publisher_id=held.publisher_id)  # undone with the request id, by the task
         log.info("upload %s: claimed (attempt %s)", request_id, held.attempt)
         try:
             outcome = codegen.decide(runtime.engine, held, runtime.settings.lease_seconds)

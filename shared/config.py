@@ -19,6 +19,7 @@ from pathlib import Path
 from shared.errors import ConfigError
 
 SECRET_KEY_FILE = "secret_key"
+LOG_FORMATS = ("json", "text")  # the first is the default
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class Settings:
     api_calls_per_minute_per_publisher: int
     # Served over HTTPS (behind a TLS proxy): cookies carry the Secure flag.
     secure_cookies: bool
+    # When set, GET /metrics wants `Authorization: Bearer <token>`; unset, it
+    # is open to whoever reaches the bind address (operators scrape from inside).
+    metrics_token: str | None
+    # "json" (one JSON object a line, for log collectors) or "text" (for people).
+    log_format: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +70,8 @@ class Settings:
             api_calls_per_minute_per_key=_int(env, "API_CALLS_PER_MINUTE_PER_KEY", 6000, low=1),
             api_calls_per_minute_per_publisher=_int(env, "API_CALLS_PER_MINUTE_PER_PUBLISHER", 12000, low=1),
             secure_cookies=_bool(env, "SECURE_COOKIES", False),
+            metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
+            log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
         )
 
     @property
@@ -87,6 +95,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int | None = None) -> int:

@@ -9,6 +9,7 @@ would refuse anyway.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from types import TracebackType
@@ -32,7 +33,10 @@ class LeaseKeeper:
         self._lease_seconds = lease_seconds
         self._stop = threading.Event()
         self._lost = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{held.request_id}", daemon=True)
+        # In the caller's context: its lines name the request (shared.log_context).
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._run,), name=f"lease-{held.request_id}", daemon=True
+        )
 
     def __enter__(self) -> LeaseKeeper:
         self._thread.start()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.broker import redis_client
 from shared.config import Settings
 from shared.db import make_engine, make_sessions
 
@@ -19,6 +21,7 @@ class Runtime:
         self._pid = -1
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._redis: redis.Redis | None = None
 
     @property
     def engine(self) -> Engine:
@@ -36,3 +39,11 @@ class Runtime:
         self.engine  # noqa: B018 (makes the engine for this process)
         assert self._sessions is not None
         return self._sessions
+
+    @property
+    def redis(self) -> redis.Redis:
+        # redis-py's pool notices a fork by itself and reconnects in the child.
+        if self._redis is None:
+            assert self.settings.redis_url is not None
+            self._redis = redis_client(self.settings.redis_url)
+        return self._redis

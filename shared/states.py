@@ -55,6 +55,7 @@ class Claim:
     request_id: int
     token: uuid.UUID
     attempt: int
+    publisher_id: int
 
 
 def _seconds(value: int) -> Any:
@@ -65,7 +66,7 @@ def claim(session: Database, request_id: int, lease_seconds: int) -> Claim | Non
     """Take a queued request for this worker, or None when it is not queued
     (already claimed, decided or deleted: a duplicate message is a no-op)."""
     token = uuid.uuid4()
-    attempt = session.scalar(
+    claimed = session.execute(
         update(UploadRequest)
         .where(UploadRequest.id == request_id, UploadRequest.status == "queued")
         .values(
@@ -75,9 +76,9 @@ def claim(session: Database, request_id: int, lease_seconds: int) -> Claim | Non
             attempts=UploadRequest.attempts + 1,
             started_at=func.now(),
         )
-        .returning(UploadRequest.attempts)
-    )
-    return None if attempt is None else Claim(request_id, token, attempt)
+        .returning(UploadRequest.attempts, UploadRequest.publisher_id)
+    ).first()
+    return None if claimed is None else Claim(request_id, token, claimed.attempts, claimed.publisher_id)
 
 
 def renew_lease(connection: Database, held: Claim, lease_seconds: int) -> bool:

@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from shared import log_context
 from shared.models import Publisher, User
 from shared.tenants import authenticate_user, end_sessions
 from web.database import db
@@ -57,6 +58,7 @@ def _load_user(session_id: str) -> SignedInUser | None:
     user = db().get(User, int(user_id))
     if user is None or user.session_version != int(version):
         return None
+    log_context.bind(publisher_id=user.publisher_id)  # for the rest of this web request
     return _signed_in(user)
 
 

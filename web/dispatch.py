@@ -11,6 +11,7 @@ import logging
 
 from celery import Celery
 
+from shared import log_context
 from shared.broker import celery_settings, queue_for
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,10 @@ class Dispatcher:
         self._celery.conf.update(celery_settings(redis_url))
 
     def request_processing(self, request_id: int, size_bytes: int) -> bool:
-        try:
-            self._celery.send_task(PROCESS_TASK, args=[request_id], queue=queue_for(size_bytes))
-        except Exception:  # kombu raises many kinds; any failure means "the sweep will do it"
-            log.warning("upload %s: could not publish its message; the sweep will", request_id, exc_info=True)
-            return False
-        return True
+        with log_context.about(request_id=request_id):  # a new upload: its URL did not name it
+            try:
+                self._celery.send_task(PROCESS_TASK, args=[request_id], queue=queue_for(size_bytes))
+            except Exception:  # kombu raises many kinds; any failure means "the sweep will do it"
+                log.warning("upload %s: could not publish its message; the sweep will", request_id, exc_info=True)
+                return False
+            return True

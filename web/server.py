@@ -9,6 +9,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from shared.config import Settings
+from shared.log_setup import logging_config
 from web import create_app
 
 
@@ -44,6 +45,9 @@ def run_web_server(settings: Settings, *, workers: int, threads: int) -> None:
             # key in a URL (refused, web.api) must not get it logged either.
             "access_log_format": '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s',
             "errorlog": "-",
+            # Set up in the master before the workers fork: the app's own
+            # loggers, gunicorn's error and access logs, in LOG_FORMAT.
+            "logconfig_dict": logging_config(settings.log_format),
             "proc_name": "licensecodes-web",
         },
     ).run()

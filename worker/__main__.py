@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import sys
 
+from celery import signals
+
 from shared.broker import BULK_QUEUE, QUEUE
 from shared.config import Settings
 from shared.errors import LicenseCodesError
+from shared.log_setup import configure_logging
 from shared.services import connect
 from worker.app import make_celery
 
@@ -22,6 +25,8 @@ def main(argv: list[str]) -> int:
     except LicenseCodesError as error:
         print(f"licensecodes {argv[0]}: {error}", file=sys.stderr)
         return 1
+    configure_logging(settings.log_format)
+    signals.setup_logging.connect(_logging_is_configured)
     app = make_celery(settings)
     if argv[0] == "worker":
         options = argv[1:]
@@ -32,6 +37,12 @@ def main(argv: list[str]) -> int:
         schedule = str(settings.data_dir / "celerybeat-schedule")
         app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *argv[1:]])
     return 0
+
+
+def _logging_is_configured(**kwargs: object) -> None:
+    """Connected, this tells Celery (worker, its pool processes and beat)
+    to leave logging as configure_logging set it, rather than add a handler
+    of its own format."""
 
 
 if __name__ == "__main__":

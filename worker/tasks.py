@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from celery import Celery
 
-from shared import codegen, states
+from shared import codegen, log_context, states
 from shared.broker import queue_for
 from shared.lease import ClaimLost
 from shared.runtime import Runtime
+from shared.sweep_counts import record_sweep
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +27,15 @@ SWEEP_TASK = "uploads.sweep"
 def register_tasks(app: Celery, runtime: Runtime) -> None:
     @app.task(name=PROCESS_TASK)
     def process_upload(request_id: int) -> str:
+        with log_context.about(request_id=request_id):
+            return _process(request_id)
+
+    def _process(request_id: int) -> str:
         with runtime.sessions.begin() as session:
             held = states.claim(session, request_id, runtime.settings.lease_seconds)
         if held is None:
             return "not claimed"  # decided, deleted, or another worker has it
+        log_context.bind(publisher_id=held.publisher_id)  # undone with the request id, by the task
         log.info("upload %s: claimed (attempt %s)", request_id, held.attempt)
         try:
             outcome = codegen.decide(runtime.engine, held, runtime.settings.lease_seconds)
@@ -57,4 +64,15 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             log.info(
                 "sweep: %s expired claims, %s given up, %s requests published", len(released), failed, len(waiting)
             )
-        return {"expired_claims": len(released), "failed": failed, "published": len(waiting)}
+        result = {"expired_claims": len(released), "failed": failed, "published": len(waiting)}
+        _count_sweep(runtime, result)
+        return result
+
+
+def _count_sweep(runtime: Runtime, result: dict[str, int]) -> None:
+    """For /metrics. The sweep has done its work by now: a Redis outage costs
+    the counts, never the sweep."""
+    try:
+        record_sweep(runtime.redis, result)
+    except redis.RedisError:
+        log.warning("sweep: not counted for /metrics, Redis is unavailable", exc_info=True)

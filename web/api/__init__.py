@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
 
-from shared import apikeys
+from shared import apikeys, log_context
 from shared.tenants import publisher_id_for_api_key
 from web.database import db
 from web.errors import api_error
@@ -42,6 +42,7 @@ def _require_api_key() -> ResponseReturnValue | None:
         response.headers["Retry-After"] = str(wait)
         return response
     g.publisher_id = publisher_id
+    log_context.bind(publisher_id=publisher_id)
     return None
 
 

@@ -1,0 +1,176 @@
+"""The figures of GET /metrics, read at scrape time: the requests from
+PostgreSQL, the sweep counts from Redis (shared.sweep_counts).
+
+Several gunicorn processes answer /metrics and the workers are processes of
+their own, so counters kept in any one process would be a fraction of the
+truth; the database holds all of it. Every figure is a count or an age over
+upload_requests, a handful of aggregate queries a scrape, none of which
+reads a code, a key or a name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+from sqlalchemy import Connection, Engine, text
+
+from shared.models import REQUEST_STATES
+from shared.sweep_counts import sweep_counts
+
+log = logging.getLogger(__name__)
+
+# From a ten-code file (tens of milliseconds) to the 20-minute window.
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900, 1200)
+# The histograms describe the requests decided within this last stretch.
+HISTOGRAM_SPAN = "1 hour"
+STATEMENT_TIMEOUT_MS = 5000
+DECIDED = "status IN ('completed', 'rejected')"
+
+# What each histogram measures, as SQL over one decided request.
+_DURATIONS = {
+    "processing": "extract(epoch FROM finished_at - started_at)",  # the Code Generator's last attempt
+    "decision": "extract(epoch FROM finished_at - created_at)",  # what the publisher waited
+}
+
+# shared.sweep_counts' fields, as counters.
+_SWEEP_COUNTERS = {
+    "runs": ("licensecodes_sweep_runs", "Sweeps run by beat."),
+    "expired_claims": ("licensecodes_sweep_expired_claims", "Claims released by the sweep after their lease ran out."),
+    "failed": ("licensecodes_sweep_given_up", "Requests the sweep rejected as processing_failed (out of attempts)."),
+    "published": ("licensecodes_sweep_republished", "Wake-up messages the sweep published again."),
+}
+
+
+class ServiceCollector(Collector):
+    def __init__(self, engine: Engine, redis_client: redis.Redis, window_seconds: int) -> None:
+        self._engine = engine
+        self._redis = redis_client
+        self._window_seconds = window_seconds
+
+    def collect(self) -> Iterable[Metric]:
+        # Gathered before anything is yielded: the connection goes back to
+        # the pool at once, whatever the caller does with the generator.
+        with self._engine.connect() as connection:
+            connection.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+            metrics = [
+                _requests_by_state(connection),
+                *_pending(connection, self._window_seconds),
+                _codes_stored(connection),
+                *_decisions(connection),
+                *_durations(connection),
+            ]
+        return [*metrics, *self._sweeps()]
+
+    def _sweeps(self) -> list[Metric]:
+        try:
+            counts = sweep_counts(self._redis)
+        except redis.RedisError:
+            log.warning("metrics: the sweep counts are left out, Redis is unavailable", exc_info=True)
+            return []
+        return [CounterMetricFamily(name, doc, value=counts[field]) for field, (name, doc) in _SWEEP_COUNTERS.items()]
+
+
+def _requests_by_state(connection: Connection) -> Metric:
+    counts = dict.fromkeys(REQUEST_STATES, 0)
+    counts.update(connection.execute(text("SELECT status, count(*) FROM upload_requests GROUP BY status")).all())
+    family = GaugeMetricFamily("licensecodes_requests", "Upload requests by status.", labels=["status"])
+    for status, count in counts.items():
+        family.add_metric([status], count)
+    return family
+
+
+def _pending(connection: Connection, window_seconds: int) -> list[Metric]:
+    # The partial index ix_upload_requests_pending serves this one.
+    pending: Any = connection.execute(
+        text(
+            "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0), "
+            "count(*) FILTER (WHERE deadline_at < now()) "
+            "FROM upload_requests WHERE status IN ('queued', 'processing')"
+        )
+    ).one()
+    oldest, overdue = float(pending[0]), int(pending[1])
+    return [
+        GaugeMetricFamily(
+            "licensecodes_oldest_pending_age_seconds",
+            "Age of the oldest undecided (queued or processing) request; 0 when there is none.",
+            value=oldest,
+        ),
+        GaugeMetricFamily(
+            "licensecodes_processing_window_seconds",
+            "Every upload is to be decided within this (PROCESSING_WINDOW_MINUTES).",
+            value=window_seconds,
+        ),
+        GaugeMetricFamily(
+            "licensecodes_overdue_requests", "Undecided requests already past their deadline.", value=overdue
+        ),
+    ]
+
+
+def _codes_stored(connection: Connection) -> Metric:
+    # The requests' own counts, not count(*) over millions of codes: the
+    # Code Generator is the only writer of codes and records each count.
+    stored = connection.scalar(
+        text("SELECT coalesce(sum(code_count), 0) FROM upload_requests WHERE status = 'completed' AND NOT dry_run")
+    )
+    return GaugeMetricFamily("licensecodes_codes_stored", "License codes stored, in all.", value=int(stored or 0))
+
+
+def _decisions(connection: Connection) -> list[Metric]:
+    rows: list[Any] = list(
+        connection.execute(
+            text(
+                "SELECT status, coalesce(reason_code, ''), "
+                "count(*) FILTER (WHERE finished_at >= now() - interval '1 minute'), count(*) "
+                f"FROM upload_requests WHERE {DECIDED} AND finished_at >= now() - interval '1 hour' "
+                "GROUP BY 1, 2 ORDER BY 1, 2"
+            )
+        )
+    )
+    labels = ["outcome", "reason_code"]
+    last_minute = GaugeMetricFamily(
+        "licensecodes_decisions_last_minute", "Requests decided in the last minute.", labels=labels
+    )
+    last_hour = GaugeMetricFamily(
+        "licensecodes_decisions_last_hour", "Requests decided in the last hour.", labels=labels
+    )
+    if not any(status == "completed" for status, *_ in rows):
+        rows = [("completed", "", 0, 0), *rows]  # always a series to alert on
+    for status, reason_code, in_minute, in_hour in rows:
+        last_minute.add_metric([status, reason_code], in_minute)
+        last_hour.add_metric([status, reason_code], in_hour)
+    return [last_minute, last_hour]
+
+
+def _durations(connection: Connection) -> list[Metric]:
+    columns = []
+    for expression in _DURATIONS.values():
+        columns += [f"count(*) FILTER (WHERE {expression} <= {bound})" for bound in DURATION_BUCKETS]
+        columns += [f"count({expression})", f"coalesce(sum({expression}), 0)"]
+    row = connection.execute(
+        text(
+            f"SELECT {', '.join(columns)} FROM upload_requests "
+            f"WHERE {DECIDED} AND finished_at >= now() - interval '{HISTOGRAM_SPAN}'"
+        )
+    ).one()
+    docs = {
+        "processing": "Seconds from the worker's claim to the decision, of the requests decided in the last hour.",
+        "decision": "Seconds from upload to decision, of the requests decided in the last hour.",
+    }
+    families: list[Metric] = []
+    width = len(DURATION_BUCKETS) + 2
+    for index, name in enumerate(_DURATIONS):
+        values = row[index * width : (index + 1) * width]
+        buckets = [(floatToGoString(bound), int(count)) for bound, count in zip(DURATION_BUCKETS, values, strict=False)]
+        buckets.append(("+Inf", int(values[-2])))
+        families.append(
+            HistogramMetricFamily(
+                f"licensecodes_{name}_seconds", docs[name], buckets=buckets, sum_value=float(values[-1])
+            )
+        )
+    return families

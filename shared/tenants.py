@@ -99,6 +99,12 @@ def publisher_id_for_api_key(session: Session, plaintext: str, secret_key: str) 
     return key.publisher_id
 
 
+def api_keys_of(session: Session, publisher_id: int) -> list[ApiKey]:
+    """The publisher's keys, revoked ones included, newest first."""
+    newest_first = (ApiKey.created_at.desc(), ApiKey.id.desc())
+    return list(session.scalars(select(ApiKey).where(ApiKey.publisher_id == publisher_id).order_by(*newest_first)))
+
+
 def revoke_api_key(session: Session, publisher: Publisher, prefix: str) -> None:
     revoked = session.scalar(
         update(ApiKey)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from shared.models import UploadRequest
+from shared.apikeys import prefix_of
+from shared.models import ApiKey, UploadRequest
 from tests.conftest import Tenant
 from tests.pipeline.conftest import queued_request, txt
 from tests.web.test_login import is_logged_in, post_login
@@ -34,13 +35,19 @@ def state_changing_rules(app: Flask) -> list[tuple[str, str]]:
     )
 
 
-def concrete(rule: str, product_id: int, upload_id: int) -> str:
-    return rule.replace("<int:product_id>", str(product_id)).replace("<int:upload_id>", str(upload_id))
+def concrete(rule: str, product_id: int, upload_id: int, key_prefix: str) -> str:
+    return (
+        rule.replace("<int:product_id>", str(product_id))
+        .replace("<int:upload_id>", str(upload_id))
+        .replace("<prefix>", key_prefix)
+    )
 
 
-def snapshot(sessions: sessionmaker[Session]) -> list[tuple[int, str]]:
+def snapshot(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
     with sessions() as session:
-        return [tuple(row) for row in session.execute(select(UploadRequest.id, UploadRequest.status))]  # type: ignore[misc]
+        requests = session.execute(select(UploadRequest.id, UploadRequest.status)).all()
+        keys = session.execute(select(ApiKey.prefix, ApiKey.revoked_at)).all()
+    return [*map(tuple, requests), *map(tuple, keys)]
 
 
 def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_the_api_key(
@@ -53,7 +60,7 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_
     rules = state_changing_rules(app)
     assert len(rules) >= 8, rules  # the walk must see the routes, not an empty map
     for rule, method in rules:
-        path = concrete(rule, PRODUCT, pending)
+        path = concrete(rule, PRODUCT, pending, prefix_of(acme.api_key) or "")
         boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(txt("1234\tCSRF-2")), "x.txt")})
         response = client.open(
             path, method=method, data=body, content_type=f"multipart/form-data; boundary={boundary}"
@@ -63,7 +70,7 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_
         else:
             assert response.status_code == 400, (method, path, response.status_code)
             assert "csrf" in response.get_data(as_text=True).lower(), (method, path)
-    assert snapshot(sessions) == before  # nothing created, deleted or confirmed
+    assert snapshot(sessions) == before  # nothing created, deleted, confirmed or revoked
     assert is_logged_in(client)  # the forged logout did not log out
 
 

@@ -1,7 +1,8 @@
 """No publisher reaches another's objects (issue 6, security): every route of
 the URL map that names an object, called with every method it takes, by one
 publisher (API key for /api, signed-in session with a valid CSRF token for
-the screens) on the other's products, uploads and import jobs, answers 404,
+the screens) on the other's products, uploads, import jobs and API keys (by
+prefix), answers 404,
 exactly as for an object that does not exist, and changes nothing."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import Rule
 
-from shared.models import UploadBlob, UploadRequest
+from shared.apikeys import prefix_of
+from shared.models import ApiKey, UploadBlob, UploadRequest
 from tests.conftest import Tenant
 from tests.pipeline.conftest import txt, upload, wait_decided
 from tests.pipeline.test_csv_and_dry_run import import_csv
@@ -26,7 +28,7 @@ MINE, THEIRS = 1111, 2222
 
 
 @pytest.fixture
-def theirs(make_tenant: Any, client: FlaskClient) -> tuple[Tenant, dict[str, list[int]]]:
+def theirs(make_tenant: Any, client: FlaskClient) -> tuple[Tenant, dict[str, list[Any]]]:
     """The other publisher, and its objects of every kind, by route variable."""
     tenant = make_tenant("globex", (THEIRS,))
     completed = upload(client, tenant, THEIRS, txt(f"{THEIRS}\tG-1\t30\t1\t1")).get_json()["id"]
@@ -39,6 +41,7 @@ def theirs(make_tenant: Any, client: FlaskClient) -> tuple[Tenant, dict[str, lis
         "product_id": [THEIRS],
         "upload_id": [completed, rejected, dry_run, job["job_id"]],
         "job_id": [job["job_id"]],
+        "prefix": [prefix_of(tenant.api_key)],
     }
 
 
@@ -46,7 +49,7 @@ def object_routes(app: Flask) -> list[Rule]:
     return [rule for rule in app.url_map.iter_rules() if rule.arguments and rule.endpoint != "static"]
 
 
-def urls(rule: Rule, ids: dict[str, list[int]]) -> list[str]:
+def urls(rule: Rule, ids: dict[str, list[Any]]) -> list[str]:
     (name,) = rule.arguments  # every route of ours names at most one object
     return [rule.build({name: value}, append_unknown=False)[1] for value in ids[name]]  # type: ignore[index]
 
@@ -57,14 +60,15 @@ def state(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
             select(UploadRequest.id, UploadRequest.status, UploadRequest.confirmed_from_id).order_by(UploadRequest.id)
         ).all()
         blobs = session.scalar(select(func.count()).select_from(UploadBlob))
-    return [*map(tuple, requests), ("blobs", blobs)]
+        keys = session.execute(select(ApiKey.prefix, ApiKey.revoked_at).order_by(ApiKey.id)).all()
+    return [*map(tuple, requests), ("blobs", blobs), *map(tuple, keys)]
 
 
 def test_every_route_answers_404_for_every_object_of_another_publisher_and_changes_nothing(
     app: Flask,
     client: FlaskClient,
     make_tenant: Any,
-    theirs: tuple[Tenant, dict[str, list[int]]],
+    theirs: tuple[Tenant, dict[str, list[Any]]],
     sessions: sessionmaker[Session],
 ) -> None:
     other, ids = theirs
@@ -93,7 +97,7 @@ def test_every_route_answers_404_for_every_object_of_another_publisher_and_chang
 
 
 def test_lists_and_searches_show_only_the_callers_objects(
-    client: FlaskClient, make_tenant: Any, theirs: tuple[Tenant, dict[str, list[int]]]
+    client: FlaskClient, make_tenant: Any, theirs: tuple[Tenant, dict[str, list[Any]]]
 ) -> None:
     _, ids = theirs
     me = make_tenant("acme", (MINE,))

@@ -12,6 +12,16 @@ from shared.errors import Conflict, DomainError, InvalidValue, NotFound
 
 _DOMAIN_STATUS = {NotFound: (404, "not_found"), Conflict: (409, "conflict"), InvalidValue: (400, "invalid")}
 _HTTP_CODES = {413: "file_too_large", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+# What a person can do about an error page, by status: a page that only says
+# what went wrong leaves them stuck (issue 7).
+_NEXT_STEPS = {
+    400: "Go back, reload the page and try again.",
+    404: "Check the address, or find what you were looking for from your products.",
+    405: "Go back and use the page's own buttons and links.",
+    409: "Go back to the list: the state of the item has changed since the page was shown.",
+    413: "Split the file into smaller ones and upload each.",
+    500: "Try again in a minute; if it keeps failing, tell your operator the time it happened.",
+}
 
 
 def api_error(status: int, code: str, message: str) -> Response:
@@ -20,6 +30,11 @@ def api_error(status: int, code: str, message: str) -> Response:
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="licensecodes"'
     return response
+
+
+def error_page(title: str, message: str, status: int) -> tuple[str, int]:
+    """The page for an error: what went wrong, what to do next, links on."""
+    return render_template("error.html", title=title, message=message, next_step=_NEXT_STEPS.get(status)), status
 
 
 def init_app(app: Flask) -> None:
@@ -34,15 +49,15 @@ def _wants_json() -> bool:
 
 
 def _csrf_error(error: CSRFError) -> ResponseReturnValue:
-    message = "The form had expired or came from another site. Reload the page and try again."
-    return render_template("error.html", title="Form expired", message=message), 400
+    message = "The form had expired or came from another site, so nothing was done."
+    return error_page("Form expired", message, 400)
 
 
 def _domain_error(error: DomainError) -> ResponseReturnValue:
     status, code = next((v for k, v in _DOMAIN_STATUS.items() if isinstance(error, k)), (400, "invalid"))
     if _wants_json():
         return api_error(status, code, str(error))
-    return render_template("error.html", title="Not possible", message=str(error)), status
+    return error_page("Not possible", str(error), status)
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:
@@ -58,7 +73,8 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
         for name, value in headers:
             response.headers.setdefault(name, value)
         return response
-    return render_template("error.html", title=error.name, message=message), status, headers
+    page, status = error_page(error.name, message, status)
+    return page, status, headers
 
 
 def _unexpected_error(error: Exception) -> ResponseReturnValue:
@@ -66,4 +82,4 @@ def _unexpected_error(error: Exception) -> ResponseReturnValue:
     message = "Something went wrong on our side. The error was logged; please try again."
     if _wants_json():
         return api_error(500, "internal_error", message)
-    return render_template("error.html", title="Server error", message=message), 500
+    return error_page("Server error", message, 500)

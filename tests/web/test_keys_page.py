@@ -155,3 +155,23 @@ def test_with_no_keys_the_page_says_to_create_one(
     logged_in(client, acme)
     html = client.get("/keys").get_data(as_text=True)
     assert "No API keys yet. Create one above" in html and "<table>" not in html
+
+
+def test_with_no_products_the_page_names_the_operators_command(client: FlaskClient, make_tenant: Any) -> None:
+    acme = make_tenant("acme")
+    logged_in(client, acme)
+    html = client.get("/products").get_data(as_text=True)
+    assert "No products yet" in html and "licensecodes create-product --publisher" in html
+
+
+def test_error_pages_say_what_to_do_next_and_link_back(client: FlaskClient, make_tenant: Any) -> None:
+    anonymous = client.get("/no-such-page")
+    assert anonymous.status_code == 404
+    assert 'href="/login"' in anonymous.get_data(as_text=True)
+
+    acme = make_tenant("acme")
+    logged_in(client, acme)
+    missing = client.get("/products/424242/uploads").get_data(as_text=True)
+    assert "Check the address" in missing and 'href="/products"' in missing
+    forged = client.post("/keys", data={}).get_data(as_text=True)
+    assert "reload the page and try again" in forged and 'href="/products"' in forged

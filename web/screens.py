@@ -168,7 +168,7 @@ def download_codes(upload_id: int) -> ResponseReturnValue:
     refusal = why_no_codes(upload)
     if refusal:
         return render_template("error.html", title="No codes to download", message=refusal[1]), 409
-    return codes_response(upload.id)
+    return codes_response(upload)
 
 
 @blueprint.get("/products/<int:product_id>/codes")

@@ -91,7 +91,7 @@ def upload_page(upload_id: int) -> ResponseReturnValue:
 
 def _time_left(deadline: datetime.datetime) -> str:
     """Until the deadline, by the database's clock (the one that set it)."""
-    now: datetime.datetime = db().scalar(select(func.now()))
+    now = db().execute(select(func.now())).scalar_one()
     seconds = int((deadline - now).total_seconds())
     if seconds <= 0:
         return "the deadline has passed"

@@ -31,7 +31,7 @@ import psycopg2.errors
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
-from shared import staging, states
+from shared import download, staging, states
 from shared.copyfeed import READ_BYTES, CopyFeed, ProblemLog
 from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem
 from shared.formats.csv import CsvProduct, CsvRules, read_csv
@@ -55,6 +55,7 @@ class Job:
     dry_run: bool
     code_type: str
     blob_id: int
+    sha256: str  # of the uploaded bytes
     product: Product | None  # None: a CSV file for several of the publisher's products
     products: dict[str, CsvProduct]  # the publisher's, by short code (CSV)
 
@@ -97,7 +98,16 @@ def _load_job(engine: Engine, request_id: int) -> Job:
     assert request.blob_id is not None, f"upload {request_id} has no stored bytes"
     product = next((p for p in products if p.product_id == request.product_id), None)
     by_short_code = {p.short_code: CsvProduct(p.product_id, p.prefix) for p in products}
-    return Job(request.id, request.format, request.dry_run, request.code_type, request.blob_id, product, by_short_code)
+    return Job(
+        request.id,
+        request.format,
+        request.dry_run,
+        request.code_type,
+        request.blob_id,
+        request.sha256,
+        product,
+        by_short_code,
+    )
 
 
 def _bounded(items: Iterable[Item]) -> Iterator[Item]:
@@ -156,8 +166,8 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
                 cursor.copy_expert(staging.COPY_PROBLEMS, problems.rows())  # the full error report
             return "rejected"
         summary = _summary(cursor, job) if job.dry_run else None
-        codes_blob_id = prepared.store(connection, job.blob_id) if prepared is not None else None
-        _fenced(states.complete(connection, held, feed.rows, summary, codes_blob_id), held)
+        codes_blob_id, codes_sha256 = _download(connection, cursor, job, prepared)
+        _fenced(states.complete(connection, held, feed.rows, summary, codes_blob_id, codes_sha256), held)
         transaction.commit()
         return "completed"
 
@@ -178,6 +188,20 @@ def _prepared_download(job: Job) -> PreparedDownload | None:
         return None
     assert job.product is not None
     return PreparedDownload(job.product.product_id, job.default_expiry)
+
+
+def _download(
+    connection: Connection, cursor: Any, job: Job, prepared: PreparedDownload | None
+) -> tuple[int | None, str | None]:
+    """The prepared download's blob, if any, and the download's SHA-256: a
+    dry run has no download; a CSV request's is hashed as the database
+    would send it, in this transaction (shared.download)."""
+    if prepared is not None:
+        stored = prepared.store(connection, job.blob_id, job.sha256)
+        return stored.blob_id, stored.sha256
+    if job.dry_run:
+        return None, None
+    return None, download.codes_sha256_by_database(cursor, job.request_id)
 
 
 def _closing(prepared: PreparedDownload | None) -> contextlib.AbstractContextManager[object]:

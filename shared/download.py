@@ -11,6 +11,13 @@ into a pipe through a buffered writer (C code all the way), and the
 response reads the other end in blocks: memory stays bounded by the
 buffers, and a client that goes away closes the pipe, which stops the COPY.
 
+Every download's SHA-256 is known before its first byte (codes_sha256, sent
+in a header): the Code Generator takes it as it completes the request, from
+the prepared download or, for the others, by running this module's COPY
+into a hash in its own transaction (codes_sha256_by_database). A request
+completed before that was kept gets it from its first download
+(codes_sha256_of), which reads the file twice that once.
+
 The COPY speaks the database's UTF-8; the blocks become Windows-1252 here,
 and only those that hold anything but ASCII need converting, which codes
 almost never do (PostgreSQL's own conversion cost 0.3 s a million).
@@ -19,9 +26,12 @@ almost never do (PostgreSQL's own conversion cost 0.3 s a million).
 from __future__ import annotations
 
 import codecs
+import hashlib
+import io
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -78,6 +88,48 @@ def sorted_by_database(engine: Engine, request_id: int) -> Iterator[bytes]:
         thread.join()  # the pipe is closed: a COPY still writing stops
     if failures:
         raise failures[0]
+
+
+def codes_sha256_of(engine: Engine, request_id: int) -> str:
+    """The SHA-256 (hex) of the download, by reading it through."""
+    sha256 = hashlib.sha256()
+    for block in codes_file(engine, request_id):
+        sha256.update(block)
+    return sha256.hexdigest()
+
+
+def codes_sha256_by_database(cursor: Any, request_id: int) -> str:
+    """The SHA-256 (hex) of the file sorted_by_database would send, on a
+    psycopg2 cursor: inside the transaction that stores the codes, which no
+    other connection sees yet. Its settings last until that transaction ends."""
+    sink = _Sha256Sink()
+    with io.BufferedWriter(sink, buffer_size=BLOCK_BYTES) as pipe:  # one call a block, not a row
+        cursor.execute(_SORT_SETTINGS)
+        cursor.copy_expert(cursor.mogrify(_COPY, (request_id,)).decode(), pipe)
+    return sink.hexdigest()
+
+
+class _Sha256Sink(io.RawIOBase):
+    """Hashes what is written, converted as _windows_1252 converts it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._sha256 = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        block = bytes(data)
+        if not block.isascii():
+            block = self._decoder.decode(block).encode("cp1252")
+        self._sha256.update(block.replace(b"\n", b"\r\n"))
+        return len(data)
+
+    def hexdigest(self) -> str:
+        self._decoder.decode(b"", final=True)
+        return self._sha256.hexdigest()
 
 
 def _copy_out(engine: Engine, request_id: int, write_end: int, failures: list[BaseException]) -> None:

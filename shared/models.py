@@ -189,6 +189,11 @@ class UploadRequest(Base):
     # the upload's own blob when the file is its own download, or one of
     # its own. NULL: the download is asked of the codes table.
     codes_blob_id: Mapped[int | None] = mapped_column(ForeignKey("upload_blobs.id", ondelete="SET NULL"))
+    # The SHA-256 (hex) of that download, set when the request completes: a
+    # header must precede a streamed body, so it is known before the first
+    # byte. NULL for requests completed before it was kept (computed and
+    # stored by their first download) and for requests without codes.
+    codes_sha256: Mapped[str | None] = mapped_column(String(64))
     # The client's Idempotency-Key, when it sent one: unique per publisher,
     # so a retried POST finds the request its first try created.
     idempotency_key: Mapped[str | None] = mapped_column(String(MAX_IDEMPOTENCY_KEY_LENGTH))
@@ -233,6 +238,7 @@ class UploadRequest(Base):
         CheckConstraint("(status = 'processing') = (claim_token IS NOT NULL)", name="processing_has_claim"),
         CheckConstraint("size_bytes > 0", name="size_positive"),
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("codes_sha256 IS NULL OR codes_sha256 ~ '^[0-9a-f]{64}$'", name="codes_sha256_hex"),
         CheckConstraint("error_count >= 0 AND attempts >= 0", name="counts_not_negative"),
         Index("ix_upload_requests_publisher_id_created", "publisher_id", text("id DESC")),
         UniqueConstraint("publisher_id", "idempotency_key", name=IDEMPOTENCY_CONSTRAINT),

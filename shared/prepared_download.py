@@ -9,10 +9,17 @@ that stores the codes:
 
 - a file whose every line has all five fields, written as the download
   writes numbers, is its own download: the upload's blob serves as it is,
-  and nothing is stored twice;
+  and nothing is stored twice. Only when the bytes written down hash to
+  the upload's own SHA-256, though: a file could pass every line yet differ
+  from its download somewhere the reader leaves out (its last line's end,
+  say), and then its rendering is stored as for any other file;
 - any other file's lines are rendered (the product's default expiry filled
   in, empty trailing fields left out), spooled, and stored as a blob of
   their own.
+
+The download's SHA-256 is taken from the bytes as they are written down,
+and stored with the request (codes_sha256): a download's header carries
+it, and a header must be known before the first byte of a streamed body.
 
 Lines come as the reader passed them: in runs (CleanLines, ASCII, numbers
 without leading zeros) or one by one (CodeRecord). A run is rendered by
@@ -23,8 +30,10 @@ written in Python; a test holds the two to the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from sqlalchemy.engine import Connection
@@ -37,11 +46,18 @@ from shared.storage import CHUNK_BYTES, BlobWriter, StoredFile
 Item = TypeVar("Item")
 
 
+@dataclass(frozen=True)
+class StoredDownload:
+    blob_id: int
+    sha256: str  # hex, of the download's bytes
+
+
 class PreparedDownload:
     def __init__(self, product_id: int, default_expiry: int) -> None:
         self._product_id = product_id
         self._default_expiry = b"%d" % default_expiry
         self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)
+        self._sha256 = hashlib.sha256()
         self.as_uploaded = True  # so far, the download is the upload's own bytes
 
     def watch(self, items: Iterator[Item]) -> Iterator[Item]:
@@ -49,22 +65,29 @@ class PreparedDownload:
         for item in items:
             kind = type(item)
             if kind is CleanLines:
-                self._spool.write(self._block(cast(CleanLines, item)))
+                self._write(self._block(cast(CleanLines, item)))
             elif kind is CodeRecord:
                 self.as_uploaded = False
-                self._spool.write(self._record(cast(CodeRecord, item)))
+                self._write(self._record(cast(CodeRecord, item)))
             yield item
 
-    def store(self, connection: Connection, upload_blob_id: int) -> int:
-        """The blob of the download, in the connection's transaction."""
-        if self.as_uploaded:
-            return upload_blob_id
+    def store(self, connection: Connection, upload_blob_id: int, upload_sha256: str) -> StoredDownload:
+        """The blob of the download, in the connection's transaction, and its
+        SHA-256. The upload's own blob when its bytes are the download's: the
+        same SHA-256 says so."""
+        sha256 = self._sha256.hexdigest()
+        if self.as_uploaded and sha256 == upload_sha256:
+            return StoredDownload(upload_blob_id, sha256)
         writer = BlobWriter(Session(bind=connection))
         self._spool.seek(0)
         while data := self._spool.read(CHUNK_BYTES):
             writer.write(data)
         stored: StoredFile = writer.finish()
-        return stored.blob_id
+        return StoredDownload(stored.blob_id, sha256)
+
+    def _write(self, data: bytes) -> None:
+        self._spool.write(data)
+        self._sha256.update(data)
 
     def close(self) -> None:
         self._spool.close()

@@ -109,10 +109,18 @@ def complete(
     code_count: int,
     summary: dict[str, Any] | None = None,
     codes_blob_id: int | None = None,
+    codes_sha256: str | None = None,
 ) -> bool:
-    """`codes_blob_id`: the download, when the Code Generator prepared one."""
+    """`codes_blob_id`: the download, when the Code Generator prepared one;
+    `codes_sha256`: the download's SHA-256 (hex), prepared or not."""
     return _finish(
-        session, held, status="completed", code_count=code_count, summary=summary, codes_blob_id=codes_blob_id
+        session,
+        held,
+        status="completed",
+        code_count=code_count,
+        summary=summary,
+        codes_blob_id=codes_blob_id,
+        codes_sha256=codes_sha256,
     )
 
 

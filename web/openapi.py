@@ -153,12 +153,26 @@ def _multipart(properties: dict[str, Schema]) -> dict[str, Any]:
 FILE = {"type": "string", "format": "binary", "description": "the file (TXT or CSV, told by its content)"}
 
 
-def _download(media_type: str, description: str) -> dict[str, Any]:
+def _download(media_type: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "description": description,
-        "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string"}}},
+        "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string"}}, **(headers or {})},
         "content": {media_type: {"schema": {"type": "string"}}},
     }
+
+
+CHECKSUM_HEADERS = {
+    "Repr-Digest": {
+        "required": True,
+        "description": "the file's SHA-256 (RFC 9530), as in `sha-256=:<base64>:`",
+        "schema": {"type": "string", "pattern": "^sha-256=:[A-Za-z0-9+/]{43}=:$"},
+    },
+    "X-Content-SHA256": {
+        "required": True,
+        "description": "the file's SHA-256 in hex, as the upload's codes_sha256",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+}
 
 
 PATHS: dict[str, dict[str, Operation]] = {
@@ -271,7 +285,7 @@ PATHS: dict[str, dict[str, Operation]] = {
             "summary": "The codes of a completed upload (TXT, Windows-1252, CR LF)",
             "parameters": [UPLOAD_ID],
             "responses": {
-                "200": _download("text/plain", "The codes, in file order, expiry filled in"),
+                "200": _download("text/plain", "The codes, in file order, expiry filled in", CHECKSUM_HEADERS),
                 **_errors(404, 409),
             },
         }

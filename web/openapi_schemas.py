@@ -78,7 +78,12 @@ UPLOAD = closed(
         "error_count": COUNT,
         "code_count": nullable(COUNT),
         "summary": nullable({"type": "object"}) | {"description": SUMMARY},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "of the uploaded file"},
+        "codes_sha256": nullable({"type": "string", "pattern": "^[0-9a-f]{64}$"})
+        | {
+            "description": "of the codes download (codes.txt), also sent with it in the Repr-Digest and "
+            "X-Content-SHA256 headers; null until the request completes, and for a dry run"
+        },
         "size_bytes": {"type": "integer", "minimum": 1},
         "created_at": TIME,
         "started_at": nullable(TIME),

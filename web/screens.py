@@ -1,6 +1,7 @@
 """The screens of one product (PRODUCT.md §8): Upload Codes (send a file,
 watch its requests, delete a queued one, download the codes of a completed
-one) and the Code View (search by prefix, filter by status, paginate).
+one), the page of one request (its times, checksums, codes or problems)
+and the Code View (search by prefix, filter by status, paginate).
 
 Every lookup goes through the logged-in publisher: another publisher's
 product or request is a 404, exactly like a missing one.
@@ -15,6 +16,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from flask_wtf.csrf import CSRFError, same_origin, validate_csrf
+from sqlalchemy import func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import ValidationError
 
@@ -74,6 +76,27 @@ def _requests_table(product_id: int) -> dict[str, Any]:
         "pending": pending,
         "confirmed": confirmed,
     }
+
+
+@blueprint.get("/uploads/<int:upload_id>")
+@login_required
+def upload_page(upload_id: int) -> ResponseReturnValue:
+    upload = upload_of(db(), current_publisher_id(), upload_id)
+    # A CSV request may span several products: then it has none of its own.
+    product = product_of(db(), current_publisher_id(), upload.product_id) if upload.product_id else None
+    return render_template("upload.html", upload=upload, product=product, time_left=_time_left(upload.deadline_at)), {
+        "Cache-Control": "no-store"
+    }
+
+
+def _time_left(deadline: datetime.datetime) -> str:
+    """Until the deadline, by the database's clock (the one that set it)."""
+    now = db().execute(select(func.now())).scalar_one()
+    seconds = int((deadline - now).total_seconds())
+    if seconds <= 0:
+        return "the deadline has passed"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 @blueprint.post("/products/<int:product_id>/uploads")
@@ -168,7 +191,7 @@ def download_codes(upload_id: int) -> ResponseReturnValue:
     refusal = why_no_codes(upload)
     if refusal:
         return render_template("error.html", title="No codes to download", message=refusal[1]), 409
-    return codes_response(upload.id)
+    return codes_response(upload)
 
 
 @blueprint.get("/products/<int:product_id>/codes")

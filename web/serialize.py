@@ -40,6 +40,7 @@ def upload_json(request: UploadRequest) -> dict[str, Any]:
         "code_count": request.code_count,
         "summary": request.summary,
         "sha256": request.sha256,
+        "codes_sha256": request.codes_sha256,
         "size_bytes": request.size_bytes,
         "created_at": iso(request.created_at),
         "started_at": iso(request.started_at),

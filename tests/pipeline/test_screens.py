@@ -212,7 +212,8 @@ def test_a_bad_file_shows_rejected_with_the_reason_and_the_problems_by_line(
     text = words(row.text)
     assert "Rejected" in text and "product_mismatch" in text and "All problems (2)" in text
     assert "Line 2 product_mismatch" in text and "Line 3 format" in text
-    assert row.links == [f"/uploads/{upload_id}/errors.csv"] and row.forms == []  # no download, no delete
+    assert row.links == [f"/uploads/{upload_id}", f"/uploads/{upload_id}/errors.csv"]  # no download
+    assert row.forms == []  # no delete
     assert client.get(f"/uploads/{upload_id}/codes.txt").status_code == 409
     assert count(sessions, LicenseCode) == 0
 
@@ -230,7 +231,7 @@ def test_a_dry_run_is_marked_and_offers_no_download(client: FlaskClient, acme: T
     row = wait_for_row(client, upload_id)
     assert row.status == "completed"
     assert "Dry run" in row.text and "nothing was stored" in words(row.text)
-    assert row.links == []
+    assert row.links == [f"/uploads/{upload_id}"]  # its page, and no download
     refused = client.get(f"/uploads/{upload_id}/codes.txt")
     assert refused.status_code == 409 and "dry run" in refused.get_data(as_text=True)
 

@@ -3,6 +3,7 @@ the codes of a completed one."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 from flask import Response, current_app, g, jsonify, request, url_for
@@ -78,7 +79,7 @@ def delete_upload(upload_id: int) -> ResponseReturnValue:
 def download_codes(upload_id: int) -> ResponseReturnValue:
     upload = upload_of(db(), g.publisher_id, upload_id)
     refusal = why_no_codes(upload)
-    return api_error(409, *refusal) if refusal else codes_response(upload.id)
+    return api_error(409, *refusal) if refusal else codes_response(upload)
 
 
 @blueprint.post("/uploads/<int:upload_id>/confirm")
@@ -122,13 +123,35 @@ def errors_response(upload: UploadRequest) -> Response:
     return _attachment(generate(), "text/csv; charset=utf-8", report.filename(upload.id))
 
 
-def codes_response(upload_id: int) -> Response:
-    """The streamed download; also used by the web screens. codes_file opens
-    its own connection: the request's session is gone once streaming starts."""
+def codes_response(upload: UploadRequest) -> Response:
+    """The streamed download with its SHA-256 in the headers; also used by
+    the web screens. codes_file opens its own connection: the request's
+    session is gone once streaming starts."""
     engine = current_app.extensions["licensecodes.engine"]
-    return _attachment(
-        download.codes_file(engine, upload_id), "text/plain; charset=windows-1252", download.filename(upload_id)
+    response = _attachment(
+        download.codes_file(engine, upload.id), "text/plain; charset=windows-1252", download.filename(upload.id)
     )
+    response.headers.update(checksum_headers(_codes_sha256(upload)))
+    return response
+
+
+def checksum_headers(sha256_hex: str) -> dict[str, str]:
+    """Repr-Digest (RFC 9530) for clients that check it: of the representation,
+    so it holds whatever content coding a proxy adds, as Content-Digest
+    would not. X-Content-SHA256 in hex, as sha256sum prints it, for people
+    and scripts."""
+    as_base64 = base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
+    return {"Repr-Digest": f"sha-256=:{as_base64}:", "X-Content-SHA256": sha256_hex}
+
+
+def _codes_sha256(upload: UploadRequest) -> str:
+    """Stored when the request completed; a request completed before that
+    was kept has it taken and stored by its first download."""
+    if upload.codes_sha256 is None:
+        engine = current_app.extensions["licensecodes.engine"]
+        upload.codes_sha256 = download.codes_sha256_of(engine, upload.id)
+        db().commit()
+    return upload.codes_sha256
 
 
 def _attachment(body: Iterator[bytes], content_type: str, filename: str) -> Response:

@@ -34,8 +34,11 @@ def main(argv: list[str]) -> int:
             options = [f"--queues={QUEUE},{BULK_QUEUE}", *options]  # both, unless told otherwise
         app.worker_main(["worker", "--loglevel=INFO", *options])
     else:
-        schedule = str(settings.data_dir / "celerybeat-schedule")
-        app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *argv[1:]])
+        # The in-memory scheduler: beat's one entry is an interval, so there is
+        # nothing worth keeping across restarts, and the default's schedule
+        # file, left half-written by a killed beat, stops every later beat
+        # ("EOFError: Ran out of input") and with it the sweep.
+        app.start(["beat", "--loglevel=INFO", "--scheduler=celery.beat:Scheduler", *argv[1:]])
     return 0
 
 

@@ -14,7 +14,6 @@ def make_celery(settings: Settings) -> Celery:
     assert settings.redis_url is not None, "connect the services first (shared.services.connect)"
     app = Celery("licensecodes")
     app.conf.update(celery_settings(settings.redis_url))
-    app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     app.conf.beat_schedule = {
         "sweep": {
             "task": SWEEP_TASK,

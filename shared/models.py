@@ -99,6 +99,9 @@ class User(Base):
     # Part of the session cookie's identity: raising it ends every session
     # of this user, although the cookie itself lives on in the browser.
     session_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Sees the operator page: the queue of every publisher, counts and ages
+    # only. Granted from the command line alone (`licensecodes grant-operator`).
+    is_operator: Mapped[bool] = mapped_column(server_default=text("false"))
     created_at: Mapped[datetime.datetime] = _created_at()
 
     __table_args__ = (

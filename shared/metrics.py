@@ -21,6 +21,7 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy import Connection, Engine, text
 
 from shared.models import REQUEST_STATES
+from shared.queue_view import DECIDED, PENDING, decisions_last_hour
 from shared.sweep_counts import sweep_counts
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 
 # The histograms describe the requests decided within this last stretch.
 HISTOGRAM_SPAN = "1 hour"
 STATEMENT_TIMEOUT_MS = 5000
-DECIDED = "status IN ('completed', 'rejected')"
 
 # What each histogram measures, as SQL over one decided request.
 _DURATIONS = {
@@ -91,7 +91,7 @@ def _pending(connection: Connection, window_seconds: int) -> list[Metric]:
         text(
             "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0), "
             "count(*) FILTER (WHERE deadline_at < now()) "
-            "FROM upload_requests WHERE status IN ('queued', 'processing')"
+            f"FROM upload_requests WHERE {PENDING}"
         )
     ).one()
     oldest, overdue = float(pending[0]), int(pending[1])
@@ -122,16 +122,7 @@ def _codes_stored(connection: Connection) -> Metric:
 
 
 def _decisions(connection: Connection) -> list[Metric]:
-    rows: list[Any] = list(
-        connection.execute(
-            text(
-                "SELECT status, coalesce(reason_code, ''), "
-                "count(*) FILTER (WHERE finished_at >= now() - interval '1 minute'), count(*) "
-                f"FROM upload_requests WHERE {DECIDED} AND finished_at >= now() - interval '1 hour' "
-                "GROUP BY 1, 2 ORDER BY 1, 2"
-            )
-        )
-    )
+    rows = [(d.outcome, d.reason_code, d.last_minute, d.last_hour) for d in decisions_last_hour(connection)]
     labels = ["outcome", "reason_code"]
     last_minute = GaugeMetricFamily(
         "licensecodes_decisions_last_minute", "Requests decided in the last minute.", labels=labels

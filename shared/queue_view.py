@@ -1,0 +1,103 @@
+"""The queue of every publisher, read from PostgreSQL: what GET /metrics
+counts (shared.metrics) and what the operator page lists (web.operator).
+
+Ids, names, sizes, states and times only: no query here reads a code, a
+key, a file name or a file's bytes, so neither reader can show one.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+DECIDED = "status IN ('completed', 'rejected')"
+PENDING = "status IN ('queued', 'processing')"
+# The operator page's chart: the last hour in twelve bars.
+CHART_BUCKET_MINUTES = 5
+CHART_BUCKETS = 12
+# A long queue is shown by its oldest requests, which are the ones at risk.
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Requests decided recently with one outcome and reason ("" when completed)."""
+
+    outcome: str
+    reason_code: str
+    last_minute: int
+    last_hour: int
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    id: int
+    publisher: str
+    product: str | None  # None: a CSV file spanning several products
+    status: str
+    size_bytes: int
+    created_at: datetime.datetime
+    deadline_at: datetime.datetime
+    age_seconds: float
+    overdue: bool
+    attempts: int
+    lease_until: datetime.datetime | None
+    claim_backend_pid: int | None
+
+
+@dataclass(frozen=True)
+class ChartBucket:
+    """One stretch of CHART_BUCKET_MINUTES, `minutes_ago` from its start to now."""
+
+    minutes_ago: int
+    completed: int
+    rejected: int
+
+
+def decisions_last_hour(connection: Connection) -> list[Decisions]:
+    rows: list[Any] = connection.execute(
+        text(
+            "SELECT status, coalesce(reason_code, ''), "
+            "count(*) FILTER (WHERE finished_at >= now() - interval '1 minute'), count(*) "
+            f"FROM upload_requests WHERE {DECIDED} AND finished_at >= now() - interval '1 hour' "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    ).all()
+    return [Decisions(*row) for row in rows]
+
+
+def pending_requests(connection: Connection, status: str) -> list[PendingRequest]:
+    """The undecided requests in `status` (queued or processing), oldest first."""
+    assert status in ("queued", "processing"), status
+    rows: list[Any] = connection.execute(
+        text(
+            "SELECT r.id, p.name, pr.name, r.status, r.size_bytes, r.created_at, r.deadline_at, "
+            "extract(epoch FROM now() - r.created_at), r.deadline_at < now(), "
+            "r.attempts, r.lease_until, r.claim_backend_pid "
+            "FROM upload_requests r JOIN publishers p ON p.id = r.publisher_id "
+            "LEFT JOIN products pr ON pr.product_id = r.product_id "
+            f"WHERE r.status = :status ORDER BY r.created_at, r.id LIMIT {MAX_LISTED}"
+        ),
+        {"status": status},
+    ).all()
+    return [PendingRequest(*row[:7], float(row[7]), *row[8:]) for row in rows]
+
+
+def decisions_per_bucket(connection: Connection) -> list[ChartBucket]:
+    """The last hour's decisions in CHART_BUCKETS stretches, oldest first."""
+    seconds = CHART_BUCKET_MINUTES * 60
+    rows: list[Any] = connection.execute(
+        text(
+            f"SELECT least(floor(extract(epoch FROM now() - finished_at) / {seconds})::int, {CHART_BUCKETS - 1}), "
+            "count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'rejected') "
+            f"FROM upload_requests WHERE {DECIDED} AND finished_at >= now() - interval '1 hour' GROUP BY 1"
+        )
+    ).all()
+    counts = {int(bucket): (int(completed), int(rejected)) for bucket, completed, rejected in rows}
+    return [
+        ChartBucket((bucket + 1) * CHART_BUCKET_MINUTES, *counts.get(bucket, (0, 0)))
+        for bucket in reversed(range(CHART_BUCKETS))
+    ]

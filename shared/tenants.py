@@ -49,6 +49,16 @@ def create_user(session: Session, publisher: Publisher, email: str, password: st
     return user
 
 
+def grant_operator(session: Session, email: str) -> User:
+    """Let the user with this e-mail see the operator page."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise NotFound(f"there is no user with the e-mail address {email.strip()}")
+    user.is_operator = True
+    session.flush()
+    return user
+
+
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     local, at, domain = email.partition("@")

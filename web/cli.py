@@ -176,6 +176,18 @@ def create_user(publisher_name: str, email: str, password: str | None) -> None:
         click.echo(f"password: {password}")
 
 
+@cli.command("grant-operator")
+@click.argument("email")
+@_reports_errors
+def grant_operator(email: str) -> None:
+    """Let the user EMAIL see the operator page (every publisher's queue)."""
+    from shared.tenants import grant_operator as grant
+
+    with _transaction() as (session, _):
+        user = grant(session, email)
+    click.echo(f"{user.email} is an operator: the page /operator shows every publisher's queue")
+
+
 @cli.command("create-api-key")
 @click.option("--publisher", "publisher_name", required=True, help="the publisher's name")
 @click.option("--label", default="", help="a note to tell keys apart")

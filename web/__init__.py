@@ -15,7 +15,21 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 def create_app(settings: Settings) -> Flask:
     """Build the app for settings whose service URLs are set
     (`shared.services.connect` fills them in)."""
-    from web import api, auth, database, errors, health, keys, log_context, metrics, openapi, pages, screens, security
+    from web import (
+        api,
+        auth,
+        database,
+        errors,
+        health,
+        keys,
+        log_context,
+        metrics,
+        openapi,
+        operator,
+        pages,
+        screens,
+        security,
+    )
 
     assert settings.database_url and settings.redis_url, "connect the services first"
     app = Flask(__name__)
@@ -47,6 +61,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(screens.blueprint)
     app.register_blueprint(keys.blueprint)
+    app.register_blueprint(operator.blueprint)
     app.register_blueprint(health.blueprint)
     metrics.init_app(app, settings)
     return app

@@ -31,6 +31,7 @@ class SignedInUser(UserMixin):
     publisher_id: int
     publisher_name: str
     session_version: int
+    is_operator: bool = False
 
     def get_id(self) -> str:
         # The cookie names the user and the session version: a cookie kept
@@ -64,7 +65,9 @@ def _load_user(session_id: str) -> SignedInUser | None:
 
 def _signed_in(user: User) -> SignedInUser:
     publisher = db().get_one(Publisher, user.publisher_id)
-    return SignedInUser(user.id, user.email, user.publisher_id, publisher.name, user.session_version)
+    return SignedInUser(
+        user.id, user.email, user.publisher_id, publisher.name, user.session_version, user.is_operator
+    )
 
 
 def current_publisher_id() -> int:

@@ -1,0 +1,91 @@
+"""The operator page, `GET /operator`: the queue of every publisher, for the
+people who run the service (users with `is_operator`, granted by
+`licensecodes grant-operator`).
+
+Requests are shown by id, publisher, product, size, state and times; the
+queries (shared.queue_view) read no code, key or file name. To anyone else
+logged in the page answers 404, as if it did not exist: a publisher learns
+nothing about the other publishers, not even that there is such a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from shared.queue_view import (
+    CHART_BUCKET_MINUTES,
+    ChartBucket,
+    decisions_last_hour,
+    decisions_per_bucket,
+    pending_requests,
+)
+from web.database import db
+
+blueprint = Blueprint("operator", __name__)
+
+# The chart's drawing area, in SVG user units.
+CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 600, 160, 4
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the chart: where it is drawn, and what it stands for."""
+
+    x: int
+    width: int
+    completed_height: int
+    rejected_height: int
+    bucket: ChartBucket
+
+
+@blueprint.get("/operator")
+@login_required
+def queue() -> ResponseReturnValue:
+    if not current_user.is_operator:
+        abort(404)
+    connection = db().connection()
+    buckets = decisions_per_bucket(connection)
+    rejections = [d for d in decisions_last_hour(connection) if d.outcome == "rejected"]
+    page = render_template(
+        "operator.html",
+        queued=pending_requests(connection, "queued"),
+        processing=pending_requests(connection, "processing"),
+        rejections=sorted(rejections, key=lambda d: (-d.last_hour, d.reason_code)),
+        buckets=buckets,
+        bars=chart_bars(buckets),
+        chart_size=(CHART_WIDTH, CHART_HEIGHT),
+        bucket_minutes=CHART_BUCKET_MINUTES,
+    )
+    # no-store: the page names every publisher; no shared cache may keep it.
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+def chart_bars(buckets: list[ChartBucket]) -> list[Bar]:
+    """Stacked bars (completed below, rejected above) scaled to the busiest stretch."""
+    tallest = max((b.completed + b.rejected for b in buckets), default=0) or 1
+    width = CHART_WIDTH // max(len(buckets), 1)
+    return [
+        Bar(
+            x=index * width,
+            width=width - BAR_GAP,
+            completed_height=round(bucket.completed * CHART_HEIGHT / tallest),
+            rejected_height=round(bucket.rejected * CHART_HEIGHT / tallest),
+            bucket=bucket,
+        )
+        for index, bucket in enumerate(buckets)
+    ]
+
+
+@blueprint.app_template_filter("duration")
+def _duration(seconds: float) -> str:
+    """An age as people say it: "45 s", "3 min 20 s", "2 h 5 min"."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

@@ -8,6 +8,7 @@ key, a file name or a file's bytes, so neither reader can show one.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ class ChartBucket:
 
 
 def decisions_last_hour(connection: Connection) -> list[Decisions]:
-    rows: list[Any] = connection.execute(
+    rows: Sequence[Any] = connection.execute(
         text(
             "SELECT status, coalesce(reason_code, ''), "
             "count(*) FILTER (WHERE finished_at >= now() - interval '1 minute'), count(*) "
@@ -72,10 +73,10 @@ def decisions_last_hour(connection: Connection) -> list[Decisions]:
 def pending_requests(connection: Connection, status: str) -> list[PendingRequest]:
     """The undecided requests in `status` (queued or processing), oldest first."""
     assert status in ("queued", "processing"), status
-    rows: list[Any] = connection.execute(
+    rows: Sequence[Any] = connection.execute(
         text(
-            "SELECT r.id, p.name, pr.name, r.status, r.size_bytes, r.created_at, r.deadline_at, "
-            "extract(epoch FROM now() - r.created_at), r.deadline_at < now(), "
+            "SELECT r.id, p.name AS publisher, pr.name AS product, r.status, r.size_bytes, r.created_at, "
+            "r.deadline_at, extract(epoch FROM now() - r.created_at) AS age_seconds, r.deadline_at < now() AS overdue, "
             "r.attempts, r.lease_until, r.claim_backend_pid "
             "FROM upload_requests r JOIN publishers p ON p.id = r.publisher_id "
             "LEFT JOIN products pr ON pr.product_id = r.product_id "
@@ -83,13 +84,29 @@ def pending_requests(connection: Connection, status: str) -> list[PendingRequest
         ),
         {"status": status},
     ).all()
-    return [PendingRequest(*row[:7], float(row[7]), *row[8:]) for row in rows]
+    return [
+        PendingRequest(
+            id=row.id,
+            publisher=row.publisher,
+            product=row.product,
+            status=row.status,
+            size_bytes=row.size_bytes,
+            created_at=row.created_at,
+            deadline_at=row.deadline_at,
+            age_seconds=float(row.age_seconds),
+            overdue=row.overdue,
+            attempts=row.attempts,
+            lease_until=row.lease_until,
+            claim_backend_pid=row.claim_backend_pid,
+        )
+        for row in rows
+    ]
 
 
 def decisions_per_bucket(connection: Connection) -> list[ChartBucket]:
     """The last hour's decisions in CHART_BUCKETS stretches, oldest first."""
     seconds = CHART_BUCKET_MINUTES * 60
-    rows: list[Any] = connection.execute(
+    rows: Sequence[Any] = connection.execute(
         text(
             f"SELECT least(floor(extract(epoch FROM now() - finished_at) / {seconds})::int, {CHART_BUCKETS - 1}), "
             "count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'rejected') "

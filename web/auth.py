@@ -65,9 +65,7 @@ def _load_user(session_id: str) -> SignedInUser | None:
 
 def _signed_in(user: User) -> SignedInUser:
     publisher = db().get_one(Publisher, user.publisher_id)
-    return SignedInUser(
-        user.id, user.email, user.publisher_id, publisher.name, user.session_version, user.is_operator
-    )
+    return SignedInUser(user.id, user.email, user.publisher_id, publisher.name, user.session_version, user.is_operator)
 
 
 def current_publisher_id() -> int:

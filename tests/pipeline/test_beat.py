@@ -20,7 +20,11 @@ def test_beat_sends_the_sweep_beside_a_corrupt_schedule_file_from_an_older_relea
     log_path = tmp_path / "beat.log"
     with open(log_path, "wb") as log:
         beat = subprocess.Popen(
-            [sys.executable, "-m", "worker", "beat"], env=suite.test_environ(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "worker", "beat"],
+            env=suite.test_environ(),
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 60

@@ -68,6 +68,8 @@ def _requests_table(product_id: int) -> dict[str, Any]:
     rows, total = uploads_of(db(), current_publisher_id(), page, product_id=product.product_id)
     pending = any(row.status in PENDING for row in rows)
     confirmed = confirmed_among(db(), [row.id for row in rows if row.dry_run and row.status == "completed"])
+    # By the database's clock, the one that set the deadlines.
+    now = db().execute(select(func.now())).scalar_one() if pending else None
     return {
         "product": product,
         "uploads": rows,
@@ -75,7 +77,17 @@ def _requests_table(product_id: int) -> dict[str, Any]:
         "total": total,
         "pending": pending,
         "confirmed": confirmed,
+        "deadlines": {row.id: _minutes_left(row.deadline_at, now) for row in rows if now and row.status in PENDING},
     }
+
+
+def _minutes_left(deadline: datetime.datetime, now: datetime.datetime) -> str | None:
+    """The time left to a pending request's deadline, as "18 min left"; None once it has passed."""
+    seconds = (deadline - now).total_seconds()
+    if seconds <= 0:
+        return None
+    minutes = int(seconds // 60)
+    return f"{minutes} min left" if minutes else "under 1 min left"
 
 
 @blueprint.get("/uploads/<int:upload_id>")

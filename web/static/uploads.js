@@ -97,9 +97,14 @@
       });
   }
 
+  // One timer at a time: upload.js asks again when it swaps in a new page
+  // (after a file is sent, polling that had stopped must start anew).
+  var timer = null;
   function schedule() {
-    window.setTimeout(refresh, INTERVAL_MS);
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, INTERVAL_MS);
   }
+  document.addEventListener("uploads:replaced", schedule);
 
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -17,10 +17,12 @@ from typing import Any
 
 import psutil
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import FileStorage
+from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
 
 from shared.models import Product
@@ -71,6 +73,18 @@ def workers(engine: Engine) -> Iterator[WorkerProcesses]:
             process.terminate()
         for process in (running.beat, running.worker):
             process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server_url(app: Flask) -> Iterator[str]:
+    """The real app served on a real port, in a thread, for a module."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 def upload(

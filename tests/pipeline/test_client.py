@@ -10,15 +10,12 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
-from werkzeug.serving import make_server
 
 from tests.conftest import Tenant
 from tests.pipeline.conftest import txt
@@ -26,17 +23,6 @@ from web.cli import cli
 
 pytestmark = pytest.mark.usefixtures("workers")
 PRODUCT = 1234
-
-
-@pytest.fixture(scope="module")
-def server_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture(autouse=True)

@@ -104,51 +104,63 @@ def codes_sha256_by_database(cursor: Any, request_id: int) -> str:
     other connection sees yet. Its settings last until that transaction ends."""
     sink = _Sha256Sink()
     with io.BufferedWriter(sink, buffer_size=BLOCK_BYTES) as pipe:  # one call a block, not a row
-        cursor.execute(_SORT_SETTINGS)
-        cursor.copy_expert(cursor.mogrify(_COPY, (request_id,)).decode(), pipe)
+        _copy_sorted(cursor, request_id, pipe)
     return sink.hexdigest()
 
 
 class _Sha256Sink(io.RawIOBase):
-    """Hashes what is written, converted as _windows_1252 converts it."""
+    """Hashes what is written, converted as the download converts it."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._converter = _Windows1252()
         self._sha256 = hashlib.sha256()
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        block = bytes(data)
-        if not block.isascii():
-            block = self._decoder.decode(block).encode("cp1252")
-        self._sha256.update(block.replace(b"\n", b"\r\n"))
+        self._sha256.update(self._converter.convert(bytes(data)))
         return len(data)
 
     def hexdigest(self) -> str:
-        self._decoder.decode(b"", final=True)
+        self._converter.finish()
         return self._sha256.hexdigest()
 
 
 def _copy_out(engine: Engine, request_id: int, write_end: int, failures: list[BaseException]) -> None:
     try:
         with open(write_end, "wb", buffering=BLOCK_BYTES) as pipe, engine.connect() as connection:
-            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            cursor.execute(_SORT_SETTINGS)
-            cursor.copy_expert(cursor.mogrify(_COPY, (request_id,)).decode(), pipe)
+            _copy_sorted(connection.connection.driver_connection.cursor(), request_id, pipe)  # type: ignore[union-attr]
     except BrokenPipeError:
         return  # the reader went away
     except BaseException as error:  # handed to the reader, who raises it
         failures.append(error)
 
 
-def _windows_1252(blocks: Iterator[bytes]) -> Iterator[bytes]:
+def _copy_sorted(cursor: Any, request_id: int, sink: Any) -> None:
+    """The request's lines, in file order, written to `sink` as the database's UTF-8."""
+    cursor.execute(_SORT_SETTINGS)
+    cursor.copy_expert(cursor.mogrify(_COPY, (request_id,)).decode(), sink)
+
+
+class _Windows1252:
     """UTF-8 blocks, split anywhere, as Windows-1252 with CR LF line ends."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    for block in blocks:
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def convert(self, block: bytes) -> bytes:
         if not block.isascii():  # a character split between blocks is not ASCII either
-            block = decoder.decode(block).encode("cp1252")
-        yield block.replace(b"\n", b"\r\n")
-    decoder.decode(b"", final=True)
+            block = self._decoder.decode(block).encode("cp1252")
+        return block.replace(b"\n", b"\r\n")
+
+    def finish(self) -> None:
+        self._decoder.decode(b"", final=True)
+
+
+def _windows_1252(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    converter = _Windows1252()
+    for block in blocks:
+        yield converter.convert(block)
+    converter.finish()

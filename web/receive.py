@@ -22,6 +22,8 @@ from shared.storage import BlobWriter, StoredFile
 
 READ_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 1024
+# An upload has a file and a few fields; more parts than this is not one.
+MAX_PARTS = 16
 FILE_FIELD = "file"
 
 
@@ -89,7 +91,7 @@ def receive_upload(request: Request, session: Session, max_file_bytes: int) -> R
         return ReceivedUpload()  # no file part: the caller says how to send one
     # The decoder's buffer holds one read plus what it could not parse yet
     # (part headers): bounded, so a body of endless headers is refused.
-    decoder = MultipartDecoder(options["boundary"].encode(), max_form_memory_size=2 * READ_BYTES, max_parts=16)
+    decoder = MultipartDecoder(options["boundary"].encode(), max_form_memory_size=2 * READ_BYTES, max_parts=MAX_PARTS)
     receiver = _Receiver(session, max_file_bytes)
     stream = request.stream
     while True:
@@ -102,10 +104,21 @@ def receive_upload(request: Request, session: Session, max_file_bytes: int) -> R
 
 
 def _drain(decoder: MultipartDecoder, receiver: _Receiver) -> None:
+    event = _next_event(decoder)
+    while not isinstance(event, NeedData | Epilogue):
+        receiver.handle(event)
+        event = _next_event(decoder)
+
+
+def _next_event(decoder: MultipartDecoder) -> object:
     try:
-        event = decoder.next_event()
-        while not isinstance(event, NeedData | Epilogue):
-            receiver.handle(event)
-            event = decoder.next_event()
+        return decoder.next_event()
+    except RequestEntityTooLarge:
+        # The decoder's limits are on the body's shape, not the file's size:
+        # "file too large" would send the publisher splitting a small file.
+        raise BadRequest(
+            f"the multipart body has more than {MAX_PARTS} parts or a part header over"
+            f" {2 * READ_BYTES // 1024} KB; send the file and the form fields only"
+        ) from None
     except ValueError as error:  # the decoder's word for a malformed body
         raise BadRequest(f"the multipart body is malformed: {error}") from None

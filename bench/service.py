@@ -42,7 +42,7 @@ class Server:
         log = [
             line for name in logs for line in (self.data_dir / "logs" / name).read_text(errors="replace").splitlines()
         ]
-        lines = [line.split(marker, 1)[1] for line in log if marker in line and "rows read" in line]
+        lines = [_message(line).split(marker, 1)[1] for line in log if marker in line and "rows read" in line]
         return lines[-1] if lines else ""
 
     def processing(self) -> bool:
@@ -74,6 +74,14 @@ class Server:
         self.process.wait(timeout=120)
         if self.process.stdout:
             self.process.stdout.close()
+
+
+def _message(line: str) -> str:
+    """A log line's message, whether the log is JSON (LOG_FORMAT=json) or text."""
+    try:
+        return str(json.loads(line)["message"])
+    except (ValueError, KeyError, TypeError):
+        return line
 
 
 def start_server(data_dir: Path, port: int) -> Server:

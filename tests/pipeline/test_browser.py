@@ -4,8 +4,9 @@ Log in, send files from the Upload Codes screen and watch its list update
 itself, read a rejected request's problems, download the codes, delete a
 queued request (accepting the confirm dialog), check a file and import it;
 drop a file on the drop zone, watch a large file's progress bar, watch a
-pending request's page follow it to its decision, see the operator page.
-Each screen is saved to var/test/screenshots/<name>.png."""
+pending request's page follow it to its decision, see the operator page;
+walk every screen on a phone-sized window. Each screen is saved to
+var/test/screenshots/<name>.png (<name>-phone.png at phone width)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.tenants import grant_operator
 from tests.conftest import REPO, Tenant
-from tests.pipeline.conftest import queued_request, txt
+from tests.pipeline.conftest import queued_request, txt, upload, wait_decided
 
 pytestmark = pytest.mark.usefixtures("workers")
 PRODUCT = 1234
@@ -193,7 +195,12 @@ def test_the_page_of_a_pending_request_follows_it_until_it_is_decided(
     expect(facts).to_contain_text("Queued")
     time_left = page.locator("#time-left").inner_text()
     expect(page.locator("#time-left")).not_to_have_text(time_left)  # refreshed while it waits
-    page.get_by_role("button", name=f"Delete upload {upload_id}").focus()
+    delete = page.get_by_role("button", name=f"Delete upload {upload_id}")
+    for _ in range(20):  # by keyboard, through swaps of the section every 2 s
+        if delete.evaluate("button => button === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(delete).to_be_focused()
 
     app.extensions["licensecodes.dispatcher"].request_processing(upload_id, len(content))
     live = page.locator("[data-poll-live]")
@@ -202,8 +209,10 @@ def test_the_page_of_a_pending_request_follows_it_until_it_is_decided(
     expect(page.locator("#code-count")).to_have_text("2")
     expect(page.get_by_role("link", name=re.compile(r"^Download the codes"))).to_be_visible()
     # Delete is gone: the keyboard user is left on the section, not the page's start.
-    expect(page.get_by_role("heading", name="Request")).to_be_focused()
-    page.locator("#request-heading").blur()
+    heading = page.get_by_role("heading", name="Request")
+    expect(heading).to_be_focused()
+    assert heading.evaluate("h => h.matches(':focus-visible') && getComputedStyle(h).outlineStyle") == "solid"
+    heading.blur()
     screenshot(page, "request-completed")
 
     polled = len(fetches)
@@ -297,3 +306,64 @@ def test_an_operator_sees_every_publishers_queue(
     expect(pending.get_by_role("row").filter(has_text=f"#{waiting}")).to_contain_text("globex")
     expect(page.get_by_text("THEIRS-1")).to_have_count(0)
     screenshot(page, "operator")
+
+
+PHONE = {"width": 375, "height": 740}
+
+
+@pytest.fixture
+def phone(browser: Browser, server_url: str) -> Iterator[BrowserContext]:
+    """A phone-sized browser: 375 CSS px wide, touch, the page's viewport meta honoured."""
+    context = browser.new_context(base_url=server_url, viewport=PHONE, is_mobile=True, has_touch=True)  # type: ignore[arg-type]
+    yield context
+    context.close()
+
+
+def fits_the_phone(page: Page, name: str) -> None:
+    """No sideways scrolling of the page (a .table-wrap may scroll inside
+    it); a phone would otherwise also zoom out to show the overflow."""
+    widths = page.evaluate(
+        "() => [window.innerWidth, document.documentElement.clientWidth, document.documentElement.scrollWidth]"
+    )
+    assert widths[0] == widths[1] == PHONE["width"] and widths[2] <= widths[0], (name, widths)
+    screenshot(page, f"{name}-phone")
+
+
+def test_every_screen_fits_a_phone(
+    phone: BrowserContext,
+    client: FlaskClient,
+    acme: Tenant,
+    make_tenant: Any,
+    sessions: sessionmaker[Session],
+) -> None:
+    completed = upload(client, acme, PRODUCT, txt("1234\tPHONE-1", "1234\tPHONE-2\t7\t3")).get_json()["id"]
+    long_name = "publisher_build_system_export_of_activation_codes_20261202T173000.txt"  # no break in it
+    lines = ["1234\tFINE-1", *(f"9999\tFOREIGN-CODE-WITH-A-LONG-NAME-{n}" for n in range(12))]
+    rejected = upload(client, acme, PRODUCT, txt(*lines), filename=long_name).get_json()["id"]
+    checked = upload(client, acme, PRODUCT, txt("1234\tCHECKED-1"), dry_run="true").get_json()["id"]
+    for upload_id in (completed, rejected, checked):
+        assert wait_decided(client, acme, upload_id)["status"] in ("completed", "rejected")
+    queued = queued_request(sessions, acme, txt("1234\tWAITING-1"))
+    with sessions.begin() as session:
+        grant_operator(session, acme.email)
+    queued_request(sessions, make_tenant("globex", (4321,)), txt("4321\tTHEIRS-1"))
+
+    page = log_in(phone, acme, lambda login: fits_the_phone(login, "login"))
+    screens = [
+        ("products", "/products", "Products"),
+        ("uploads", f"/products/{PRODUCT}/uploads", "Upload codes"),
+        ("request-completed", f"/uploads/{completed}", f"Upload {completed}"),
+        ("request-rejected", f"/uploads/{rejected}", f"Upload {rejected}"),
+        ("request-queued", f"/uploads/{queued}", f"Upload {queued}"),
+        ("codes", f"/products/{PRODUCT}/codes", "Code view"),
+        ("keys", "/keys", "API keys"),
+        ("operator", "/operator", "Operator"),
+        ("error", "/uploads/999999999", "Not possible"),
+    ]
+    for name, path, heading in screens:
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+        fits_the_phone(page, name)
+    page.goto(f"/products/{PRODUCT}/uploads")
+    expect(row_of(page, long_name)).to_contain_text("Rejected")
+    expect(row_of(page, "f.txt")).to_contain_text("Queued")

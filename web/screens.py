@@ -93,12 +93,30 @@ def _minutes_left(deadline: datetime.datetime, now: datetime.datetime) -> str | 
 @blueprint.get("/uploads/<int:upload_id>")
 @login_required
 def upload_page(upload_id: int) -> ResponseReturnValue:
+    return _request_page(upload_id, fragment=False)
+
+
+@blueprint.get("/uploads/<int:upload_id>/fragment")
+@login_required
+def upload_fragment(upload_id: int) -> ResponseReturnValue:
+    """The page's content alone, without the layout or its flashed messages,
+    for the script that refreshes it while the request is pending (static/uploads.js)."""
+    return _request_page(upload_id, fragment=True)
+
+
+def _request_page(upload_id: int, *, fragment: bool) -> ResponseReturnValue:
     upload = upload_of(db(), current_publisher_id(), upload_id)
     # A CSV request may span several products: then it has none of its own.
     product = product_of(db(), current_publisher_id(), upload.product_id) if upload.product_id else None
-    return render_template("upload.html", upload=upload, product=product, time_left=_time_left(upload.deadline_at)), {
-        "Cache-Control": "no-store"
-    }
+    page = render_template(
+        "upload.html",
+        upload=upload,
+        product=product,
+        time_left=_time_left(upload.deadline_at),
+        pending=upload.status in PENDING,
+        fragment=fragment,
+    )
+    return page, {"Cache-Control": "no-store"}
 
 
 def _time_left(deadline: datetime.datetime) -> str:

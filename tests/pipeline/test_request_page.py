@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import Tenant
 from tests.pipeline.conftest import queued_request, txt
 from tests.pipeline.test_screens import PRODUCT, Parsed, send_from_screen, wait_for_row, words
-from tests.web.test_login import post_login
+from tests.web.test_login import csrf_token, post_login
 
 pytestmark = pytest.mark.usefixtures("workers")
 
@@ -97,13 +97,55 @@ def test_a_queued_request_shows_the_time_left_and_a_delete_button(
     assert "codes-sha256" not in markup
 
 
+def test_a_pending_request_asks_the_script_to_refresh_its_section_from_the_fragment(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    upload_id = queued_request(sessions, acme, txt("1234\tWAITING-1"), enqueued=False)
+    markup = page_of(client, upload_id)
+    region = Parsed(markup).attributes["request"]
+    assert region["data-poll"] == "true" and region["data-src"] == f"/uploads/{upload_id}/fragment"
+    assert region["data-announce"] == f"Upload {upload_id} is queued."
+    assert "reload it to see the request's status" in markup  # the <noscript> hint
+    assert re.search(r'<p id="request-live" class="visually-hidden" aria-live="polite" data-poll-live></p>', markup)
+
+    response = client.get(f"/uploads/{upload_id}/fragment")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    fragment = response.get_data(as_text=True)
+    # The content alone: no layout, no script, no flashed message taken from the next page.
+    assert "<html" not in fragment and "<header" not in fragment and "<script" not in fragment
+    assert Parsed(fragment).attributes["request"] == region
+    assert by_id(fragment, "time-left") and "Delete" in fragment
+
+
+def test_a_decided_request_is_not_refreshed(client: FlaskClient, acme: Tenant) -> None:
+    upload_id = send_from_screen(client, txt("1234\tDONE-1"))
+    assert wait_for_row(client, upload_id).status == "completed"
+    markup = page_of(client, upload_id)
+    region = Parsed(markup).attributes["request"]
+    assert region["data-poll"] == "false"
+    assert region["data-announce"] == f"Upload {upload_id} is completed: 1 code."
+    assert "<noscript>" not in markup
+
+
+def test_a_flashed_message_waits_for_the_page_not_the_fragment(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    queued = queued_request(sessions, acme, txt("1234\tWAITING-1"), enqueued=False)
+    other = queued_request(sessions, acme, txt("1234\tWAITING-2"), enqueued=False)
+    token = csrf_token(client.get(f"/uploads/{queued}"))
+    assert client.post(f"/uploads/{queued}/delete", data={"csrf_token": token}).status_code == 303
+    assert "is deleted" not in client.get(f"/uploads/{other}/fragment").get_data(as_text=True)
+    assert f"Upload {queued} (f.txt) is deleted" in page_of(client, other)
+
+
 def test_another_publishers_request_and_a_missing_one_are_404(
     client: FlaskClient, acme: Tenant, make_tenant: Any, sessions: sessionmaker[Session]
 ) -> None:
     other = make_tenant("globex", (4321,))
     theirs = queued_request(sessions, other, txt("4321\tTHEIRS-1"), enqueued=False)
-    assert client.get(f"/uploads/{theirs}").status_code == 404
-    assert client.get("/uploads/999999999").status_code == 404
+    for path in ("", "/fragment"):
+        assert client.get(f"/uploads/{theirs}{path}").status_code == 404
+        assert client.get(f"/uploads/999999999{path}").status_code == 404
 
 
 def test_the_page_needs_a_login(client: FlaskClient, make_tenant: Any, sessions: sessionmaker[Session]) -> None:

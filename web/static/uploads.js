@@ -1,8 +1,10 @@
-// The Upload Codes screen without a manual reload: while the table of
-// requests says data-poll="true" (a request on it is still pending), fetch
-// the table again every 2 s and swap it in. Keyboard focus and open error
-// lists survive the swap; status changes are read out by the polite live
-// region. Also: confirm() before Delete, and a busy Upload button.
+// Screens that follow pending requests without a manual reload: the Upload
+// Codes screen's table of requests and the page of one request. While the
+// region marked data-poll says "true" (a request in it is still pending),
+// fetch its data-src again every 2 s and swap it in. Keyboard focus and open
+// error lists survive the swap; each [data-upload-id] whose data-status
+// changed has its data-announce read out by the polite live region
+// ([data-poll-live]). Also: confirm() before Delete, and a busy Upload button.
 (function () {
   "use strict";
 
@@ -10,19 +12,20 @@
   var MAX_FAILURES = 5;
   var failures = 0;
 
-  function table() {
-    return document.getElementById("requests");
+  function region() {
+    return document.querySelector("[data-poll][data-src]");
   }
 
   function say(message) {
-    var live = document.getElementById("requests-live");
+    var live = document.querySelector("[data-poll-live]");
     if (live) live.textContent = message;
   }
 
+  // The requests in a region (the region itself may be one), by id.
   function rowsById(root) {
     var rows = {};
-    root.querySelectorAll("tr[data-upload-id]").forEach(function (row) {
-      rows[row.getAttribute("data-upload-id")] = row;
+    [root].concat(Array.from(root.querySelectorAll("[data-upload-id]"))).forEach(function (row) {
+      if (row.hasAttribute("data-upload-id")) rows[row.getAttribute("data-upload-id")] = row;
     });
     return rows;
   }
@@ -38,27 +41,29 @@
     return messages;
   }
 
-  // What has focus inside the table, as a key that names it in the fresh copy.
+  // What has focus inside the region, as a key that names it in the fresh
+  // copy ("" for a control without one).
   function focusKey(root) {
     var active = document.activeElement;
     if (!active || !root.contains(active)) return null;
     var keyed = active.closest("[data-focus]");
-    return keyed ? keyed.getAttribute("data-focus") : "table";
+    return keyed && root.contains(keyed) ? keyed.getAttribute("data-focus") : "";
   }
 
   function restoreFocus(root, key) {
     if (key === null) return;
-    var target = root.querySelector('[data-focus="' + key + '"]') || root.querySelector('[data-focus="table"]');
+    var target = (key && root.querySelector('[data-focus="' + CSS.escape(key) + '"]')) ||
+      root.querySelector("[data-focus-fallback]");
     // The control is gone (a queued request started processing: no Delete
-    // any more): the table itself keeps focus rather than the page body.
+    // any more): the region's fallback keeps focus rather than the page body.
     if (target) target.focus({ preventScroll: true });
   }
 
   function swap(html) {
-    var current = table();
+    var current = region();
     var template = document.createElement("template");
     template.innerHTML = html;
-    var fresh = template.content.getElementById("requests");
+    var fresh = current && template.content.getElementById(current.id);
     if (!current || !fresh) return false;
     var key = focusKey(current);
     current.querySelectorAll("details[open]").forEach(function (details) {
@@ -73,13 +78,13 @@
   }
 
   function refresh() {
-    var root = table();
+    var root = region();
     if (!root || root.getAttribute("data-poll") !== "true") return;
     if (document.hidden) return schedule();
     fetch(root.getAttribute("data-src"), { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         if (response.redirected) {  // to the login page: the session ended
-          say("You were logged out, so the list of requests stopped updating. Reload the page to log in.");
+          say("You were logged out, so this page stopped updating. Reload the page to log in.");
           return null;
         }
         if (!response.ok) throw new Error("HTTP " + response.status);
@@ -93,7 +98,7 @@
       .catch(function () {
         failures += 1;
         if (failures < MAX_FAILURES) return schedule();
-        say("The list of requests stopped updating. Reload the page to see their status.");
+        say("This page stopped updating. Reload the page to see the latest status.");
       });
   }
 

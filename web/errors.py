@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from shared.errors import Conflict, DomainError, InvalidValue, NotFound
 
 _DOMAIN_STATUS = {NotFound: (404, "not_found"), Conflict: (409, "conflict"), InvalidValue: (400, "invalid")}
+_DOMAIN_TITLES = {404: "Not found", 409: "Not possible now", 400: "Not possible"}
 _HTTP_CODES = {413: "file_too_large", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 # What a person can do about an error page, by status: a page that only says
 # what went wrong leaves them stuck (issue 7).
@@ -57,7 +58,9 @@ def _domain_error(error: DomainError) -> ResponseReturnValue:
     status, code = next((v for k, v in _DOMAIN_STATUS.items() if isinstance(error, k)), (400, "invalid"))
     if _wants_json():
         return api_error(status, code, str(error))
-    return error_page("Not possible", str(error), status)
+    message = str(error)
+    # The domain's messages are written for the API ("there is no upload 7"): a page starts a sentence.
+    return error_page(_DOMAIN_TITLES[status], message[:1].upper() + message[1:], status)
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:

@@ -358,7 +358,7 @@ def test_every_screen_fits_a_phone(
         ("codes", f"/products/{PRODUCT}/codes", "Code view"),
         ("keys", "/keys", "API keys"),
         ("operator", "/operator", "Operator"),
-        ("error", "/uploads/999999999", "Not possible"),
+        ("error", "/uploads/999999999", "Not found"),
     ]
     for name, path, heading in screens:
         page.goto(path)

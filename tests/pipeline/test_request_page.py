@@ -146,6 +146,12 @@ def test_another_publishers_request_and_a_missing_one_are_404(
     for path in ("", "/fragment"):
         assert client.get(f"/uploads/{theirs}{path}").status_code == 404
         assert client.get(f"/uploads/999999999{path}").status_code == 404
+    # The same page for both, a page that says what happened and what to do.
+    page = client.get(f"/uploads/{theirs}").get_data(as_text=True)
+    missing = client.get("/uploads/999999999").get_data(as_text=True)
+    assert "<title>Not found" in page and f"There is no upload {theirs}" in page
+    assert "There is no upload 999999999" in missing
+    assert "find what you were looking for from your products" in page
 
 
 def test_the_page_needs_a_login(client: FlaskClient, make_tenant: Any, sessions: sessionmaker[Session]) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import schemathesis
 from flask.testing import FlaskClient
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,7 @@ from tests.conftest import Tenant
 from tests.pipeline.conftest import DECIDED, queued_request, txt, upload
 from tests.pipeline.test_screens import COLUMNS, TABLE, page, words
 from tests.web.test_login import post_login
+from web.openapi import document
 
 PRODUCT = 1234
 # Enough CSV rows that reading them takes the worker several of the lease
@@ -111,6 +113,21 @@ def test_a_request_given_back_keeps_no_progress(
         assert states.record_progress(session, held, 120, 4_000)
         assert states.give_back(session, held)
     assert checked(sessions, held.request_id) == (None, None)
+
+
+def test_a_processing_upload_shows_its_progress_as_the_openapi_document_says(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    held = claimed(sessions, acme, settings)
+    size = client.get(f"/api/v1/uploads/{held.request_id}", headers=acme.auth).get_json()["size_bytes"]
+    with sessions.begin() as session:
+        assert states.record_progress(session, held, 1, size // 2)
+
+    response = client.get(f"/api/v1/uploads/{held.request_id}", headers=acme.auth)
+
+    assert response.get_json()["progress"] == {"lines_checked": 1, "percent": size // 2 * 100 // size}
+    schemathesis.openapi.from_dict(document())["/api/v1/uploads/{upload_id}"]["GET"].validate_response(response)
+    assert "1 line checked" in words(client.get(TABLE).get_data(as_text=True))
 
 
 def test_the_lease_thread_writes_progress_each_second_and_nothing_once_the_claim_is_lost(

@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
 
+from shared import states
+from shared.config import Settings
 from tests.conftest import Tenant
-from tests.pipeline.conftest import txt
+from tests.pipeline.conftest import queued_request, txt
 from web.cli import cli
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -258,3 +261,18 @@ def client_on_a_terminal(*args: str, data_dir: Path, **environ: str) -> tuple[in
         os.close(main)
         status = process.wait(timeout=60)
     return status, drawn.decode(errors="replace")
+
+
+def test_status_of_a_processing_request_says_how_far_it_got(
+    licensecodes: Any, acme: Tenant, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    request_id = queued_request(sessions, acme, txt("1234\tA-1", "1234\tA-2"))
+    with sessions.begin() as session:
+        held = states.claim(session, request_id, settings.lease_seconds)
+        assert held is not None and states.record_progress(session, held, 1, 10)
+
+    status = licensecodes("status", str(request_id))
+
+    assert status.exit_code == 4, status.output
+    assert "  status:    processing" in status.stdout
+    assert "  checked:   1 line, 50% of the file" in status.stdout

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 FIRST_POLL_SECONDS = 0.2
 MAX_POLL_SECONDS = 2.0
+PROGRESS_POLL_SECONDS = 1.0  # the server writes a request's progress about once a second
 
 
 @contextlib.contextmanager
@@ -48,8 +49,10 @@ def until_decided(api: PublisherApi, upload: dict[str, Any], timeout: float) -> 
             if time.monotonic() - started >= timeout:
                 break
             time.sleep(min(interval, max(0.0, timeout - (time.monotonic() - started))))
-            # Back off: a long file need not be asked about five times a second.
-            interval = min(interval * 1.5, MAX_POLL_SECONDS)
+            # Back off: a long file need not be asked about five times a
+            # second. A bar, though, moves as often as the server counts.
+            slowest = MAX_POLL_SECONDS if upload.get("progress") is None else PROGRESS_POLL_SECONDS
+            interval = min(interval * 1.5, slowest)
             try:
                 upload = api.upload_request(upload["id"])
             except RateLimited as limited:

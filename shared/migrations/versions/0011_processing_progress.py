@@ -25,10 +25,12 @@ PROGRESS_ONLY_WHILE_PROCESSING = "status = 'processing' OR (lines_checked IS NUL
 def upgrade() -> None:
     op.add_column("upload_requests", sa.Column("lines_checked", sa.BigInteger(), nullable=True))
     op.add_column("upload_requests", sa.Column("bytes_checked", sa.BigInteger(), nullable=True))
-    op.create_check_constraint("progress_only_while_processing", "upload_requests", PROGRESS_ONLY_WHILE_PROCESSING)
+    op.create_check_constraint(
+        op.f("ck_upload_requests_progress_only_while_processing"), "upload_requests", PROGRESS_ONLY_WHILE_PROCESSING
+    )
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_upload_requests_progress_only_while_processing", "upload_requests", type_="check")
+    op.drop_constraint(op.f("ck_upload_requests_progress_only_while_processing"), "upload_requests", type_="check")
     op.drop_column("upload_requests", "bytes_checked")
     op.drop_column("upload_requests", "lines_checked")

@@ -39,6 +39,7 @@ from shared.formats.txt import TxtRules, read_txt_blocks
 from shared.lease import ClaimLost, LeaseKeeper
 from shared.models import Product, UploadRequest
 from shared.prepared_download import PreparedDownload
+from shared.progress import Progress
 from shared.storage import read_chunks
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,11 @@ def decide(engine: Engine, held: states.Claim, lease_seconds: int) -> str:
     """Validate and store (or reject) the claimed request; answer its final
     status. Raises ClaimLost when the claim was taken away meanwhile."""
     job = _load_job(engine, held.request_id)
-    with LeaseKeeper(engine, held, lease_seconds) as lease, engine.connect() as reader:
+    progress = Progress()
+    with LeaseKeeper(engine, held, lease_seconds, progress) as lease, engine.connect() as reader:
         chunks = read_chunks(reader.execution_options(isolation_level="AUTOCOMMIT"), job.blob_id)
-        return _load(engine, job, held, _bounded(job.read(chunks)), lease.check)
+        items = _bounded(job.read(progress.counting(chunks)))
+        return _load(engine, job, held, items, lease.check, progress)
 
 
 def _load_job(engine: Engine, request_id: int) -> Job:
@@ -130,7 +133,9 @@ def _bounded(items: Iterable[Item]) -> Iterator[Item]:
         yield item
 
 
-def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], check: Callable[[], None]) -> str:
+def _load(
+    engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], check: Callable[[], None], progress: Progress
+) -> str:
     problems = ProblemLog(job.request_id)
     prepared = _prepared_download(job)
     if prepared is not None:
@@ -145,9 +150,11 @@ def _load(engine: Engine, job: Job, held: states.Claim, items: Iterator[Item], c
         for statement in staging.CREATE[job.format]:
             cursor.execute(statement)
         feed = CopyFeed(items, problems, on_progress=check)
+        progress.lines_from(lambda: feed.rows + problems.count)  # a bad row yields one problem and no record
         started = time.perf_counter()
         cursor.copy_expert(staging.COPY[job.format], feed, size=READ_BYTES)
-        rows = feed.rows + problems.count  # a bad row yields one problem and no record
+        rows = feed.rows + problems.count
+        progress.lines_from(lambda: rows)  # every line is read; duplicates found next are not more lines
         read = time.perf_counter()
         if problems.count:
             _find_duplicates_in_file(cursor, problems)  # every problem of the file, in one report

@@ -231,6 +231,11 @@ class UploadRequest(Base):
     # When a wake-up message was last published for it; the sweep publishes
     # again for a request still queued long after that (the message was lost).
     enqueued_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    # How far the claimed work has got (shared.progress), written about once
+    # a second by the worker's lease thread: zero when claimed, NULL once the
+    # request leaves processing, so a request given back shows nothing stale.
+    lines_checked: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_checked: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint(_one_of("status", REQUEST_STATES), name="status_known"),
@@ -239,6 +244,10 @@ class UploadRequest(Base):
         CheckConstraint(f"reason_code IS NULL OR {_one_of('reason_code', REASON_CODES)}", name="reason_code_known"),
         CheckConstraint("(status = 'rejected') = (reason_code IS NOT NULL)", name="rejected_has_reason"),
         CheckConstraint("(status = 'processing') = (claim_token IS NOT NULL)", name="processing_has_claim"),
+        CheckConstraint(
+            "status = 'processing' OR (lines_checked IS NULL AND bytes_checked IS NULL)",
+            name="progress_only_while_processing",
+        ),
         CheckConstraint("size_bytes > 0", name="size_positive"),
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         CheckConstraint("codes_sha256 IS NULL OR codes_sha256 ~ '^[0-9a-f]{64}$'", name="codes_sha256_hex"),

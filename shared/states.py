@@ -75,6 +75,8 @@ def claim(session: Database, request_id: int, lease_seconds: int) -> Claim | Non
             lease_until=func.now() + _seconds(lease_seconds),
             attempts=UploadRequest.attempts + 1,
             started_at=func.now(),
+            # From nothing: an earlier attempt's counts are not this one's.
+            **_progress_values(0, 0),
         )
         .returning(UploadRequest.attempts, UploadRequest.publisher_id)
     ).first()
@@ -90,6 +92,18 @@ def renew_lease(connection: Database, held: Claim, lease_seconds: int) -> bool:
         .returning(UploadRequest.id)
     )
     return renewed is not None
+
+
+def record_progress(connection: Database, held: Claim, lines: int, bytes_read: int) -> bool:
+    """Note how far the claimed work has got (shared.progress); False when
+    the claim was lost, and then nothing is written."""
+    recorded = connection.scalar(
+        update(UploadRequest)
+        .where(_held(held))
+        .values(**_progress_values(lines, bytes_read))
+        .returning(UploadRequest.id)
+    )
+    return recorded is not None
 
 
 def record_backend(connection: Database, held: Claim, pid: int, started: datetime.datetime) -> bool:
@@ -264,7 +278,13 @@ def _finish(session: Database, held: Claim, **values: Any) -> bool:
         update(UploadRequest)
         .where(_held(held))
         # Not now(): that is when the worker's long transaction began.
-        .values(finished_at=func.statement_timestamp(), claim_token=None, lease_until=None, **values)
+        .values(
+            finished_at=func.statement_timestamp(),
+            claim_token=None,
+            lease_until=None,
+            **_progress_values(None, None),
+            **values,
+        )
         .returning(UploadRequest.id)
     )
     return finished is not None
@@ -281,4 +301,10 @@ def _released_values() -> dict[str, Any]:
         "claim_token": None,
         "lease_until": None,
         "enqueued_at": None,
+        **_progress_values(None, None),  # a dead worker's counts are no one's
     }
+
+
+def _progress_values(lines: int | None, bytes_read: int | None) -> dict[str, Any]:
+    """Progress exists only while processing (a CHECK constraint says so)."""
+    return {"lines_checked": lines, "bytes_checked": bytes_read}

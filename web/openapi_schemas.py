@@ -89,8 +89,24 @@ UPLOAD = closed(
         "started_at": nullable(TIME),
         "finished_at": nullable(TIME),
         "deadline_at": TIME,
+        "progress": nullable(ref("Progress"))
+        | {"description": "how far the Code Generator has got; null unless the status is processing"},
     },
     "An upload request (PRODUCT.md §7).",
+)
+
+PROGRESS = closed(
+    {
+        "lines_checked": COUNT | {"description": "lines of the file read and checked so far"},
+        "percent": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100,
+            "description": "of the file's bytes read, rounded down; 100 while the last checks "
+            "(duplicates) and the storing of the codes run",
+        },
+    },
+    "A processing request's progress, updated about once a second.",
 )
 
 PRODUCT = closed(
@@ -159,6 +175,7 @@ SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
     "Problem": PROBLEM,
     "Upload": UPLOAD,
+    "Progress": PROGRESS,
     "UploadPage": page_of("Upload"),
     "Product": PRODUCT,
     "ProductList": closed({"items": {"type": "array", "items": ref("Product")}}),

@@ -24,6 +24,7 @@ from shared import states
 from shared.errors import Conflict, DomainError
 from shared.models import CODE_STATUSES, CODE_TYPES
 from shared.products import product_of
+from shared.progress import checked_so_far
 from shared.storage import discard_unshared_blob
 from shared.uploads import (
     Page,
@@ -272,6 +273,10 @@ def _iso(moment: datetime.datetime | None) -> str:
 @blueprint.app_template_filter("utc")
 def _utc(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# A processing request's lines checked and percent, for _macros.html.
+blueprint.add_app_template_filter(checked_so_far, "checked_so_far")
 
 
 @blueprint.app_template_filter("thousands")

@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 from shared.models import LicenseCode, Product, UploadRequest
+from shared.progress import checked_so_far
 
 
 def iso(moment: datetime.datetime | None) -> str | None:
@@ -46,7 +47,14 @@ def upload_json(request: UploadRequest) -> dict[str, Any]:
         "started_at": iso(request.started_at),
         "finished_at": iso(request.finished_at),
         "deadline_at": iso(request.deadline_at),
+        "progress": progress_json(request),
     }
+
+
+def progress_json(request: UploadRequest) -> dict[str, int] | None:
+    """Null unless the request is processing (shared.progress)."""
+    checked = checked_so_far(request)
+    return None if checked is None else {"lines_checked": checked.lines, "percent": checked.percent}
 
 
 def code_json(code: LicenseCode) -> dict[str, Any]:

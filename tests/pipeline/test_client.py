@@ -7,6 +7,8 @@ are the point; either way it must never reach for the database."""
 from __future__ import annotations
 
 import os
+import pty
+import re
 import socket
 import subprocess
 import sys
@@ -16,9 +18,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
 
+from shared import states
+from shared.config import Settings
 from tests.conftest import Tenant
-from tests.pipeline.conftest import txt
+from tests.pipeline.conftest import queued_request, txt
 from web.cli import cli
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -194,3 +199,80 @@ def test_a_server_that_is_down_exits_3_with_a_clear_message(tmp_path: Path) -> N
     assert result.returncode == 3
     assert result.stderr == f"Error: cannot reach the server at {url}: Connection refused\n"
     assert list(data_dir.iterdir()) == []
+
+
+def a_large_csv(tmp_path: Path, rows: int = 1_000_000) -> str:
+    """Rows enough that the worker reads them for a few seconds (CSV rows
+    are parsed one by one) and the client sees them being checked."""
+    header = "license__license_key,product__short_code\n"
+    return a_file(tmp_path, (header + "".join(f"P-{n:07d},acme-{PRODUCT}\n" for n in range(rows))).encode(), "big.csv")
+
+
+def test_waiting_on_a_large_file_reports_the_lines_checked_as_they_grow(licensecodes: Any, tmp_path: Path) -> None:
+    result = licensecodes("upload", a_large_csv(tmp_path), "--product", "1234", "--wait")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith("completed: 1000000 codes stored")
+    # Not a terminal: a line per tenth of the file, then the last stage.
+    checked = re.findall(r"^Processing: processing, (\d+)% \(([\d,]+) lines checked\)$", result.stderr, re.M)
+    assert checked, result.stderr
+    percents = [int(percent) for percent, _ in checked]
+    assert percents == sorted(percents) and len(set(p // 10 for p in percents)) == len(percents)
+    assert any(0 < int(lines.replace(",", "")) < 1_000_000 for _, lines in checked), result.stderr
+    assert "Processing: processing, 100% (all 1,000,000 lines read, finishing)" in result.stderr
+
+
+def test_on_a_terminal_the_processing_has_a_bar_of_its_own(server_url: str, acme: Tenant, tmp_path: Path) -> None:
+    path = a_large_csv(tmp_path)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+
+    status, terminal = client_on_a_terminal(
+        "upload", path, "--product", "1234", "--wait", data_dir=data_dir,
+        LICENSECODES_URL=server_url, LICENSECODES_API_KEY=acme.api_key,
+    )  # fmt: skip
+
+    assert status == 0, terminal
+    assert re.search(r"Uploading +\[#+\] +100%", terminal), terminal
+    bars = re.findall(r"Processing +\[([#-]+)\] +(\d+)% +([\w, ]*\w)", terminal)
+    assert any(0 < int(percent) < 100 and text.endswith("lines checked") for _, percent, text in bars), terminal
+    assert bars[-1][1:] == ("100", "completed"), terminal
+
+
+def client_on_a_terminal(*args: str, data_dir: Path, **environ: str) -> tuple[int, str]:
+    """The client with its stderr on a pseudo-terminal, as a person runs
+    it: its exit status and everything it drew there."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env |= {"LICENSECODES_DATA_DIR": str(data_dir), "COLUMNS": "120", **environ}
+    main, side = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "web", *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=side
+    ) as process:
+        os.close(side)
+        drawn = bytearray()
+        while True:
+            try:
+                piece = os.read(main, 65536)
+            except OSError:  # EIO: the client has gone, and its side of the terminal with it
+                break
+            if not piece:
+                break
+            drawn += piece
+        os.close(main)
+        status = process.wait(timeout=60)
+    return status, drawn.decode(errors="replace")
+
+
+def test_status_of_a_processing_request_says_how_far_it_got(
+    licensecodes: Any, acme: Tenant, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    request_id = queued_request(sessions, acme, txt("1234\tA-1", "1234\tA-2"))
+    with sessions.begin() as session:
+        held = states.claim(session, request_id, settings.lease_seconds)
+        assert held is not None and states.record_progress(session, held, 1, 10)
+
+    status = licensecodes("status", str(request_id))
+
+    assert status.exit_code == 4, status.output
+    assert "  status:    processing" in status.stdout
+    assert "  checked:   1 line, 50% of the file" in status.stdout

@@ -28,6 +28,9 @@ def details(upload: dict[str, Any]) -> list[str]:
         ("codes", upload["code_count"]),
         ("problems", upload["error_count"]),
     ]
+    if upload.get("progress"):  # processing: how far the Code Generator has got
+        lines, percent = upload["progress"]["lines_checked"], upload["progress"]["percent"]
+        fields.append(("checked", f"{lines} line{'s' if lines != 1 else ''}, {percent}% of the file"))
     shown = [f"  {name + ':':<11}{'-' if value is None else value}" for name, value in fields]
     return [f"upload {upload['id']}", *shown]
 

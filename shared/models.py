@@ -261,6 +261,13 @@ class UploadRequest(Base):
             "created_at",
             postgresql_where=text("status IN ('queued', 'processing')"),
         ),
+        # /metrics and the operator page count the last hour's decisions on
+        # every scrape: without it, a scan of every request ever made.
+        Index(
+            "ix_upload_requests_decided_finished",
+            "finished_at",
+            postgresql_where=text("status IN ('completed', 'rejected')"),
+        ),
     )
 
 

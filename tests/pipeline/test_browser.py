@@ -293,18 +293,28 @@ def test_a_large_file_shows_its_upload_progress_to_the_end(page: Page) -> None:
 
 
 def test_an_operator_sees_every_publishers_queue(
-    page: Page, acme: Tenant, make_tenant: Any, sessions: sessionmaker[Session]
+    page: Page, acme: Tenant, make_tenant: Any, sessions: sessionmaker[Session], client: FlaskClient
 ) -> None:
     with sessions.begin() as session:
         grant_operator(session, acme.email)
+    # Two decisions for the last hour's chart and the rejections, decided by the real worker.
+    good = upload(client, acme, PRODUCT, txt(f"{PRODUCT}\tCHART-1", f"{PRODUCT}\tCHART-2")).get_json()["id"]
+    bad = upload(client, acme, PRODUCT, txt(f"{PRODUCT}\tCHART-3", f"{PRODUCT}\tCHART-3")).get_json()["id"]
+    assert wait_decided(client, acme, good)["status"] == "completed"
+    assert wait_decided(client, acme, bad)["status"] == "rejected"
     globex = make_tenant("globex", (4321,))
-    waiting = queued_request(sessions, globex, txt("4321\tTHEIRS-1"))
+    waiting = queued_request(sessions, globex, txt("4321\tTHEIRS-1"), enqueued=False)  # stays queued
     page.goto("/products")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Operator").click()
     expect(page.get_by_role("heading", name=re.compile(r"^Operator"))).to_be_visible()
     pending = page.get_by_role("table", name="Queued requests, oldest first")
     expect(pending.get_by_role("row").filter(has_text=f"#{waiting}")).to_contain_text("globex")
-    expect(page.get_by_text("THEIRS-1")).to_have_count(0)
+    expect(page.get_by_text("duplicate_in_file")).not_to_have_count(0)
+    expect(page.locator("#chart-summary")).to_contain_text("1 completed and 1 rejected")
+    expect(page.locator("svg rect.bar-completed")).to_have_count(1)
+    expect(page.locator("svg rect.bar-rejected")).to_have_count(1)
+    for secret in ("THEIRS-1", "CHART-1", "CHART-3"):
+        expect(page.get_by_text(secret)).to_have_count(0)
     screenshot(page, "operator")
 
 

@@ -117,7 +117,10 @@ def txt(*lines: str) -> bytes:
 
 def queued_request(sessions: sessionmaker[Session], tenant: Tenant, content: bytes, *, enqueued: bool = True) -> int:
     """A queued TXT request for the tenant's first product whose message was
-    never published (no worker will see it unless the sweep publishes it)."""
+    never published. Enqueued (as the upload marks it), it stays queued
+    while the workers run until the sweep republishes it, after
+    REPUBLISH_AFTER_SECONDS (60 s in the tests); not enqueued, the sweep
+    publishes it at its next run (SWEEP_INTERVAL_SECONDS, 1 s)."""
     with sessions.begin() as session:
         writer = BlobWriter(session)
         writer.write(content)

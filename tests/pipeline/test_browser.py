@@ -303,7 +303,7 @@ def test_an_operator_sees_every_publishers_queue(
     assert wait_decided(client, acme, good)["status"] == "completed"
     assert wait_decided(client, acme, bad)["status"] == "rejected"
     globex = make_tenant("globex", (4321,))
-    waiting = queued_request(sessions, globex, txt("4321\tTHEIRS-1"), enqueued=False)  # stays queued
+    waiting = queued_request(sessions, globex, txt("4321\tTHEIRS-1"))  # stays queued
     page.goto("/products")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Operator").click()
     expect(page.get_by_role("heading", name=re.compile(r"^Operator"))).to_be_visible()

@@ -87,7 +87,7 @@ def test_a_rejected_request_lists_its_problems_by_line_with_the_total_and_the_re
 def test_a_queued_request_shows_the_time_left_and_a_delete_button(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
-    upload_id = queued_request(sessions, acme, txt("1234\tWAITING-1"), enqueued=False)
+    upload_id = queued_request(sessions, acme, txt("1234\tWAITING-1"))
     markup = page_of(client, upload_id)
     assert re.fullmatch(r"\d+ min \d+ s|\d+ s", by_id(markup, "time-left"))
     controls = [
@@ -100,7 +100,7 @@ def test_a_queued_request_shows_the_time_left_and_a_delete_button(
 def test_a_pending_request_asks_the_script_to_refresh_its_section_from_the_fragment(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
-    upload_id = queued_request(sessions, acme, txt("1234\tWAITING-1"), enqueued=False)
+    upload_id = queued_request(sessions, acme, txt("1234\tWAITING-1"))
     markup = page_of(client, upload_id)
     region = Parsed(markup).attributes["request"]
     assert region["data-poll"] == "true" and region["data-src"] == f"/uploads/{upload_id}/fragment"
@@ -130,8 +130,8 @@ def test_a_decided_request_is_not_refreshed(client: FlaskClient, acme: Tenant) -
 def test_a_flashed_message_waits_for_the_page_not_the_fragment(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
-    queued = queued_request(sessions, acme, txt("1234\tWAITING-1"), enqueued=False)
-    other = queued_request(sessions, acme, txt("1234\tWAITING-2"), enqueued=False)
+    queued = queued_request(sessions, acme, txt("1234\tWAITING-1"))
+    other = queued_request(sessions, acme, txt("1234\tWAITING-2"))
     token = csrf_token(client.get(f"/uploads/{queued}"))
     assert client.post(f"/uploads/{queued}/delete", data={"csrf_token": token}).status_code == 303
     assert "is deleted" not in client.get(f"/uploads/{other}/fragment").get_data(as_text=True)

@@ -38,7 +38,7 @@ def row_of(client: FlaskClient, path: str, upload_id: int) -> str:
 def test_a_pending_request_shows_the_minutes_left_to_its_deadline(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
-    upload_id = queued_request(sessions, acme, txt(f"{PRODUCT}\tAAAA-0001"), enqueued=False)
+    upload_id = queued_request(sessions, acme, txt(f"{PRODUCT}\tAAAA-0001"))
     for path in (SCREEN, TABLE):
         row = row_of(client, path, upload_id)
         # A 20-minute window, created a moment ago.
@@ -49,7 +49,7 @@ def test_a_pending_request_shows_the_minutes_left_to_its_deadline(
 def test_a_pending_request_past_its_deadline_is_marked_overdue_in_words(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
-    upload_id = queued_request(sessions, acme, txt(f"{PRODUCT}\tAAAA-0002"), enqueued=False)
+    upload_id = queued_request(sessions, acme, txt(f"{PRODUCT}\tAAAA-0002"))
     with sessions.begin() as session:
         session.execute(
             update(UploadRequest)
@@ -64,7 +64,7 @@ def test_a_pending_request_past_its_deadline_is_marked_overdue_in_words(
 def test_a_decided_request_shows_neither_time_left_nor_overdue(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
-    upload_id = queued_request(sessions, acme, txt(f"{PRODUCT}\tAAAA-0003"), enqueued=False)
+    upload_id = queued_request(sessions, acme, txt(f"{PRODUCT}\tAAAA-0003"))
     with sessions.begin() as session:
         session.execute(
             update(UploadRequest)

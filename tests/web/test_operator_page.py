@@ -53,10 +53,10 @@ def test_an_operator_sees_every_publishers_queue_and_no_code(
     operator = make_tenant("acme", (101,))
     make_operator(sessions, operator)
     other = make_tenant("globex", (202,))
-    pending = queued_request(sessions, other, txt(f"202\t{SECRET_CODE}"), enqueued=False)
-    overdue = queued_request(sessions, other, txt("202\tGLOBEX-SECRET-CODE-0002"), enqueued=False)
+    pending = queued_request(sessions, other, txt(f"202\t{SECRET_CODE}"))
+    overdue = queued_request(sessions, other, txt("202\tGLOBEX-SECRET-CODE-0002"))
     change(sessions, "UPDATE upload_requests SET deadline_at = now() - interval '1 minute' WHERE id = :id", id=overdue)
-    processing = queued_request(sessions, other, txt("202\tGLOBEX-SECRET-CODE-0003"), enqueued=False)
+    processing = queued_request(sessions, other, txt("202\tGLOBEX-SECRET-CODE-0003"))
     change(
         sessions,
         "UPDATE upload_requests SET status = 'processing', claim_token = gen_random_uuid(), attempts = 3, "
@@ -64,7 +64,7 @@ def test_an_operator_sees_every_publishers_queue_and_no_code(
         id=processing,
     )
     for reason in ("format", "format", "encoding"):
-        rejected = queued_request(sessions, other, txt("202\tGLOBEX-SECRET-CODE-0004"), enqueued=False)
+        rejected = queued_request(sessions, other, txt("202\tGLOBEX-SECRET-CODE-0004"))
         change(
             sessions,
             "UPDATE upload_requests SET status = 'rejected', reason_code = :reason, reason = 'bad', "

@@ -146,6 +146,12 @@ def test_a_good_file_completes_and_downloads_and_a_bad_one_shows_its_problems(pa
     expect(page.get_by_role("heading", name="API keys")).to_be_visible()
     screenshot(page, "keys")
 
+    missing = page.goto("/uploads/999999999")
+    assert missing is not None and missing.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to your products")).to_be_visible()
+    screenshot(page, "error")
+
 
 def test_a_queued_request_is_deleted_after_the_confirm_dialog(
     page: Page, acme: Tenant, sessions: sessionmaker[Session]
@@ -173,6 +179,7 @@ def test_a_file_checked_only_is_then_imported(page: Page) -> None:
     expect(checked).to_contain_text("Completed")
     expect(checked).to_contain_text("Dry run")
     expect(checked).to_contain_text("nothing was stored")
+    screenshot(page, "uploads-checked")
 
     checked.get_by_role("button", name=re.compile(r"^Import")).click()
     rows = page.get_by_role("row").filter(has_text="checked.txt")
@@ -181,6 +188,7 @@ def test_a_file_checked_only_is_then_imported(page: Page) -> None:
     expect(imported).to_contain_text("Completed")
     expect(imported.get_by_role("link", name=re.compile(r"^Download"))).to_have_count(1)
     expect(rows.filter(has_text="Dry run")).to_contain_text("Imported")
+    screenshot(page, "uploads-imported")
 
 
 def test_the_page_of_a_pending_request_follows_it_until_it_is_decided(

@@ -5,7 +5,8 @@ itself, read a rejected request's problems, download the codes, delete a
 queued request (accepting the confirm dialog), check a file and import it;
 drop a file on the drop zone, watch a large file's progress bar, watch a
 pending request's page follow it to its decision, see the operator page;
-walk every screen on a phone-sized window. Each screen is saved to
+walk every screen on a phone-sized window. Each screen is checked with
+axe-core (no accessibility violation) and saved to
 var/test/screenshots/<name>.png (<name>-phone.png at phone width)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +44,7 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 30_000
 SCREENSHOTS = REPO / "var" / "test" / "screenshots"
+AXE = Axe()  # axe-core, bundled with the package: nothing fetched
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +66,7 @@ def acme(make_tenant: Any) -> Tenant:
 def page(browser: Browser, server_url: str, acme: Tenant) -> Iterator[Page]:
     """A fresh browser context, logged in as acme through the login form."""
     context = browser.new_context(base_url=server_url, accept_downloads=True)
-    yield log_in(context, acme, lambda login: screenshot(login, "login"))
+    yield log_in(context, acme, lambda login: inspect_screen(login, "login"))
     context.close()
 
 
@@ -82,7 +85,12 @@ def log_in(context: BrowserContext, tenant: Tenant, look: Callable[[Page], None]
     return page
 
 
-def screenshot(page: Page, name: str) -> None:
+def inspect_screen(page: Page, name: str) -> None:
+    """Check the screen as it is now with axe-core (its default rules: WCAG 2
+    A and AA, and best practices: labels, names, contrast, landmarks): no
+    violation. Then save its screenshot."""
+    violations = AXE.run(page).response["violations"]
+    assert not violations, [(name, v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in violations]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -113,7 +121,7 @@ def row_of(page: Page, filename: str) -> Locator:
 
 
 def test_a_good_file_completes_and_downloads_and_a_bad_one_shows_its_problems(page: Page) -> None:
-    screenshot(page, "products")
+    inspect_screen(page, "products")
     expect(page.get_by_role("row").filter(has_text=str(PRODUCT))).to_have_count(1)
     open_upload_screen(page)
 
@@ -126,7 +134,7 @@ def test_a_good_file_completes_and_downloads_and_a_bad_one_shows_its_problems(pa
     bad = send(page, "bad.txt", txt("1234\tGOOD-1", "9999\tFOREIGN-2"))
     expect(bad).to_contain_text("Rejected")
     expect(bad).to_contain_text(re.compile(r"line 2", re.IGNORECASE))
-    screenshot(page, "uploads")
+    inspect_screen(page, "uploads")
 
     # A plain pointer click: the link was once missed, its first box being
     # the 1 px of its visually hidden "Upload " (style.css, .requests th a).
@@ -135,22 +143,22 @@ def test_a_good_file_completes_and_downloads_and_a_bad_one_shows_its_problems(pa
     problem = page.get_by_role("table", name="Problems by line").get_by_role("row").filter(has_text="9999")
     expect(problem).to_have_count(1)
     expect(problem.get_by_role("rowheader")).to_have_text("2")
-    screenshot(page, "request-rejected")
+    inspect_screen(page, "request-rejected")
 
     page.goto(f"/products/{PRODUCT}/codes")
     expect(page.get_by_text("ALPHA-1")).to_be_visible()
     expect(page.get_by_text("GOOD-1")).to_have_count(0)
-    screenshot(page, "codes")
+    inspect_screen(page, "codes")
 
     page.goto("/keys")
     expect(page.get_by_role("heading", name="API keys")).to_be_visible()
-    screenshot(page, "keys")
+    inspect_screen(page, "keys")
 
     missing = page.goto("/uploads/999999999")
     assert missing is not None and missing.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     expect(page.get_by_role("link", name="Back to your products")).to_be_visible()
-    screenshot(page, "error")
+    inspect_screen(page, "error")
 
 
 def test_a_queued_request_is_deleted_after_the_confirm_dialog(
@@ -179,7 +187,7 @@ def test_a_file_checked_only_is_then_imported(page: Page) -> None:
     expect(checked).to_contain_text("Completed")
     expect(checked).to_contain_text("Dry run")
     expect(checked).to_contain_text("nothing was stored")
-    screenshot(page, "uploads-checked")
+    inspect_screen(page, "uploads-checked")
 
     checked.get_by_role("button", name=re.compile(r"^Import")).click()
     rows = page.get_by_role("row").filter(has_text="checked.txt")
@@ -188,7 +196,7 @@ def test_a_file_checked_only_is_then_imported(page: Page) -> None:
     expect(imported).to_contain_text("Completed")
     expect(imported.get_by_role("link", name=re.compile(r"^Download"))).to_have_count(1)
     expect(rows.filter(has_text="Dry run")).to_contain_text("Imported")
-    screenshot(page, "uploads-imported")
+    inspect_screen(page, "uploads-imported")
 
 
 def test_the_page_of_a_pending_request_follows_it_until_it_is_decided(
@@ -221,7 +229,7 @@ def test_the_page_of_a_pending_request_follows_it_until_it_is_decided(
     expect(heading).to_be_focused()
     assert heading.evaluate("h => h.matches(':focus-visible') && getComputedStyle(h).outlineStyle") == "solid"
     heading.blur()
-    screenshot(page, "request-completed")
+    inspect_screen(page, "request-completed")
 
     polled = len(fetches)
     page.wait_for_timeout(4_500)  # two polling intervals and more
@@ -248,7 +256,7 @@ def test_a_file_dropped_on_the_drop_zone_is_chosen_and_sent(page: Page) -> None:
     expect(zone.get_by_text("Chosen: dropped.txt")).to_be_visible()
     chosen = page.get_by_label("File", exact=True).evaluate("input => [...input.files].map(f => [f.name, f.size])")
     assert chosen == [["dropped.txt", 26]]
-    screenshot(page, "upload-dropped")
+    inspect_screen(page, "upload-dropped")
 
     page.get_by_role("button", name="Upload", exact=True).click()
     row = row_of(page, "dropped.txt")
@@ -284,7 +292,7 @@ def test_a_large_file_shows_its_upload_progress_to_the_end(page: Page) -> None:
     bar = page.get_by_role("progressbar", name="Sent so far")
     expect(bar).to_be_visible()
     page.wait_for_function("() => window.shown.some(([, value]) => value > 0 && value < 100)")
-    screenshot(page, "upload-progress")
+    inspect_screen(page, "upload-progress")
 
     row = row_of(page, "large.txt")  # the upload is answered: the screen is the server's page
     network.send(
@@ -323,7 +331,7 @@ def test_an_operator_sees_every_publishers_queue(
     expect(page.locator("svg rect.bar-rejected")).to_have_count(1)
     for secret in ("THEIRS-1", "CHART-1", "CHART-3"):
         expect(page.get_by_text(secret)).to_have_count(0)
-    screenshot(page, "operator")
+    inspect_screen(page, "operator")
 
 
 PHONE = {"width": 375, "height": 740}
@@ -344,7 +352,7 @@ def fits_the_phone(page: Page, name: str) -> None:
         "() => [window.innerWidth, document.documentElement.clientWidth, document.documentElement.scrollWidth]"
     )
     assert widths[0] == widths[1] == PHONE["width"] and widths[2] <= widths[0], (name, widths)
-    screenshot(page, f"{name}-phone")
+    inspect_screen(page, f"{name}-phone")
 
 
 def test_every_screen_fits_a_phone(

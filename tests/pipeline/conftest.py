@@ -110,6 +110,14 @@ def wait_decided(client: FlaskClient, tenant: Tenant, upload_id: int, timeout: f
         time.sleep(0.05)
 
 
+def large_csv(product_id: int, rows: int = 1_000_000) -> bytes:
+    """A CSV file for the product `make_tenant` gave the short code
+    acme-<id>, rows enough that the worker reads them for a few seconds
+    (CSV rows are parsed one by one, unlike a TXT file's clean lines)."""
+    header = "license__license_key,product__short_code\n"
+    return (header + "".join(f"P-{n:07d},acme-{product_id}\n" for n in range(rows))).encode()
+
+
 def txt(*lines: str) -> bytes:
     """A TXT file: each line ended by CR LF, in Windows-1252."""
     return "".join(line + "\r\n" for line in lines).encode("cp1252")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import states
 from shared.config import Settings
 from tests.conftest import Tenant
-from tests.pipeline.conftest import queued_request, txt
+from tests.pipeline.conftest import large_csv, queued_request, txt
 from web.cli import cli
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -201,11 +201,9 @@ def test_a_server_that_is_down_exits_3_with_a_clear_message(tmp_path: Path) -> N
     assert list(data_dir.iterdir()) == []
 
 
-def a_large_csv(tmp_path: Path, rows: int = 1_000_000) -> str:
-    """Rows enough that the worker reads them for a few seconds (CSV rows
-    are parsed one by one) and the client sees them being checked."""
-    header = "license__license_key,product__short_code\n"
-    return a_file(tmp_path, (header + "".join(f"P-{n:07d},acme-{PRODUCT}\n" for n in range(rows))).encode(), "big.csv")
+def a_large_csv(tmp_path: Path) -> str:
+    """A file the client sees being checked for a few seconds."""
+    return a_file(tmp_path, large_csv(PRODUCT), "big.csv")
 
 
 def test_waiting_on_a_large_file_reports_the_lines_checked_as_they_grow(licensecodes: Any, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +21,8 @@ from shared.lease import ClaimLost, LeaseKeeper
 from shared.models import UploadRequest
 from shared.progress import Progress
 from tests.conftest import Tenant
-from tests.pipeline.conftest import DECIDED, queued_request, txt, upload
+from tests.e2e.processes import wait_until
+from tests.pipeline.conftest import DECIDED, large_csv, queued_request, txt, upload
 from tests.pipeline.test_screens import COLUMNS, TABLE, page, words
 from tests.web.test_login import post_login
 from web.openapi import document
@@ -64,15 +64,6 @@ def taken_over(sessions: sessionmaker[Session], held: states.Claim, settings: Se
         fresh = states.claim(session, held.request_id, settings.lease_seconds)
     assert fresh is not None
     return fresh
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def lost(lease: LeaseKeeper) -> bool:
@@ -138,11 +129,11 @@ def test_the_lease_thread_writes_progress_each_second_and_nothing_once_the_claim
     with LeaseKeeper(sessions.kw["bind"], held, settings.lease_seconds, progress) as lease:
         progress.bytes_read, lines = 2_048, 64
         progress.lines_from(lambda: lines)
-        assert eventually(lambda: checked(sessions, held.request_id) == (64, 2_048), timeout=3)
+        assert wait_until(lambda: checked(sessions, held.request_id) == (64, 2_048), timeout=3)
 
         taken_over(sessions, held, settings)
         progress.bytes_read, lines = 4_096, 128
-        assert eventually(lambda: lost(lease), timeout=3)
+        assert wait_until(lambda: lost(lease), timeout=3)
         assert checked(sessions, held.request_id) == (0, 0)  # the new claim's, untouched
 
 
@@ -153,8 +144,7 @@ def test_a_large_file_shows_its_lines_checked_while_processing_and_no_progress_o
     # ticks; a TXT file's clean lines go by in blocks, a million in under a
     # second, and then the storing (one statement) takes most of the time.
     lines = LARGE_FILE_LINES
-    content = "license__license_key,product__short_code\n" + "".join(f"P-{n:07d},acme-1234\n" for n in range(lines))
-    created = upload(client, acme, PRODUCT, content.encode(), filename="codes.csv").get_json()
+    created = upload(client, acme, PRODUCT, large_csv(PRODUCT, lines), filename="codes.csv").get_json()
     assert created["progress"] is None  # queued
 
     seen, cells, decided = watch(client, acme, created["id"])

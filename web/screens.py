@@ -69,8 +69,7 @@ def _requests_table(product_id: int) -> dict[str, Any]:
     rows, total = uploads_of(db(), current_publisher_id(), page, product_id=product.product_id)
     pending = any(row.status in PENDING for row in rows)
     confirmed = confirmed_among(db(), [row.id for row in rows if row.dry_run and row.status == "completed"])
-    # By the database's clock, the one that set the deadlines.
-    now = db().execute(select(func.now())).scalar_one() if pending else None
+    now = _database_now() if pending else None
     return {
         "product": product,
         "uploads": rows,
@@ -80,6 +79,11 @@ def _requests_table(product_id: int) -> dict[str, Any]:
         "confirmed": confirmed,
         "deadlines": {row.id: _minutes_left(row.deadline_at, now) for row in rows if now and row.status in PENDING},
     }
+
+
+def _database_now() -> datetime.datetime:
+    """The database's clock: the one that set the deadlines, whatever this host's says."""
+    return db().execute(select(func.now())).scalar_one()
 
 
 def _minutes_left(deadline: datetime.datetime, now: datetime.datetime) -> str | None:
@@ -121,9 +125,8 @@ def _request_page(upload_id: int, *, fragment: bool) -> ResponseReturnValue:
 
 
 def _time_left(deadline: datetime.datetime) -> str:
-    """Until the deadline, by the database's clock (the one that set it)."""
-    now = db().execute(select(func.now())).scalar_one()
-    seconds = int((deadline - now).total_seconds())
+    """Until the deadline, as the request page shows it."""
+    seconds = int((deadline - _database_now()).total_seconds())
     if seconds <= 0:
         return "the deadline has passed"
     minutes, seconds = divmod(seconds, 60)

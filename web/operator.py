@@ -78,14 +78,3 @@ def chart_bars(buckets: list[ChartBucket]) -> list[Bar]:
         )
         for index, bucket in enumerate(buckets)
     ]
-
-
-@blueprint.app_template_filter("duration")
-def _duration(seconds: float) -> str:
-    """An age as people say it: "45 s", "3 min 20 s", "2 h 5 min"."""
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole % 3600 // 60} min"

@@ -126,11 +126,8 @@ def _request_page(upload_id: int, *, fragment: bool) -> ResponseReturnValue:
 
 def _time_left(deadline: datetime.datetime) -> str:
     """Until the deadline, as the request page shows it."""
-    seconds = int((deadline - _database_now()).total_seconds())
-    if seconds <= 0:
-        return "the deadline has passed"
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    seconds = (deadline - _database_now()).total_seconds()
+    return _duration(seconds) if seconds >= 1 else "the deadline has passed"
 
 
 @blueprint.post("/products/<int:product_id>/uploads")
@@ -280,6 +277,17 @@ def _utc(moment: datetime.datetime) -> str:
 
 # A processing request's lines checked and percent, for _macros.html.
 blueprint.add_app_template_filter(checked_so_far, "checked_so_far")
+
+
+@blueprint.app_template_filter("duration")
+def _duration(seconds: float) -> str:
+    """A stretch of time as people say it: "45 s", "3 min 20 s", "2 h 5 min"."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 @blueprint.app_template_filter("thousands")

@@ -42,6 +42,9 @@ class Settings:
     # API calls a minute, counted in Redis across every web process.
     api_calls_per_minute_per_key: int
     api_calls_per_minute_per_publisher: int
+    # Failed logins for one e-mail address in a quarter of an hour, counted
+    # in Redis: password guessing gets a few tries, not thousands.
+    failed_logins_per_address: int
     # Served over HTTPS (behind a TLS proxy): cookies carry the Secure flag.
     secure_cookies: bool
     # When set, GET /metrics wants `Authorization: Bearer <token>`; unset, it
@@ -69,6 +72,7 @@ class Settings:
             # A client polling every 20 ms makes 3,000 calls a minute.
             api_calls_per_minute_per_key=_int(env, "API_CALLS_PER_MINUTE_PER_KEY", 6000, low=1),
             api_calls_per_minute_per_publisher=_int(env, "API_CALLS_PER_MINUTE_PER_PUBLISHER", 12000, low=1),
+            failed_logins_per_address=_int(env, "FAILED_LOGINS_PER_ADDRESS", 10, low=1),
             secure_cookies=_bool(env, "SECURE_COOKIES", False),
             metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),

@@ -63,6 +63,7 @@ def test_environ() -> dict[str, str]:
     # up under one publisher's limit (tests/web/test_ratelimit.py sets its own).
     environ.setdefault("API_CALLS_PER_MINUTE_PER_KEY", "1000000")
     environ.setdefault("API_CALLS_PER_MINUTE_PER_PUBLISHER", "1000000")
+    environ.setdefault("FAILED_LOGINS_PER_ADDRESS", "1000000")
     return environ
 
 

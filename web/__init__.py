@@ -7,7 +7,6 @@ from flask import Flask
 
 from shared.config import Settings
 from web.dispatch import Dispatcher
-from web.ratelimit import RateLimits
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
@@ -27,6 +26,7 @@ def create_app(settings: Settings) -> Flask:
         openapi,
         operator,
         pages,
+        ratelimit,
         screens,
         security,
     )
@@ -49,9 +49,7 @@ def create_app(settings: Settings) -> Flask:
     database.init_app(app, settings.database_url)
     health.init_app(app, settings.redis_url)
     app.extensions["licensecodes.dispatcher"] = Dispatcher(settings.redis_url)
-    app.extensions["licensecodes.rate_limits"] = RateLimits(
-        settings.redis_url, settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher
-    )
+    ratelimit.init_app(app, settings)
     log_context.init_app(app)
     security.init_app(app)
     auth.init_app(app)

@@ -3,10 +3,11 @@ logout by POST with a CSRF token."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -17,6 +18,7 @@ from shared import log_context
 from shared.models import Publisher, User
 from shared.tenants import authenticate_user, end_sessions
 from web.database import db
+from web.ratelimit import FailedLogins
 
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -80,10 +82,21 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = authenticate_user(db(), form.email.data or "", form.password.data or "")
+        email = form.email.data or ""
+        failed_logins: FailedLogins = current_app.extensions["licensecodes.failed_logins"]
+        # Checked before the password: a guesser over the limit learns
+        # nothing more, and costs no more argon2 work.
+        wait = failed_logins.retry_after(email)
+        if wait is not None:
+            minutes = math.ceil(wait / 60)
+            form.password.errors.append(f"Too many failed logins for this e-mail address; try again in {minutes} min.")
+            return render_template("login.html", form=form), 429, {"Retry-After": str(wait)}
+        user = authenticate_user(db(), email, form.password.data or "")
         if user is not None:
+            failed_logins.succeeded(email)
             login_user(_signed_in(user))
             return redirect(_safe_next(request.args.get("next")))
+        failed_logins.failed(email)
         form.password.errors.append("Wrong e-mail address or password.")
         status = 401
     elif request.method == "POST":

@@ -21,6 +21,7 @@ _NEXT_STEPS = {
     405: "Go back and use the page's own buttons and links.",
     409: "Go back to the list: the state of the item has changed since the page was shown.",
     413: "Split the file into smaller ones and upload each.",
+    429: "Wait that long, then reload the page.",
     500: "Try again in a minute; if it keeps failing, tell your operator the time it happened.",
 }
 

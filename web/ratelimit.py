@@ -1,52 +1,132 @@
-"""Rate limits on the API, per key and per publisher (several keys share
-their publisher's), counted in Redis so that every web process and host
-shares the counts. Over a limit: 429 with Retry-After, the seconds until the
-window lets the next call through.
+"""Rate limits, counted in Redis so that every web process and host shares
+the counts:
 
-A sliding window counter (the `limits` library): two counters a window
-rather than one entry a call, so 6,000 calls a minute cost Redis nothing.
-When Redis cannot be reached the call goes through: a limit protects the
-service, it must not take the API down with the broker (uploads are still
-accepted during a Redis outage, RELIABILITY.md).
+- calls, per caller (an API key, or a user signed in on the screens) and per
+  publisher (all its keys and users together); over a limit: 429 with
+  Retry-After, the seconds until the window lets the next call through;
+- failed logins, per e-mail address: password guessing is slowed to a few
+  tries a quarter of an hour, whichever address it comes from.
+
+Sliding window counters (the `limits` library): two counters a window rather
+than one entry a call, so 6,000 calls a minute cost Redis nothing. When
+Redis cannot be reached the call goes through: a limit protects the service,
+it must not take the API down with the broker (uploads are still accepted
+during a Redis outage, RELIABILITY.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
 
 import redis
+from flask import Flask, current_app, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from shared.broker import redis_client
+from shared.config import Settings
+from web.errors import error_page
 
 log = logging.getLogger(__name__)
 
+LOGIN_WINDOW_MINUTES = 15
+
+
+def _limiter(redis_url: str) -> SlidingWindowCounterRateLimiter:
+    pool = redis_client(redis_url, timeout_seconds=0.5).connection_pool
+    return SlidingWindowCounterRateLimiter(
+        RedisStorage("redis://", connection_pool=pool, key_prefix="licensecodes-rate")
+    )
+
+
+def _seconds_until_next(limiter: SlidingWindowCounterRateLimiter, limit: RateLimitItem, who: str) -> int:
+    reset_at = limiter.get_window_stats(limit, who).reset_time
+    return max(1, math.ceil(reset_at - time.time()))
+
 
 class RateLimits:
-    def __init__(self, redis_url: str, per_key: int, per_publisher: int) -> None:
-        pool = redis_client(redis_url, timeout_seconds=0.5).connection_pool
-        self._limiter = SlidingWindowCounterRateLimiter(
-            RedisStorage("redis://", connection_pool=pool, key_prefix="licensecodes-rate")
-        )
-        self._per_key = RateLimitItemPerMinute(per_key)
+    def __init__(self, redis_url: str, per_caller: int, per_publisher: int) -> None:
+        self._limiter = _limiter(redis_url)
+        self._per_caller = RateLimitItemPerMinute(per_caller)
         self._per_publisher = RateLimitItemPerMinute(per_publisher)
 
-    def retry_after(self, key_prefix: str, publisher_id: int) -> int | None:
-        """Count this call; None when it is within both limits, else the
-        seconds to wait."""
+    def retry_after(self, caller: str, publisher_id: int) -> int | None:
+        """Count this call of `caller` ("key:<prefix>" or "user:<id>"); None
+        when it is within both limits, else the seconds to wait."""
         limits: tuple[tuple[RateLimitItem, str], ...] = (
-            (self._per_key, f"key:{key_prefix}"),
+            (self._per_caller, caller),
             (self._per_publisher, f"publisher:{publisher_id}"),
         )
         try:
             for limit, who in limits:
                 if not self._limiter.hit(limit, who):
-                    reset_at = self._limiter.get_window_stats(limit, who).reset_time
-                    return max(1, math.ceil(reset_at - time.time()))
+                    return _seconds_until_next(self._limiter, limit, who)
         except redis.RedisError as error:
             log.warning("rate limits not counted, Redis is unavailable: %s", error)
         return None
+
+
+class FailedLogins:
+    """At most `per_address` failed logins for one e-mail address in a
+    sliding quarter of an hour. The address is counted whether or not an
+    account has it, so the answer tells nobody which addresses exist; a
+    successful login starts the count again."""
+
+    def __init__(self, redis_url: str, per_address: int) -> None:
+        self._limiter = _limiter(redis_url)
+        self._limit = RateLimitItemPerMinute(per_address, LOGIN_WINDOW_MINUTES)
+
+    def retry_after(self, email: str) -> int | None:
+        """None when a login for `email` may be tried now, else the seconds to wait."""
+        try:
+            if not self._limiter.test(self._limit, _who(email)):
+                return _seconds_until_next(self._limiter, self._limit, _who(email))
+        except redis.RedisError as error:
+            log.warning("failed logins not checked, Redis is unavailable: %s", error)
+        return None
+
+    def failed(self, email: str) -> None:
+        try:
+            self._limiter.hit(self._limit, _who(email))
+        except redis.RedisError as error:
+            log.warning("a failed login not counted, Redis is unavailable: %s", error)
+
+    def succeeded(self, email: str) -> None:
+        try:
+            self._limiter.clear(self._limit, _who(email))
+        except redis.RedisError as error:
+            log.warning("failed logins not cleared, Redis is unavailable: %s", error)
+
+
+def _who(email: str) -> str:
+    # A digest, not the address: Redis holds no one's e-mail address.
+    return "login:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    assert settings.redis_url is not None
+    app.extensions["licensecodes.rate_limits"] = RateLimits(
+        settings.redis_url, settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher
+    )
+    app.extensions["licensecodes.failed_logins"] = FailedLogins(settings.redis_url, settings.failed_logins_per_address)
+    app.before_request(_limit_screen_calls)
+
+
+def _limit_screen_calls() -> ResponseReturnValue | None:
+    """A user on the screens counts like an API key, towards the same
+    publisher's limit (the API counts its own calls, by key)."""
+    if request.blueprint == "api" or request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    wait = current_app.extensions["licensecodes.rate_limits"].retry_after(
+        f"user:{current_user.id}", current_user.publisher_id
+    )
+    if wait is None:
+        return None
+    page, status = error_page("Too many requests", f"Too many requests in the last minute; try again in {wait} s.", 429)
+    return page, status, {"Retry-After": str(wait)}

@@ -32,6 +32,7 @@ def test_the_defaults_are_those_of_the_product(tmp_path: Path, monkeypatch: pyte
     assert settings.max_upload_mb == 100
     assert settings.max_upload_bytes == 100 * 1024 * 1024
     assert (settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher) == (6000, 12000)
+    assert settings.failed_logins_per_address == 10
     assert settings.secure_cookies is False
 
 
@@ -47,6 +48,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MAX_UPLOAD_MB": "3",
         "API_CALLS_PER_MINUTE_PER_KEY": "60",
         "API_CALLS_PER_MINUTE_PER_PUBLISHER": "90",
+        "FAILED_LOGINS_PER_ADDRESS": "5",
         "SECURE_COOKIES": "true",
     }
 
@@ -63,6 +65,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.max_upload_mb == 3
     assert settings.max_upload_bytes == 3 * 1024 * 1024
     assert (settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher) == (60, 90)
+    assert settings.failed_logins_per_address == 5
     assert settings.secure_cookies is True
 
 

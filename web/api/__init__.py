@@ -36,7 +36,8 @@ def _require_api_key() -> ResponseReturnValue | None:
     if publisher_id is None:
         return api_error(401, "unauthorized", "The API key is not valid or has been revoked.")
     db().commit()  # the key's last use
-    wait = current_app.extensions["licensecodes.rate_limits"].retry_after(apikeys.prefix_of(key.strip()), publisher_id)
+    caller = f"key:{apikeys.prefix_of(key.strip())}"
+    wait = current_app.extensions["licensecodes.rate_limits"].retry_after(caller, publisher_id)
     if wait is not None:
         response = api_error(429, "rate_limited", f"Too many calls; try again in {wait} s.")
         response.headers["Retry-After"] = str(wait)

@@ -71,9 +71,38 @@ def display_filename(raw: str | None) -> str:
     return name.strip()[:255]
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a request asks for, as far as a retry of its POST must repeat it:
+    the same bytes for the same product, format, code type and dry run."""
+
+    product_id: int | None
+    format: str
+    code_type: str
+    dry_run: bool
+    sha256: str
+    confirmed_from_id: int | None
+
+    @classmethod
+    def of(cls, request: UploadRequest) -> Asked:
+        return cls(
+            request.product_id,
+            request.format,
+            request.code_type,
+            request.dry_run,
+            request.sha256,
+            request.confirmed_from_id,
+        )
+
+
 class IdempotencyKeyTaken(Exception):
     """Another try with the same Idempotency-Key created its request first
-    (web.idempotency answers that one)."""
+    (web.idempotency answers that one when it asks for the same as `asked`,
+    what this try's request would have asked for)."""
+
+    def __init__(self, asked: Asked) -> None:
+        super().__init__(asked)
+        self.asked = asked
 
 
 def create_request(
@@ -109,7 +138,7 @@ def create_request(
         enqueued_at=func.now(),
         idempotency_key=idempotency_key,
     )
-    add_unique(session, request, {IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken()})
+    add_unique(session, request, {IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken(Asked.of(request))})
     session.refresh(request)
     return request
 
@@ -142,7 +171,7 @@ def confirm_dry_run(
     )
     conflicts: dict[str, str | Exception] = {
         "uq_upload_requests_confirmed_from_id": f"dry run {request_id} has already been confirmed",
-        IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken(),
+        IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken(Asked.of(real)),
     }
     add_unique(session, real, conflicts)
     session.refresh(real)

@@ -125,7 +125,10 @@ IDEMPOTENCY_KEY = {
     "name": IDEMPOTENCY_HEADER,
     "in": "header",
     "required": False,
-    "description": "Send one with every new request; a retry with the same key answers the first try's request.",
+    "description": (
+        "Send one with every new request; a retry with the same key and the same request (file, product, "
+        "code type, dry run) answers the first try's request; the key with a different request is a 409."
+    ),
     # Printable ASCII, no blanks at the ends (they are stripped).
     "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH, "pattern": "^[!-~]([ -~]*[!-~])?$"},
 }

@@ -47,10 +47,12 @@ def settled(sessions: sessionmaker[Session]) -> Iterator[None]:
         time.sleep(0.05)
 
 
-def post(client: FlaskClient, tenant: Tenant, key: str | None, product_id: int = PRODUCT, **fields: str) -> Any:
+def post(
+    client: FlaskClient, tenant: Tenant, key: str | None, product_id: int = PRODUCT, code: str = "CODE-1", **fields: str
+) -> Any:
     # Five fields: the worker's prepared download is the upload's own blob,
     # so the blobs counted are the uploads'.
-    content = txt(f"{product_id}\tCODE-1\t30\t1\t1")
+    content = txt(f"{product_id}\t{code}\t30\t1\t1")
     boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(content), "a.txt"), **fields})
     headers = {**tenant.auth, **({"Idempotency-Key": key} if key is not None else {})}
     return client.post(
@@ -95,13 +97,33 @@ def test_keys_are_per_publisher(client: FlaskClient, acme: Tenant, make_tenant: 
     assert theirs.status_code == 202 and theirs.get_json()["id"] != mine
 
 
+@pytest.mark.parametrize(
+    "different",
+    [{"product_id": OTHER_PRODUCT}, {"code": "CODE-2"}, {"dry_run": "true"}, {"code_type": "evaluation"}],
+    ids=["product", "file", "dry-run", "code-type"],
+)
 def test_a_key_reused_for_a_different_request_is_refused(
-    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session], different: dict[str, Any]
 ) -> None:
     first = post(client, acme, "one-key").get_json()["id"]
-    reused = post(client, acme, "one-key", product_id=OTHER_PRODUCT)
+    reused = post(client, acme, "one-key", **different)
     assert reused.status_code == 409
     assert f"upload {first}" in reused.get_json()["error"]["message"]
+    assert counts(sessions) == (1, 1)
+
+
+def test_a_body_that_is_no_upload_gets_its_own_error_under_a_used_key(
+    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    assert post(client, acme, "one-key").status_code == 202
+    boundary, body = encode_multipart({"note": "no file here"})
+    response = client.post(
+        f"/api/v1/products/{PRODUCT}/uploads",
+        data=body,
+        headers={**acme.auth, "Idempotency-Key": "one-key"},
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "no_file"
     assert counts(sessions) == (1, 1)
 
 

@@ -26,10 +26,8 @@ STATUS = {"queued": "pending", "processing": "running", "completed": "success", 
 def import_from_csv() -> ResponseReturnValue:
     key = idempotency.requested_key()
     try:
-        upload, _ = idempotency.once(
-            key,
-            lambda: accept_upload(g.publisher_id, None, csv_only=True, idempotency_key=key),
-            same=lambda earlier: earlier.format == "csv" and earlier.product_id is None,
+        upload, _ = idempotency.once_per_file(
+            key, lambda: accept_upload(g.publisher_id, None, csv_only=True, idempotency_key=key)
         )
     except UploadRefused as refusal:
         return api_error(400, refusal.code, str(refusal))

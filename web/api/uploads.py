@@ -36,10 +36,8 @@ def create_upload(product_id: int) -> ResponseReturnValue:
     product = product_of(db(), g.publisher_id, product_id)
     key = idempotency.requested_key()
     try:
-        upload, replayed = idempotency.once(
-            key,
-            lambda: accept_upload(g.publisher_id, product, idempotency_key=key),
-            same=lambda earlier: earlier.product_id == product_id and earlier.confirmed_from_id is None,
+        upload, replayed = idempotency.once_per_file(
+            key, lambda: accept_upload(g.publisher_id, product, idempotency_key=key)
         )
     except UploadRefused as refusal:
         return api_error(400, refusal.code, str(refusal))

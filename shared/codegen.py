@@ -154,7 +154,7 @@ def _load(
         started = time.perf_counter()
         cursor.copy_expert(staging.COPY[job.format], feed, size=READ_BYTES)
         rows = feed.rows + problems.count
-        progress.lines_from(lambda: rows)  # every line is read; duplicates found next are not more lines
+        progress.read_through(rows)  # duplicates found next are not more lines
         read = time.perf_counter()
         if problems.count:
             _find_duplicates_in_file(cursor, problems)  # every problem of the file, in one report

@@ -23,23 +23,37 @@ class Progress:
     reads and writes the GIL keeps whole. A reading a moment old is fine."""
 
     def __init__(self) -> None:
-        self.bytes_read = 0
+        self._bytes_handed = 0
+        self._through = False
         self._lines: Callable[[], int] = lambda: 0
 
     def counting(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """The chunks, counted as they are handed to the reader."""
         for chunk in chunks:
-            self.bytes_read += len(chunk)
+            self._bytes_handed += len(chunk)
             yield chunk
 
     def lines_from(self, lines: Callable[[], int]) -> None:
-        """Where the count of lines checked comes from, from now on: cheap,
-        and called from the lease thread."""
+        """Where the count of lines checked comes from while the file is
+        read: cheap, and called from the lease thread."""
         self._lines = lines
+
+    def read_through(self, lines: int) -> None:
+        """Every line of the file is read and checked."""
+        self._lines = lambda: lines
+        self._through = True
 
     @property
     def lines(self) -> int:
         return self._lines()
+
+    @property
+    def bytes_read(self) -> int:
+        """The bytes handed to the reader, one short until every line is
+        read: the reader is still at work on the chunk it was handed last
+        (a megabyte is some 30,000 CSV rows), and 100 % tells people that
+        the reading is over and the storing has begun."""
+        return self._bytes_handed if self._through else max(0, self._bytes_handed - 1)
 
 
 @dataclass(frozen=True)

@@ -121,18 +121,36 @@ def test_a_processing_upload_shows_its_progress_as_the_openapi_document_says(
     assert "1 line checked" in words(client.get(TABLE).get_data(as_text=True))
 
 
+def test_the_bytes_read_reach_the_whole_file_only_once_every_line_is_read() -> None:
+    progress = Progress()
+    chunks = progress.counting([b"a" * 10, b"b" * 5])
+    assert (progress.lines, progress.bytes_read) == (0, 0)
+
+    assert next(chunks) == b"a" * 10
+    assert progress.bytes_read == 9
+    assert next(chunks) == b"b" * 5
+    assert list(chunks) == []
+    assert progress.bytes_read == 14  # the reader may still be at work on the last chunk's lines
+
+    progress.read_through(3)
+    assert (progress.lines, progress.bytes_read) == (3, 15)
+
+
 def test_the_lease_thread_writes_progress_each_second_and_nothing_once_the_claim_is_lost(
     sessions: sessionmaker[Session], make_tenant: Any, settings: Settings
 ) -> None:
     held = claimed(sessions, make_tenant("acme", (PRODUCT,)), settings)
     progress = Progress()
+    chunks = progress.counting([b"x" * 2_048, b"x" * 2_048])
     with LeaseKeeper(sessions.kw["bind"], held, settings.lease_seconds, progress) as lease:
-        progress.bytes_read, lines = 2_048, 64
+        next(chunks)
+        lines = 64
         progress.lines_from(lambda: lines)
-        assert wait_until(lambda: checked(sessions, held.request_id) == (64, 2_048), timeout=3)
+        assert wait_until(lambda: checked(sessions, held.request_id) == (64, 2_047), timeout=3)
 
         taken_over(sessions, held, settings)
-        progress.bytes_read, lines = 4_096, 128
+        next(chunks)
+        lines = 128
         assert wait_until(lambda: lost(lease), timeout=3)
         assert checked(sessions, held.request_id) == (0, 0)  # the new claim's, untouched
 

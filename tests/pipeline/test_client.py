@@ -210,7 +210,7 @@ def test_waiting_on_a_large_file_reports_the_lines_checked_as_they_grow(licensec
     result = licensecodes("upload", a_large_csv(tmp_path), "--product", "1234", "--wait")
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1].endswith("completed: 1000000 codes stored")
+    assert result.stdout.splitlines()[-1].endswith("completed: 1,000,000 codes stored")
     # Not a terminal: a line per tenth of the file, then the last stage.
     checked = re.findall(r"^Processing: processing, (\d+)% \(([\d,]+) lines checked\)$", result.stderr, re.M)
     assert checked, result.stderr

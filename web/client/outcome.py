@@ -30,7 +30,7 @@ def details(upload: dict[str, Any]) -> list[str]:
     ]
     if upload.get("progress"):  # processing: how far the Code Generator has got
         lines, percent = upload["progress"]["lines_checked"], upload["progress"]["percent"]
-        fields.append(("checked", f"{lines} line{'s' if lines != 1 else ''}, {percent}% of the file"))
+        fields.append(("checked", f"{lines:,} line{'s' if lines != 1 else ''}, {percent}% of the file"))
     shown = [f"  {name + ':':<11}{'-' if value is None else value}" for name, value in fields]
     return [f"upload {upload['id']}", *shown]
 
@@ -47,8 +47,8 @@ def verdict(upload: dict[str, Any]) -> list[str]:
 
 def _completed(upload: dict[str, Any]) -> list[str]:
     if not upload["dry_run"]:
-        return [f"upload {upload['id']} completed: {upload['code_count']} codes stored"]
-    lines = [f"dry run {upload['id']} completed: {upload['code_count']} codes would be stored; nothing was stored"]
+        return [f"upload {upload['id']} completed: {upload['code_count']:,} codes stored"]
+    lines = [f"dry run {upload['id']} completed: {upload['code_count']:,} codes would be stored; nothing was stored"]
     for name, value in (upload.get("summary") or {}).items():
         shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
         lines.append(f"  {name}: {shown}")
@@ -58,12 +58,12 @@ def _completed(upload: dict[str, Any]) -> list[str]:
 def _rejected(upload: dict[str, Any]) -> list[str]:
     errors, count = upload["errors"] or [], upload["error_count"] or 0
     # The reason is the first problem again: with problems listed, a count says more.
-    why = f"{count} problem{'s' if count != 1 else ''}" if errors else upload["reason"] or upload["reason_code"]
+    why = f"{count:,} problem{'s' if count != 1 else ''}" if errors else upload["reason"] or upload["reason_code"]
     lines = [f"upload {upload['id']} rejected, nothing was stored: {why}"]
     lines += [_problem(error) for error in errors]
     if count > len(errors):
         lines.append(
-            f"... and {count - len(errors)} more ({count} problems in all); every one is in the report: "
+            f"... and {count - len(errors):,} more ({count:,} problems in all); every one is in the report: "
             f"licensecodes download {upload['id']} --errors -o errors-{upload['id']}.csv"
         )
     return lines

@@ -3,7 +3,7 @@ stored, in file order, in the TXT format of §3 with the expiry filled in,
 CR LF, Windows-1252, named codes-<id>.txt.
 
 A TXT request has its download prepared by the Code Generator
-(shared.prepared_download): its stored chunks stream as they are. For the
+(shared.loading.prepared_download): its stored chunks stream as they are. For the
 others, PostgreSQL writes the lines itself (COPY … TO STDOUT): Python formatting a
 million lines ran at 22 MB/s, COPY at several times that. psycopg2's COPY
 pushes into a file object, one row per call, so it runs on a thread writing

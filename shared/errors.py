@@ -3,6 +3,7 @@
     LicenseCodesError
     ├── ConfigError            bad environment; fix it and start again
     ├── EmbeddedServiceError   the embedded PostgreSQL or Redis would not start
+    ├── ClaimLost              a worker no longer holds the request it works on
     └── DomainError            a request the rules refuse; shown to the user as is
         ├── NotFound           no such object for this caller
         ├── Conflict           the name or number is already taken
@@ -25,6 +26,14 @@ class ConfigError(LicenseCodesError):
 
 class EmbeddedServiceError(LicenseCodesError):
     pass
+
+
+class ClaimLost(LicenseCodesError):
+    """This worker no longer holds the request (its lease ran out and the
+    sweep gave it to another): its work must change nothing, and retrying
+    it is the other worker's job, not this one's."""
+
+    retryable = False
 
 
 class DomainError(LicenseCodesError):

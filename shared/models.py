@@ -188,7 +188,7 @@ class UploadRequest(Base):
     filename: Mapped[str] = mapped_column(String(255), server_default="")
     dry_run: Mapped[bool] = mapped_column(server_default=text("false"))
     blob_id: Mapped[int | None] = mapped_column(ForeignKey("upload_blobs.id", ondelete="SET NULL"), index=True)
-    # The download prepared by the Code Generator (shared.prepared_download):
+    # The download prepared by the Code Generator (shared.loading.prepared_download):
     # the upload's own blob when the file is its own download, or one of
     # its own. NULL: the download is asked of the codes table.
     codes_blob_id: Mapped[int | None] = mapped_column(ForeignKey("upload_blobs.id", ondelete="SET NULL"))
@@ -231,7 +231,7 @@ class UploadRequest(Base):
     # When a wake-up message was last published for it; the sweep publishes
     # again for a request still queued long after that (the message was lost).
     enqueued_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
-    # How far the claimed work has got (shared.progress), written about once
+    # How far the claimed work has got (shared.loading.progress), written about once
     # a second by the worker's lease thread: zero when claimed, NULL once the
     # request leaves processing, so a request given back shows nothing stale.
     lines_checked: Mapped[int | None] = mapped_column(BigInteger)

@@ -95,7 +95,7 @@ def renew_lease(connection: Database, held: Claim, lease_seconds: int) -> bool:
 
 
 def record_progress(connection: Database, held: Claim, lines: int, bytes_read: int) -> bool:
-    """Note how far the claimed work has got (shared.progress); False when
+    """Note how far the claimed work has got (shared.loading.progress); False when
     the claim was lost, and then nothing is written."""
     recorded = connection.scalar(
         update(UploadRequest)

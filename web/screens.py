@@ -22,9 +22,9 @@ from wtforms import ValidationError
 
 from shared import states
 from shared.errors import Conflict, DomainError
+from shared.loading.progress import checked_so_far
 from shared.models import CODE_STATUSES, CODE_TYPES
 from shared.products import product_of
-from shared.progress import checked_so_far
 from shared.storage import discard_unshared_blob
 from shared.uploads import (
     Page,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from shared.loading.progress import checked_so_far
 from shared.models import LicenseCode, Product, UploadRequest
-from shared.progress import checked_so_far
 
 
 def iso(moment: datetime.datetime | None) -> str | None:
@@ -52,7 +52,7 @@ def upload_json(request: UploadRequest) -> dict[str, Any]:
 
 
 def progress_json(request: UploadRequest) -> dict[str, int] | None:
-    """Null unless the request is processing (shared.progress)."""
+    """Null unless the request is processing (shared.loading.progress)."""
     checked = checked_so_far(request)
     return None if checked is None else {"lines_checked": checked.lines, "percent": checked.percent}
 

@@ -12,9 +12,9 @@ import logging
 import redis
 from celery import Celery
 
-from shared import codegen, log_context, states
+from shared import loading, log_context, states
 from shared.broker import queue_for
-from shared.lease import ClaimLost
+from shared.errors import ClaimLost
 from shared.runtime import Runtime
 from shared.sweep_counts import record_sweep
 
@@ -38,7 +38,7 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         log_context.bind(publisher_id=held.publisher_id)  # undone with the request id, by the task
         log.info("upload %s: claimed (attempt %s)", request_id, held.attempt)
         try:
-            outcome = codegen.decide(runtime.engine, held, runtime.settings.lease_seconds)
+            outcome = loading.decide(runtime.engine, held, runtime.settings.lease_seconds)
         except ClaimLost:
             log.warning("upload %s: lost the claim; another worker decides it", request_id)
             return "claim lost"

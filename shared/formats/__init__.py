@@ -5,7 +5,7 @@ which runs of good lines come as `CleanLines`). Pure: no database, no Flask, no 
 
 Checks that need the whole file or the server (a code twice in the file, a
 code already stored, too many codes) belong to the loader
-(`shared.codegen`), which is the same for every format.
+(`shared.loading`), which is the same for every format.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.formats import CleanLines
+from shared.loading.prepared_download import PreparedDownload
 from shared.models import UploadRequest
-from shared.prepared_download import PreparedDownload
 from shared.storage import BlobWriter, read_chunks
 from tests.conftest import Tenant
 from tests.pipeline.conftest import txt, upload, wait_decided

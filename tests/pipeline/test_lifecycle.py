@@ -13,10 +13,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import codegen, states
+from shared import loading, states
 from shared.config import Settings
-from shared.errors import Conflict
-from shared.lease import ClaimLost
+from shared.errors import ClaimLost, Conflict
 from shared.models import LicenseCode, UploadRequest
 from tests.conftest import Tenant
 from tests.pipeline.conftest import WorkerProcesses, at_once, queued_request, txt, upload, wait_decided
@@ -97,8 +96,8 @@ def test_two_batches_racing_with_a_shared_code_one_completes_the_other_is_reject
             one, two = (states.claim(session, r, settings.lease_seconds) for r in (first, second))
         assert one is not None and two is not None
         outcomes = at_once(
-            lambda: codegen.decide(engine, one, settings.lease_seconds),  # noqa: B023
-            lambda: codegen.decide(engine, two, settings.lease_seconds),  # noqa: B023
+            lambda: loading.decide(engine, one, settings.lease_seconds),  # noqa: B023
+            lambda: loading.decide(engine, two, settings.lease_seconds),  # noqa: B023
         )
         assert sorted(map(str, outcomes)) == ["completed", "rejected"], f"trial {trial}: {outcomes}"
         with sessions() as session:
@@ -125,10 +124,10 @@ def test_a_worker_that_lost_its_claim_changes_nothing(
         fresh = states.claim(session, request_id, settings.lease_seconds)
         assert fresh is not None
     with pytest.raises(ClaimLost):
-        codegen.decide(sessions.kw["bind"], stale, settings.lease_seconds)
+        loading.decide(sessions.kw["bind"], stale, settings.lease_seconds)
     assert code_count(sessions) == 0
     assert status_of(sessions, request_id) == "processing"
-    assert codegen.decide(sessions.kw["bind"], fresh, settings.lease_seconds) == "completed"
+    assert loading.decide(sessions.kw["bind"], fresh, settings.lease_seconds) == "completed"
     assert code_count(sessions) == 1
 
 

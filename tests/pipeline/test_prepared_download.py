@@ -1,5 +1,5 @@
 """The download the Code Generator prepares for a TXT request
-(shared.prepared_download) is, byte for byte, the one the database writes
+(shared.loading.prepared_download) is, byte for byte, the one the database writes
 from the stored codes (shared.download.sorted_by_database), whichever way
 the lines were read: runs of five fields, runs of two, mixed runs, lines
 that the rule book took alone."""

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import states
 from shared.config import Settings
-from shared.lease import ClaimLost, LeaseKeeper
+from shared.errors import ClaimLost
+from shared.loading.lease import LeaseKeeper
+from shared.loading.progress import Progress
 from shared.models import UploadRequest
-from shared.progress import Progress
 from tests.conftest import Tenant
 from tests.e2e.processes import wait_until
 from tests.pipeline.conftest import DECIDED, large_csv, queued_request, txt, upload
@@ -68,7 +69,7 @@ def taken_over(sessions: sessionmaker[Session], held: states.Claim, settings: Se
 
 def lost(lease: LeaseKeeper) -> bool:
     try:
-        lease.check()
+        lease.check_claim()
     except ClaimLost:
         return True
     return False

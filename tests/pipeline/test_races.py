@@ -32,7 +32,7 @@ from celery import Celery
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import codegen, states
+from shared import loading, states
 from shared.config import Settings
 from shared.db import make_engine
 from shared.errors import Conflict
@@ -205,7 +205,7 @@ def decide_at_once(
     with sessions.begin() as session:
         claims = [states.claim(session, request_id, settings.lease_seconds) for request_id in request_ids]
     assert all(claims)
-    decided = at_once(*(lambda held=held: codegen.decide(engine, held, settings.lease_seconds) for held in claims))
+    decided = at_once(*(lambda held=held: loading.decide(engine, held, settings.lease_seconds) for held in claims))
     return request_ids, decided
 
 

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import codegen, states
+from shared import loading, states
 from shared.broker import redis_client
 from shared.config import Settings
 from shared.sweep_counts import record_sweep
@@ -50,7 +50,7 @@ def decide(engine: Engine, sessions: sessionmaker[Session], request_id: int, set
     with sessions.begin() as session:
         held = states.claim(session, request_id, settings.lease_seconds)
     assert held is not None
-    return codegen.decide(engine, held, settings.lease_seconds)
+    return loading.decide(engine, held, settings.lease_seconds)
 
 
 def test_an_empty_service(client: FlaskClient, settings: Settings) -> None:

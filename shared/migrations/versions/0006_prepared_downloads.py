@@ -1,4 +1,4 @@
-"""The download a completed request has prepared (shared.prepared_download):
+"""The download a completed request has prepared (shared.loading.prepared_download):
 served as stored instead of sorting the request's codes by line at every
 download (bench/, issue 5).
 

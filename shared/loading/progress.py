@@ -4,7 +4,7 @@ validated so far").
 The worker counts without slowing the work down: the bytes by wrapping the
 stored file's chunks (one addition a 1 MiB chunk), the lines by reading the
 counts the CopyFeed and the ProblemLog keep anyway. The lease thread
-(shared.lease) reads both about once a second and writes them to the
+(shared.loading.lease) reads both about once a second and writes them to the
 request, in a transaction of its own, fenced by the claim; the
 processing transaction never does. The web side turns the two columns into
 what people read: lines checked and a percentage of the file's bytes.

@@ -4,10 +4,10 @@ the work has got.
 A thread with its own connection renews the lease every third of its length,
 for as long as the work runs, long SQL statements included. When a renewal
 finds the claim gone (the worker was paused past its lease and the sweep
-gave the request to another), `check()` raises, and the fenced final update
+gave the request to another), `check_claim()` raises, and the fenced final update
 would refuse anyway.
 
-The same thread writes the work's progress (shared.progress) about once a
+The same thread writes the work's progress (shared.loading.progress) about once a
 second, fenced by the claim the same way, in a short transaction of its own:
 the processing transaction stays free of it, and a count that did not move
 is not written again.
@@ -25,15 +25,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared import states
-from shared.progress import Progress
+from shared.errors import ClaimLost
+from shared.loading.progress import Progress
 
 log = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 1.0
-
-
-class ClaimLost(Exception):
-    """This worker no longer holds the request: its work must change nothing."""
 
 
 class LeaseKeeper:
@@ -62,7 +59,8 @@ class LeaseKeeper:
         self._stop.set()
         self._thread.join()
 
-    def check(self) -> None:
+    def check_claim(self) -> None:
+        """Raise ClaimLost once a renewal has found the claim gone."""
         if self._lost.is_set():
             raise ClaimLost(f"upload {self._held.request_id}: the claim was lost")
 

@@ -39,8 +39,8 @@ from typing import TypeVar, cast
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from shared.copyfeed import SPOOL_IN_MEMORY_BYTES
 from shared.formats import CleanLines, CodeRecord
+from shared.loading.feed import SPOOL_IN_MEMORY_BYTES
 from shared.storage import CHUNK_BYTES, BlobWriter, StoredFile
 
 Item = TypeVar("Item")

@@ -1,6 +1,6 @@
 """The bridge from a reader to PostgreSQL's COPY: a file-like object that
 psycopg2's `copy_expert` pulls from, turning good lines into rows of
-shared.staging.COPY and setting problems aside, so the file streams through
+shared.loading.staging.COPY and setting problems aside, so the file streams through
 in bounded memory. A run of good TXT lines passes through as it came, as
 one row: its first line's number, then its bytes between quotes."""
 
@@ -23,7 +23,7 @@ READ_BYTES = 1024 * 1024  # what psycopg2 asks for at a time (copy_expert's size
 class ProblemLog:
     """Counts every problem, keeps the MAX_LISTED_ERRORS with the lowest line
     numbers whatever order they arrive in, and spools all of them as COPY
-    rows for shared.staging.COPY_PROBLEMS (the full error report). The spool
+    rows for shared.loading.staging.COPY_PROBLEMS (the full error report). The spool
     is this worker's scratch space: in memory up to a megabyte, then a
     temporary file; it is never shared with another host."""
 
@@ -56,24 +56,26 @@ class ProblemLog:
 
 
 class CopyFeed:
-    """`read(size)` answers rows for shared.staging.COPY of the records'
-    format; a problem is set aside (every row carries its line number)."""
+    """`read(size)` returns rows for shared.loading.staging.COPY of the
+    records' format; a problem is set aside (every row carries its line
+    number). `check_claim` is called before each block: it raises ClaimLost
+    once this worker no longer holds the request, which ends the COPY."""
 
     def __init__(
         self,
         items: Iterator[CleanLines | CodeRecord | CsvRecord | Problem],
         problems: ProblemLog,
-        on_progress: Callable[[], None],
+        check_claim: Callable[[], None],
     ) -> None:
         self._items = items
         self._problems = problems
-        self._on_progress = on_progress
+        self._check_claim = check_claim
         self.rows = 0  # good lines passed on
 
     def read(self, size: int = READ_BYTES) -> bytes:
         """The hot loop: a block of good lines is one item; other lines
         come one by one, a minority."""
-        self._on_progress()
+        self._check_claim()
         parts: list[bytes] = []
         append = parts.append
         length = rows = 0
@@ -108,7 +110,7 @@ class CopyFeed:
 
 
 def _block_row(first_line: int, lines: bytes) -> tuple[bytes, bytes, bytes]:
-    """A TXT row of shared.staging.COPY, in three parts so that a block's
+    """A TXT row of shared.loading.staging.COPY, in three parts so that a block's
     bytes are never copied here: the first line's number, DELIMITER, QUOTE;
     the lines; QUOTE, end of row."""
     return b"%d\x1f\x1e" % first_line, lines, b"\x1e\n"

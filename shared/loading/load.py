@@ -1,0 +1,199 @@
+"""One run of the loader, in four stages, each a function below:
+
+    stored bytes ─▶ reader (txt or csv) ─▶ stage: COPY into a temporary staging table
+                                            │
+                                            ▼
+                                           check: problems in the file? name the
+                                            │     duplicates in it too; a clean dry
+                                            │     run asks what the insert would find
+                                            ▼
+                                           store: INSERT INTO license_codes SELECT …
+                                            │     FROM staging ORDER BY code; a unique
+                                            │     violation names the duplicates
+                                            ▼
+                                           decide: reject (every problem, by line) or
+                                                   complete, fenced by the claim token
+
+The reader runs in this process while PostgreSQL takes the COPY in its own,
+so the two cores share the first stage; runs of good TXT lines reach the
+COPY as the bytes they came in. The happy path runs two set-based
+statements whatever the number of codes; the queries that name duplicate
+lines run only when the unique index said there is one. Everything from
+the COPY to the decision is one transaction: a request is never
+half-stored. docs/architecture.md#the-life-of-an-upload draws the whole way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from shared import download, states
+from shared.errors import ClaimLost
+from shared.loading import staging, store
+from shared.loading.feed import READ_BYTES, CopyFeed, ProblemLog
+from shared.loading.job import Item, Job, bounded, load_job
+from shared.loading.lease import LeaseKeeper
+from shared.loading.prepared_download import PreparedDownload
+from shared.loading.progress import Progress
+from shared.storage import read_chunks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Staged:
+    codes: int  # good lines staged
+    rows: int  # every line read, good or not (one problem a bad line)
+
+
+def decide(engine: Engine, held: states.Claim, lease_seconds: int) -> str:
+    """Validate and store (or reject) the claimed request; return its final
+    status. Raises ClaimLost when the claim was taken away meanwhile."""
+    job = load_job(engine, held.request_id)
+    progress = Progress()
+    with LeaseKeeper(engine, held, lease_seconds, progress) as lease, engine.connect() as reader:
+        chunks = read_chunks(reader.execution_options(isolation_level="AUTOCOMMIT"), job.blob_id)
+        items = bounded(job.read(progress.counting(chunks)))
+        return _run(engine, job, held, items, lease.check_claim, progress)
+
+
+def _run(
+    engine: Engine,
+    job: Job,
+    held: states.Claim,
+    items: Iterator[Item],
+    check_claim: Callable[[], None],
+    progress: Progress,
+) -> str:
+    problems = ProblemLog(job.request_id)
+    prepared = _prepared_download(job)
+    if prepared is not None:
+        items = prepared.watch(items)
+    with engine.connect() as connection, contextlib.closing(problems), _closing(prepared):
+        transaction = connection.begin()
+        # The psycopg2 cursor of this same connection: the COPY and the moves
+        # of shared.states share one transaction.
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        _record_backend(engine, cursor, held)
+        started = time.perf_counter()
+        staged = stage(cursor, job, items, problems, check_claim, progress)
+        read = time.perf_counter()
+        check(cursor, job, problems)
+        if not problems.count and not job.dry_run:
+            store.insert_codes(connection, cursor, job, problems)
+        log.info(
+            "upload %s: %s rows read and staged in %.2f s, checked and stored in %.2f s",
+            job.request_id, staged.rows, read - started, time.perf_counter() - read,
+        )  # fmt: skip
+        if problems.count:
+            transaction.rollback()
+            return _decide_rejected(connection, cursor, held, problems, staged)
+        outcome = _decide_completed(connection, cursor, job, held, prepared, staged)
+        transaction.commit()
+        return outcome
+
+
+def stage(
+    cursor: Any,
+    job: Job,
+    items: Iterator[Item],
+    problems: ProblemLog,
+    check_claim: Callable[[], None],
+    progress: Progress,
+) -> Staged:
+    """COPY the reader's good lines into the staging table, setting every
+    problem aside. `check_claim` raises ClaimLost once this worker no longer
+    holds the request, so a lost claim stops the COPY early."""
+    cursor.execute(staging.SETTINGS)
+    for statement in staging.CREATE[job.format]:
+        cursor.execute(statement)
+    feed = CopyFeed(items, problems, check_claim=check_claim)
+    progress.lines_from(lambda: feed.rows + problems.count)  # a bad row yields one problem and no record
+    cursor.copy_expert(staging.COPY[job.format], feed, size=READ_BYTES)
+    staged = Staged(feed.rows, feed.rows + problems.count)
+    progress.read_through(staged.rows)  # duplicates found next are not more lines
+    return staged
+
+
+def check(cursor: Any, job: Job, problems: ProblemLog) -> None:
+    """A file with problems: name its duplicate codes too, so that one report
+    holds every problem. A clean dry run: ask the duplicate queries what the
+    insert would have found, without inserting."""
+    if problems.count:
+        store.find_duplicates_in_file(cursor, problems)
+    elif job.dry_run:
+        store.find_duplicates(cursor, job, problems)
+
+
+def _decide_rejected(
+    connection: Connection, cursor: Any, held: states.Claim, problems: ProblemLog, staged: Staged
+) -> str:
+    """After the rollback: the rejection and the full error report, in a new transaction."""
+    with connection.begin():
+        _fenced(states.reject(connection, held, problems.listed(), problems.count, staged.rows), held)
+        cursor.copy_expert(staging.COPY_PROBLEMS, problems.rows())
+    return "rejected"
+
+
+def _decide_completed(
+    connection: Connection,
+    cursor: Any,
+    job: Job,
+    held: states.Claim,
+    prepared: PreparedDownload | None,
+    staged: Staged,
+) -> str:
+    """In the transaction that stored the codes: the summary or the download, and the move."""
+    summary = store.summary(cursor, job) if job.dry_run else None
+    codes_blob_id, codes_sha256 = _download(connection, cursor, job, prepared)
+    _fenced(states.complete(connection, held, staged.codes, summary, codes_blob_id, codes_sha256), held)
+    return "completed"
+
+
+def _record_backend(engine: Engine, cursor: Any, held: states.Claim) -> None:
+    """Name this transaction's session on the request, in a transaction of
+    its own (the sweep must see it while this one runs)."""
+    cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+    pid, started = cursor.fetchone()
+    with engine.begin() as connection:
+        _fenced(states.record_backend(connection, held, pid, started), held)
+
+
+def _prepared_download(job: Job) -> PreparedDownload | None:
+    """TXT files only: their lines come in file order, as the download has
+    them; a CSV request's download is sorted by the database."""
+    if job.format != "txt" or job.dry_run:
+        return None
+    assert job.product is not None
+    return PreparedDownload(job.product.product_id, job.default_expiry)
+
+
+def _download(
+    connection: Connection, cursor: Any, job: Job, prepared: PreparedDownload | None
+) -> tuple[int | None, str | None]:
+    """The prepared download's blob, if any, and the download's SHA-256: a
+    dry run has no download; a CSV request's is hashed as the database
+    would send it, in this transaction (shared.download)."""
+    if prepared is not None:
+        stored = prepared.store(connection, job.blob_id, job.sha256)
+        return stored.blob_id, stored.sha256
+    if job.dry_run:
+        return None, None
+    return None, download.codes_sha256_by_database(cursor, job.request_id)
+
+
+def _closing(prepared: PreparedDownload | None) -> contextlib.AbstractContextManager[object]:
+    return contextlib.closing(prepared) if prepared is not None else contextlib.nullcontext()
+
+
+def _fenced(moved: bool, held: states.Claim) -> None:
+    if not moved:
+        raise ClaimLost(f"upload {held.request_id}: the claim was lost before the decision was written")

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, text
 
 from shared.models import REQUEST_STATES
 from shared.queue_view import DECIDED, PENDING, decisions_last_hour
+from shared.statuses import RequestStatus
 from shared.sweep_counts import sweep_counts
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,10 @@ def _codes_stored(connection: Connection) -> Metric:
     # The requests' own counts, not count(*) over millions of codes: the
     # Code Generator is the only writer of codes and records each count.
     stored = connection.scalar(
-        text("SELECT coalesce(sum(code_count), 0) FROM upload_requests WHERE status = 'completed' AND NOT dry_run")
+        text(
+            "SELECT coalesce(sum(code_count), 0) FROM upload_requests "
+            f"WHERE status = '{RequestStatus.COMPLETED}' AND NOT dry_run"
+        )
     )
     return GaugeMetricFamily("licensecodes_codes_stored", "License codes stored, in all.", value=int(stored or 0))
 
@@ -130,8 +134,8 @@ def _decisions(connection: Connection) -> list[Metric]:
     last_hour = GaugeMetricFamily(
         "licensecodes_decisions_last_hour", "Requests decided in the last hour.", labels=labels
     )
-    if not any(status == "completed" for status, *_ in rows):
-        rows = [("completed", "", 0, 0), *rows]  # always a series to alert on
+    if not any(status == RequestStatus.COMPLETED for status, *_ in rows):
+        rows = [(RequestStatus.COMPLETED.value, "", 0, 0), *rows]  # always a series to alert on
     for status, reason_code, in_minute, in_hour in rows:
         last_minute.add_metric([status, reason_code], in_minute)
         last_hour.add_metric([status, reason_code], in_hour)

@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.statuses import DECIDED, DELETABLE, PENDING, CodeStatus, RequestStatus, sql_list
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -39,10 +41,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-REQUEST_STATES = ("queued", "processing", "completed", "rejected", "deleted")
+REQUEST_STATES = tuple(status.value for status in RequestStatus)
 UPLOAD_FORMATS = ("txt", "csv")
 CODE_TYPES = ("activation", "evaluation")
-CODE_STATUSES = ("available", "reserved", "distributed")
+CODE_STATUSES = tuple(status.value for status in CodeStatus)
 REASON_CODES = (
     "empty_file",
     "encoding",
@@ -205,7 +207,7 @@ class UploadRequest(Base):
     confirmed_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("upload_requests.id", ondelete="SET NULL"), unique=True
     )
-    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    status: Mapped[str] = mapped_column(String(16), server_default=RequestStatus.QUEUED.value)
     reason_code: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
     errors: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
@@ -237,15 +239,49 @@ class UploadRequest(Base):
     lines_checked: Mapped[int | None] = mapped_column(BigInteger)
     bytes_checked: Mapped[int | None] = mapped_column(BigInteger)
 
+    # What the screens ask of a request, so that no template compares status strings.
+    @property
+    def is_pending(self) -> bool:
+        return self.status in PENDING
+
+    @property
+    def is_processing(self) -> bool:
+        return self.status == RequestStatus.PROCESSING
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == RequestStatus.COMPLETED
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.status == RequestStatus.REJECTED
+
+    @property
+    def can_delete(self) -> bool:
+        return self.status in DELETABLE
+
+    @property
+    def has_codes_download(self) -> bool:
+        """A completed real request: a dry run stores no codes to download."""
+        return self.is_completed and not self.dry_run
+
+    @property
+    def status_label(self) -> str:
+        return RequestStatus(self.status).label
+
     __table_args__ = (
         CheckConstraint(_one_of("status", REQUEST_STATES), name="status_known"),
         CheckConstraint(_one_of("format", UPLOAD_FORMATS), name="format_known"),
         CheckConstraint(_one_of("code_type", CODE_TYPES), name="code_type_known"),
         CheckConstraint(f"reason_code IS NULL OR {_one_of('reason_code', REASON_CODES)}", name="reason_code_known"),
-        CheckConstraint("(status = 'rejected') = (reason_code IS NOT NULL)", name="rejected_has_reason"),
-        CheckConstraint("(status = 'processing') = (claim_token IS NOT NULL)", name="processing_has_claim"),
         CheckConstraint(
-            "status = 'processing' OR (lines_checked IS NULL AND bytes_checked IS NULL)",
+            f"(status = '{RequestStatus.REJECTED}') = (reason_code IS NOT NULL)", name="rejected_has_reason"
+        ),
+        CheckConstraint(
+            f"(status = '{RequestStatus.PROCESSING}') = (claim_token IS NOT NULL)", name="processing_has_claim"
+        ),
+        CheckConstraint(
+            f"status = '{RequestStatus.PROCESSING}' OR (lines_checked IS NULL AND bytes_checked IS NULL)",
             name="progress_only_while_processing",
         ),
         CheckConstraint("size_bytes > 0", name="size_positive"),
@@ -259,14 +295,14 @@ class UploadRequest(Base):
             "ix_upload_requests_pending",
             "status",
             "created_at",
-            postgresql_where=text("status IN ('queued', 'processing')"),
+            postgresql_where=text(f"status IN {sql_list(PENDING)}"),
         ),
         # /metrics and the operator page count the last hour's decisions on
         # every scrape: without it, a scan of every request ever made.
         Index(
             "ix_upload_requests_decided_finished",
             "finished_at",
-            postgresql_where=text("status IN ('completed', 'rejected')"),
+            postgresql_where=text(f"status IN {sql_list(DECIDED)}"),
         ),
     )
 
@@ -307,7 +343,7 @@ class LicenseCode(Base):
     expiry_days: Mapped[int] = mapped_column(Integer)
     build_no: Mapped[int | None] = mapped_column(Integer)
     seats: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), server_default="available")
+    status: Mapped[str] = mapped_column(String(16), server_default=CodeStatus.AVAILABLE.value)
     attributes: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime.datetime] = _created_at()
 

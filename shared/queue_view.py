@@ -14,8 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-DECIDED = "status IN ('completed', 'rejected')"
-PENDING = "status IN ('queued', 'processing')"
+from shared import statuses
+from shared.statuses import RequestStatus
+
+DECIDED = f"status IN {statuses.sql_list(statuses.DECIDED)}"
+PENDING = f"status IN {statuses.sql_list(statuses.PENDING)}"
 # The operator page's chart: the last hour in twelve bars.
 CHART_BUCKET_MINUTES = 5
 CHART_BUCKETS = 12
@@ -72,7 +75,7 @@ def decisions_last_hour(connection: Connection) -> list[Decisions]:
 
 def pending_requests(connection: Connection, status: str) -> list[PendingRequest]:
     """The undecided requests in `status` (queued or processing), oldest first."""
-    assert status in ("queued", "processing"), status
+    assert status in statuses.PENDING, status
     rows: Sequence[Any] = connection.execute(
         text(
             "SELECT r.id, p.name AS publisher, pr.name AS product, r.status, r.size_bytes, r.created_at, "
@@ -109,7 +112,8 @@ def decisions_per_bucket(connection: Connection) -> list[ChartBucket]:
     rows: Sequence[Any] = connection.execute(
         text(
             f"SELECT least(floor(extract(epoch FROM now() - finished_at) / {seconds})::int, {CHART_BUCKETS - 1}), "
-            "count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'rejected') "
+            f"count(*) FILTER (WHERE status = '{RequestStatus.COMPLETED}'), "
+            f"count(*) FILTER (WHERE status = '{RequestStatus.REJECTED}') "
             f"FROM upload_requests WHERE {DECIDED} AND finished_at >= now() - interval '1 hour' GROUP BY 1"
         )
     ).all()

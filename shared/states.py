@@ -11,7 +11,9 @@ Each move is one guarded UPDATE (`… WHERE status = 'queued'`): PostgreSQL
 re-checks the condition after taking the row lock, so of two racing moves
 exactly one matches. A worker's moves are fenced by its claim token: a
 worker that lost its claim (paused past its lease, say) changes nothing.
-All times are the database's clock, never a host's.
+All times are the database's clock, never a host's. The statuses and their
+named sets (PENDING, DECIDED, DELETABLE) are in shared.statuses; who makes
+each move is drawn in docs/architecture.md#request-states.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 from shared.errors import Conflict, NotFound
 from shared.formats import Problem
 from shared.models import UploadRequest
+from shared.statuses import RequestStatus
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +71,9 @@ def claim(session: Database, request_id: int, lease_seconds: int) -> Claim | Non
     token = uuid.uuid4()
     claimed = session.execute(
         update(UploadRequest)
-        .where(UploadRequest.id == request_id, UploadRequest.status == "queued")
+        .where(UploadRequest.id == request_id, UploadRequest.status == RequestStatus.QUEUED)
         .values(
-            status="processing",
+            status=RequestStatus.PROCESSING,
             claim_token=token,
             lease_until=func.now() + _seconds(lease_seconds),
             attempts=UploadRequest.attempts + 1,
@@ -130,7 +133,7 @@ def complete(
     return _finish(
         session,
         held,
-        status="completed",
+        status=RequestStatus.COMPLETED,
         code_count=code_count,
         summary=summary,
         codes_blob_id=codes_blob_id,
@@ -147,7 +150,7 @@ def reject(
     return _finish(
         session,
         held,
-        status="rejected",
+        status=RequestStatus.REJECTED,
         reason_code=first.reason_code,
         reason=first.message,
         errors=[problem.as_json() for problem in problems[:MAX_LISTED_ERRORS]],
@@ -174,9 +177,9 @@ def delete(session: Session, publisher_id: int, request_id: int) -> int | None:
         .where(
             UploadRequest.id == request_id,
             UploadRequest.publisher_id == publisher_id,
-            UploadRequest.status == "queued",
+            UploadRequest.status == RequestStatus.QUEUED,
         )
-        .values(status="deleted", finished_at=func.now())
+        .values(status=RequestStatus.DELETED, finished_at=func.now())
         .returning(UploadRequest.blob_id)
     ).first()
     if deleted is not None:
@@ -185,7 +188,7 @@ def delete(session: Session, publisher_id: int, request_id: int) -> int | None:
         select(UploadRequest.status).where(
             UploadRequest.id == request_id,
             UploadRequest.publisher_id == publisher_id,
-            UploadRequest.status != "deleted",
+            UploadRequest.status != RequestStatus.DELETED,
         )
     )
     if status is None:
@@ -209,14 +212,14 @@ def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
     as long as the worker hangs."""
     for pid, started in session.execute(
         select(UploadRequest.claim_backend_pid, UploadRequest.claim_backend_start).where(
-            UploadRequest.status == "processing", UploadRequest.lease_until < func.now()
+            UploadRequest.status == RequestStatus.PROCESSING, UploadRequest.lease_until < func.now()
         )
     ):
         if pid is not None and started is not None:  # None: the worker died before naming its session
             _end_session(session, pid, started)
     expired = (
         select(UploadRequest.id)
-        .where(UploadRequest.status == "processing", UploadRequest.lease_until < func.now())
+        .where(UploadRequest.status == RequestStatus.PROCESSING, UploadRequest.lease_until < func.now())
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
@@ -256,7 +259,7 @@ def needing_a_message(session: Session, republish_after_seconds: int) -> list[tu
         session.execute(
             select(UploadRequest.id, UploadRequest.size_bytes)
             .where(
-                UploadRequest.status == "queued",
+                UploadRequest.status == RequestStatus.QUEUED,
                 UploadRequest.enqueued_at.is_(None) | (UploadRequest.enqueued_at < cutoff),
             )
             .order_by(UploadRequest.id)
@@ -269,7 +272,7 @@ def _held(held: Claim) -> Any:
     return (
         (UploadRequest.id == held.request_id)
         & (UploadRequest.claim_token == held.token)
-        & (UploadRequest.status == "processing")
+        & (UploadRequest.status == RequestStatus.PROCESSING)
     )
 
 
@@ -293,7 +296,7 @@ def _finish(session: Database, held: Claim, **values: Any) -> bool:
 def _released_values() -> dict[str, Any]:
     exhausted = UploadRequest.attempts >= MAX_ATTEMPTS
     return {
-        "status": case((exhausted, "rejected"), else_="queued"),
+        "status": case((exhausted, RequestStatus.REJECTED.value), else_=RequestStatus.QUEUED.value),
         "reason_code": case((exhausted, "processing_failed"), else_=None),
         "reason": case((exhausted, PROCESSING_FAILED_REASON), else_=None),
         "error_count": case((exhausted, literal_column("0")), else_=UploadRequest.error_count),

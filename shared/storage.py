@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from shared.models import UploadBlob, UploadChunk, UploadRequest
+from shared.statuses import RequestStatus
 
 CHUNK_BYTES = 1024 * 1024
 HEAD_BYTES = 4096  # enough to tell the format of a file
@@ -99,7 +100,9 @@ def discard_unshared_blob(session: Session, blob_id: int | None) -> None:
     if blob_id is None:
         return
     still_used = session.scalar(
-        select(UploadRequest.id).where(UploadRequest.blob_id == blob_id, UploadRequest.status != "deleted").limit(1)
+        select(UploadRequest.id)
+        .where(UploadRequest.blob_id == blob_id, UploadRequest.status != RequestStatus.DELETED)
+        .limit(1)
     )
     if still_used is None:
         session.execute(delete(UploadBlob).where(UploadBlob.id == blob_id))

@@ -18,14 +18,14 @@ from shared.models import (
     CODE_STATUSES,
     CODE_TYPES,
     IDEMPOTENCY_CONSTRAINT,
-    REQUEST_STATES,
     LicenseCode,
     Product,
     UploadRequest,
 )
+from shared.statuses import LISTED, RequestStatus
 from shared.storage import StoredFile
 
-LISTED_STATES = tuple(state for state in REQUEST_STATES if state != "deleted")
+LISTED_STATES = tuple(status.value for status in LISTED)
 MAX_PER_PAGE = 200
 # Far beyond any real list, and far below where OFFSET overflows a bigint.
 MAX_PAGE = 1_000_000
@@ -152,7 +152,7 @@ def confirm_dry_run(
     dry_run = upload_of(session, publisher_id, request_id)
     if not dry_run.dry_run:
         raise Conflict(f"upload {request_id} is not a dry run; only a dry run can be confirmed")
-    if dry_run.status != "completed":
+    if not dry_run.is_completed:
         raise Conflict(f"dry run {request_id} is {dry_run.status}; only a completed dry run can be confirmed")
     real = UploadRequest(
         publisher_id=publisher_id,
@@ -180,7 +180,7 @@ def confirm_dry_run(
 
 def why_no_codes(upload: UploadRequest) -> tuple[str, str] | None:
     """Why an upload has no codes to download, as (error code, sentence), or None."""
-    if upload.status != "completed":
+    if not upload.is_completed:
         return "not_completed", f"Upload {upload.id} is {upload.status}; only a completed upload has codes to download."
     if upload.dry_run:
         return "dry_run", f"Upload {upload.id} was a dry run: it stored no codes."
@@ -189,7 +189,7 @@ def why_no_codes(upload: UploadRequest) -> tuple[str, str] | None:
 
 def why_no_report(upload: UploadRequest) -> tuple[str, str] | None:
     """Why an upload has no error report, as (error code, sentence), or None."""
-    if upload.status != "rejected":
+    if not upload.is_rejected:
         return "not_rejected", f"Upload {upload.id} is {upload.status}; only a rejected upload has an error report."
     return None
 
@@ -213,7 +213,7 @@ def upload_of(session: Session, publisher_id: int, request_id: int) -> UploadReq
         select(UploadRequest).where(
             UploadRequest.id == request_id,
             UploadRequest.publisher_id == publisher_id,
-            UploadRequest.status != "deleted",
+            UploadRequest.status != RequestStatus.DELETED,
         )
     )
     if request is None:
@@ -227,7 +227,9 @@ def uploads_of(
     """A page of the publisher's requests, newest first, and their total."""
     if status is not None and status not in LISTED_STATES:
         raise InvalidValue(f"status must be one of {', '.join(LISTED_STATES)}, not {status!r}")
-    query = select(UploadRequest).where(UploadRequest.publisher_id == publisher_id, UploadRequest.status != "deleted")
+    query = select(UploadRequest).where(
+        UploadRequest.publisher_id == publisher_id, UploadRequest.status != RequestStatus.DELETED
+    )
     if product_id is not None:
         query = query.where(UploadRequest.product_id == product_id)
     if status is not None:

@@ -23,6 +23,7 @@ from shared.queue_view import (
     decisions_per_bucket,
     pending_requests,
 )
+from shared.statuses import RequestStatus
 from web.database import db
 
 blueprint = Blueprint("operator", __name__)
@@ -49,11 +50,11 @@ def queue() -> ResponseReturnValue:
         abort(404)
     connection = db().connection()
     buckets = decisions_per_bucket(connection)
-    rejections = [d for d in decisions_last_hour(connection) if d.outcome == "rejected"]
+    rejections = [d for d in decisions_last_hour(connection) if d.outcome == RequestStatus.REJECTED]
     page = render_template(
         "operator.html",
-        queued=pending_requests(connection, "queued"),
-        processing=pending_requests(connection, "processing"),
+        queued=pending_requests(connection, RequestStatus.QUEUED),
+        processing=pending_requests(connection, RequestStatus.PROCESSING),
         rejections=sorted(rejections, key=lambda d: (-d.last_hour, d.reason_code)),
         buckets=buckets,
         bars=chart_bars(buckets),

@@ -25,6 +25,7 @@ from shared.errors import Conflict, DomainError
 from shared.loading.progress import checked_so_far
 from shared.models import CODE_STATUSES, CODE_TYPES
 from shared.products import product_of
+from shared.statuses import RequestStatus
 from shared.storage import discard_unshared_blob
 from shared.uploads import (
     Page,
@@ -46,7 +47,6 @@ from web.serialize import iso
 blueprint = Blueprint("screens", __name__)
 UPLOADS_PER_PAGE = 20
 CODES_PER_PAGE = 50
-PENDING = ("queued", "processing")
 ALL_STATUSES = "all"
 
 
@@ -67,8 +67,8 @@ def _requests_table(product_id: int) -> dict[str, Any]:
     product = product_of(db(), current_publisher_id(), product_id)
     page = _page(UPLOADS_PER_PAGE)
     rows, total = uploads_of(db(), current_publisher_id(), page, product_id=product.product_id)
-    pending = any(row.status in PENDING for row in rows)
-    confirmed = confirmed_among(db(), [row.id for row in rows if row.dry_run and row.status == "completed"])
+    pending = any(row.is_pending for row in rows)
+    confirmed = confirmed_among(db(), [row.id for row in rows if row.dry_run and row.is_completed])
     now = _database_now() if pending else None
     return {
         "product": product,
@@ -77,7 +77,7 @@ def _requests_table(product_id: int) -> dict[str, Any]:
         "total": total,
         "pending": pending,
         "confirmed": confirmed,
-        "deadlines": {row.id: _minutes_left(row.deadline_at, now) for row in rows if now and row.status in PENDING},
+        "deadlines": {row.id: _minutes_left(row.deadline_at, now) for row in rows if now and row.is_pending},
     }
 
 
@@ -118,7 +118,7 @@ def _request_page(upload_id: int, *, fragment: bool) -> ResponseReturnValue:
         upload=upload,
         product=product,
         time_left=_time_left(upload.deadline_at),
-        pending=upload.status in PENDING,
+        pending=upload.is_pending,
         fragment=fragment,
     )
     return page, {"Cache-Control": "no-store"}
@@ -273,6 +273,20 @@ def _iso(moment: datetime.datetime | None) -> str:
 @blueprint.app_template_filter("utc")
 def _utc(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# Beside each status in the requests table, so that it is not told by colour alone.
+_STATUS_ICONS = {
+    RequestStatus.QUEUED: "◷",
+    RequestStatus.PROCESSING: "⟳",
+    RequestStatus.COMPLETED: "✓",
+    RequestStatus.REJECTED: "✗",
+}
+
+
+@blueprint.app_template_filter("status_icon")
+def _status_icon(status: str) -> str:
+    return _STATUS_ICONS[RequestStatus(status)]
 
 
 # A processing request's lines checked and percent, for _macros.html.

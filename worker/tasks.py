@@ -16,6 +16,7 @@ from shared import loading, log_context, states
 from shared.broker import queue_for
 from shared.errors import ClaimLost
 from shared.runtime import Runtime
+from shared.statuses import RequestStatus
 from shared.sweep_counts import record_sweep
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,13 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         with runtime.sessions.begin() as session:
             released = states.release_expired_claims(session)
             waiting = dict(states.needing_a_message(session, runtime.settings.republish_after_seconds))
-            waiting.update((request_id, size) for request_id, status, size in released if status == "queued")
+            waiting.update(
+                (request_id, size) for request_id, status, size in released if status == RequestStatus.QUEUED
+            )
             states.mark_enqueued(session, sorted(waiting))
         for request_id, size in sorted(waiting.items()):
             process_upload.apply_async(args=[request_id], queue=queue_for(size))
-        failed = sum(1 for _, status, _ in released if status == "rejected")
+        failed = sum(1 for _, status, _ in released if status == RequestStatus.REJECTED)
         if released or waiting:
             log.info(
                 "sweep: %s expired claims, %s given up, %s requests published", len(released), failed, len(waiting)

@@ -43,6 +43,7 @@ from shared.loading.job import Item, Job, bounded, load_job
 from shared.loading.lease import LeaseKeeper
 from shared.loading.prepared_download import PreparedDownload
 from shared.loading.progress import Progress
+from shared.statuses import RequestStatus
 from shared.storage import read_chunks
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def _decide_rejected(
     with connection.begin():
         _fenced(states.reject(connection, held, problems.listed(), problems.count, staged.rows), held)
         cursor.copy_expert(staging.COPY_PROBLEMS, problems.rows())
-    return "rejected"
+    return RequestStatus.REJECTED
 
 
 def _decide_completed(
@@ -155,7 +156,7 @@ def _decide_completed(
     summary = store.summary(cursor, job) if job.dry_run else None
     codes_blob_id, codes_sha256 = _download(connection, cursor, job, prepared)
     _fenced(states.complete(connection, held, staged.codes, summary, codes_blob_id, codes_sha256), held)
-    return "completed"
+    return RequestStatus.COMPLETED
 
 
 def _record_backend(engine: Engine, cursor: Any, held: states.Claim) -> None:

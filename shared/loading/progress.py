@@ -66,7 +66,7 @@ class Checked:
 
 def checked_so_far(request: UploadRequest) -> Checked | None:
     """None unless the request is processing and the worker has said how far it got."""
-    if request.status != "processing" or request.lines_checked is None or request.bytes_checked is None:
+    if not request.is_processing or request.lines_checked is None or request.bytes_checked is None:
         return None
     # Rounded down: 100 only once every byte has been read.
     percent = min(100, request.bytes_checked * 100 // max(request.size_bytes, 1))

@@ -10,6 +10,7 @@ from flask import g, jsonify
 from flask.typing import ResponseReturnValue
 
 from shared.models import UploadRequest
+from shared.statuses import RequestStatus
 from shared.uploads import upload_of
 from web import idempotency
 from web.accept import UploadRefused, accept_upload
@@ -19,7 +20,12 @@ from web.errors import api_error
 from web.serialize import iso
 
 # Our states in LicenseSpring's words.
-STATUS = {"queued": "pending", "processing": "running", "completed": "success", "rejected": "error"}
+STATUS = {
+    RequestStatus.QUEUED: "pending",
+    RequestStatus.PROCESSING: "running",
+    RequestStatus.COMPLETED: "success",
+    RequestStatus.REJECTED: "error",
+}
 
 
 @blueprint.post("/licenses/import_from_csv/")
@@ -44,7 +50,7 @@ def import_result_json(upload: UploadRequest) -> dict[str, Any]:
     return {
         "id": upload.id,
         "file_name": upload.filename,
-        "status": STATUS[upload.status],
+        "status": STATUS[RequestStatus(upload.status)],
         "created_at": iso(upload.created_at),
         "started_at": iso(upload.started_at),
         "finished_at": iso(upload.finished_at),
@@ -53,11 +59,11 @@ def import_result_json(upload: UploadRequest) -> dict[str, Any]:
 
 
 def _result(upload: UploadRequest) -> dict[str, Any] | None:
-    if upload.status == "completed":
+    if upload.is_completed:
         rows = upload.code_count or 0
         created = 0 if upload.dry_run else rows
         return _counts(rows, rows, [], created)
-    if upload.status == "rejected":
+    if upload.is_rejected:
         summary = upload.summary or {}
         rows = int(summary.get("rows", upload.error_count))
         valid = int(summary.get("valid_rows", 0))

@@ -1,0 +1,53 @@
+"""The vocabulary of states: every status a request or a code can have, and
+the named sets that the rules speak of. Python, SQL and templates all use
+these names, so one search (`RequestStatus.`, `PENDING`, `DELETABLE` …)
+finds every rule that depends on a status.
+
+The moves between request statuses are in shared.states
+(docs/architecture.md#request-states); this module depends on nothing, so
+that the models' CHECK constraints can be written from it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class RequestStatus(StrEnum):
+    """An upload request's status (docs/product.md#concepts)."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    DELETED = "deleted"
+
+    @property
+    def label(self) -> str:
+        """As the screens print it: "Queued"."""
+        return self.value.capitalize()
+
+
+class CodeStatus(StrEnum):
+    """A license code's status (docs/product.md#concepts)."""
+
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    DISTRIBUTED = "distributed"
+
+
+# Waiting for, or in the hands of, the Code Generator: it has a deadline.
+PENDING = (RequestStatus.QUEUED, RequestStatus.PROCESSING)
+# Final: the Code Generator has decided, and nothing moves it again.
+DECIDED = (RequestStatus.COMPLETED, RequestStatus.REJECTED)
+# Only a queued request can be deleted: once claimed, a worker owns it.
+DELETABLE = (RequestStatus.QUEUED,)
+# What lists and filters show: a deleted request is gone for its publisher.
+LISTED = tuple(status for status in RequestStatus if status is not RequestStatus.DELETED)
+
+
+def sql_list(statuses: Iterable[StrEnum]) -> str:
+    """The statuses as an SQL list for hand-written SQL: `('queued', 'processing')`.
+    The values are this module's own constants, never user input."""
+    return "(" + ", ".join(f"'{status.value}'" for status in statuses) + ")"

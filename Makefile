@@ -53,8 +53,8 @@ load: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
-	$(BIN)/ruff check shared web worker tests fuzz
-	$(BIN)/ruff format --check shared web worker tests fuzz
+	$(BIN)/ruff check shared web worker client tests fuzz bench
+	$(BIN)/ruff format --check shared web worker client tests fuzz bench
 	$(BIN)/mypy
 
 clean:

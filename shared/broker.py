@@ -27,6 +27,10 @@ QUEUE = "uploads"
 BULK_QUEUE = "uploads.bulk"
 BULK_BYTES = 1024 * 1024
 
+# The tasks, by name: the web sends them by name and never imports the worker.
+PROCESS_TASK = "uploads.process"
+SWEEP_TASK = "uploads.sweep"
+
 
 def queue_for(size_bytes: int) -> str:
     return BULK_QUEUE if size_bytes > BULK_BYTES else QUEUE

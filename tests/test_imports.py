@@ -105,3 +105,55 @@ def test_the_worker_never_imports_web_or_flask(tmp_path: Path) -> None:
     assert set(result["walked"]) == _modules_on_disk("worker")
     assert "celery" in _top_level(result["modules"])  # the check did load the worker's own framework
     assert _top_level(result["modules"]) & {"web", "flask", "werkzeug", "gunicorn"} == set()
+
+
+def test_the_client_imports_nothing_of_the_server(tmp_path: Path) -> None:
+    result = _import_everything("client", tmp_path)
+
+    assert set(result["walked"]) == _modules_on_disk("client")
+    assert "requests" in _top_level(result["modules"])  # the check did load the client's own HTTP library
+    server_side = FRAMEWORKS | {"web", "worker", "shared", "sqlalchemy", "psycopg2", "redis"}
+    assert _top_level(result["modules"]) & server_side == set()
+
+
+RUN_THE_PROGRAM = """
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))
+sys.argv = ["licensecodes", *sys.argv[1:]]
+from client.launcher import main
+main()
+"""
+
+
+@pytest.mark.parametrize("command", ["upload", "status", "download"])
+def test_the_publishers_commands_run_without_flask_or_celery(command: str, tmp_path: Path) -> None:
+    environ = {**os.environ, "PYTHONPATH": str(REPO)}
+    finished = subprocess.run(
+        [sys.executable, "-c", RUN_THE_PROGRAM, command, "--help"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert f"Usage: licensecodes {command}" in finished.stdout
+    modules = json.loads(finished.stderr.strip().splitlines()[-1])
+    assert _top_level(modules) & (FRAMEWORKS | {"web", "worker", "shared"}) == set()
+
+
+def test_the_operators_commands_still_reach_the_server_command_line(tmp_path: Path) -> None:
+    environ = {**os.environ, "PYTHONPATH": str(REPO)}
+    finished = subprocess.run(
+        [sys.executable, "-c", RUN_THE_PROGRAM, "--help"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    for command in ("serve", "create-publisher", "upload", "status", "download"):
+        assert command in finished.stdout

@@ -21,11 +21,11 @@ from flask.cli import AppGroup, ScriptInfo, routes_command, shell_command
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from client import commands as client_commands
 from shared.config import Settings
 from shared.db import make_engine, make_sessions
 from shared.errors import LicenseCodesError
 from shared.services import connect
-from web.client import commands as client_commands
 
 F = TypeVar("F", bound=Callable[..., Any])
 

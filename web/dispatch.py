@@ -12,11 +12,10 @@ import logging
 from celery import Celery
 
 from shared import log_context
-from shared.broker import celery_settings, queue_for
+from shared.broker import PROCESS_TASK, celery_settings, queue_for
 
 log = logging.getLogger(__name__)
 
-PROCESS_TASK = "uploads.process"  # the worker's task, named, never imported
 
 
 class Dispatcher:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import Celery
 
-from shared.broker import celery_settings
+from shared.broker import SWEEP_TASK, celery_settings
 from shared.config import Settings
 from shared.runtime import Runtime
-from worker.tasks import SWEEP_TASK, register_tasks
+from worker.tasks import register_tasks
 
 
 def make_celery(settings: Settings) -> Celery:

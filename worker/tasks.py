@@ -13,7 +13,7 @@ import redis
 from celery import Celery
 
 from shared import loading, log_context, states
-from shared.broker import queue_for
+from shared.broker import PROCESS_TASK, SWEEP_TASK, queue_for
 from shared.errors import ClaimLost
 from shared.runtime import Runtime
 from shared.statuses import RequestStatus
@@ -21,8 +21,6 @@ from shared.sweep_counts import record_sweep
 
 log = logging.getLogger(__name__)
 
-PROCESS_TASK = "uploads.process"
-SWEEP_TASK = "uploads.sweep"
 
 
 def register_tasks(app: Celery, runtime: Runtime) -> None:

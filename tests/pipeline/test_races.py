@@ -33,6 +33,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import loading, states
+from shared.broker import PROCESS_TASK
 from shared.config import Settings
 from shared.db import make_engine
 from shared.errors import Conflict
@@ -41,7 +42,7 @@ from shared.runtime import Runtime
 from shared.storage import discard_unshared_blob
 from tests.conftest import Tenant
 from tests.pipeline.conftest import at_once, queued_request, txt
-from worker.tasks import PROCESS_TASK, register_tasks
+from worker.tasks import register_tasks
 
 PRODUCT = 4711
 DELIVERIES = 6  # copies of one message, each taken by a worker at the same moment

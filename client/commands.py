@@ -11,10 +11,10 @@ from typing import Any, BinaryIO, TypeVar
 
 import click
 
-from web.client import progress
-from web.client.api import DEFAULT_URL, PublisherApi
-from web.client.errors import EXIT_OK, EXIT_STATUS_HELP
-from web.client.outcome import details, exit_status, verdict
+from client import progress
+from client.api import DEFAULT_URL, PublisherApi
+from client.errors import EXIT_OK, EXIT_STATUS_HELP
+from client.outcome import details, exit_status, verdict
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_WAIT_SECONDS = 30 * 60  # longer than the default processing window (PRODUCT.md §5)

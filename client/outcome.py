@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.client.errors import EXIT_OK, EXIT_PENDING, EXIT_REJECTED
+from client.errors import EXIT_OK, EXIT_PENDING, EXIT_REJECTED
 
 DECIDED = frozenset({"completed", "rejected"})
 

@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
-from web.client.errors import ClientError, RateLimited, Refused
+from client.errors import ClientError, RateLimited, Refused
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK_BYTES = 64 * 1024

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from web.client.api import PublisherApi
-from web.client.errors import RateLimited
-from web.client.outcome import DECIDED
+from client.api import PublisherApi
+from client.errors import RateLimited
+from client.outcome import DECIDED
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what click.progressbar answers

@@ -1,4 +1,4 @@
-"""The calls of the REST API (PRODUCT.md §7) that the client makes, over
+"""The calls of the REST API (docs/product.md#the-rest-api) that the client makes, over
 requests. Every failure leaves as a ClientError whose message says what
 happened in a sentence, never as a traceback."""
 

@@ -17,7 +17,7 @@ from client.errors import EXIT_OK, EXIT_STATUS_HELP
 from client.outcome import details, exit_status, verdict
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_WAIT_SECONDS = 30 * 60  # longer than the default processing window (PRODUCT.md §5)
+DEFAULT_WAIT_SECONDS = 30 * 60  # longer than the default processing window (docs/product.md#processing)
 
 
 def _server_options(command: F) -> F:

@@ -53,7 +53,7 @@ def redis_client(redis_url: str, timeout_seconds: float = 2.0) -> redis.Redis:
 def celery_settings(redis_url: str) -> dict[str, Any]:
     """Celery configuration for producers and workers alike. PostgreSQL holds
     every request's state; a message is only a wake-up call carrying an id
-    (RELIABILITY.md), so results are not stored and a lost message is
+    (docs/architecture.md#failures-and-what-holds), so results are not stored and a lost message is
     recovered by the sweep rather than by the broker."""
     transport_options = {
         "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,

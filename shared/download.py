@@ -1,5 +1,5 @@
-"""The download of a completed request (PRODUCT.md §5): its codes as
-stored, in file order, in the TXT format of §3 with the expiry filled in,
+"""The download of a completed request (docs/product.md#the-download): its
+codes as stored, in file order, in the TXT format with the expiry filled in,
 CR LF, Windows-1252, named codes-<id>.txt.
 
 A TXT request has its download prepared by the Code Generator

@@ -1,4 +1,4 @@
-"""The data model of PRODUCT.md §2.
+"""The data model (docs/product.md#concepts).
 
 The rules that must hold whatever code writes the rows live in the database:
 unique codes, product ids and short codes; closed sets of states, formats and
@@ -328,11 +328,11 @@ class LicenseCode(Base):
     __tablename__ = "license_codes"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    # Collation "C": codes compare byte for byte (case matters, as §3 says),
+    # Collation "C": codes compare byte for byte (case matters: docs/product.md#the-txt-format),
     # and a prefix search can use the unique index.
     code: Mapped[str] = mapped_column(String(MAX_CODE_LENGTH, collation="C"), unique=True)
     # No foreign keys here, on purpose: PostgreSQL checks them row by row,
-    # which cost 4.7 s of every million codes stored (bench/, issue 5). Codes
+    # which cost 4.7 s of every million codes stored (bench/README.md). Codes
     # are written only by the Code Generator's INSERT … SELECT, which joins
     # the product and holds the claim on the request, and neither products
     # nor requests are ever deleted (a request is deleted by its status).

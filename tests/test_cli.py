@@ -1,4 +1,4 @@
-"""The `licensecodes` command line (PRODUCT.md §9) run as real processes on
+"""The `licensecodes` command line (docs/cli.md) run as real processes on
 the test services; what the commands create is then checked through the API
 and the login page in-process, against the same database and secret key."""
 

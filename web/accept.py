@@ -1,6 +1,6 @@
 """Accepting an upload, for the API and the Upload Codes screen alike:
 stream the file into storage, create the request, commit, then wake the
-Code Generator. Request-level problems (PRODUCT.md §7) raise UploadRefused
+Code Generator. Request-level problems (docs/product.md#the-rest-api) raise UploadRefused
 before anything is committed."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def accept_upload(
     idempotency_key: str | None = None,
 ) -> UploadRequest:
     """Store the file and queue its request. The format is told by content
-    (PRODUCT.md §7). `product` None: a CSV for any of the publisher's
+    (docs/product.md#the-rest-api). `product` None: a CSV for any of the publisher's
     products. `check_fields` sees the form fields before anything is
     committed (the screen checks its CSRF token there)."""
     settings = current_app.extensions["licensecodes.settings"]

@@ -1,4 +1,4 @@
-"""`licensecodes`: the command line of PRODUCT.md §9, a Flask CLI group.
+"""`licensecodes`: the operator's command line (docs/cli.md), a Flask CLI group.
 
 Every command that needs the database or the broker connects through
 `shared.services.connect`, so with no URLs set it uses (and if needed

@@ -17,7 +17,6 @@ from shared.broker import PROCESS_TASK, celery_settings, queue_for
 log = logging.getLogger(__name__)
 
 
-
 class Dispatcher:
     def __init__(self, redis_url: str) -> None:
         self._celery = Celery("licensecodes-web")

@@ -14,7 +14,7 @@ _DOMAIN_STATUS = {NotFound: (404, "not_found"), Conflict: (409, "conflict"), Inv
 _DOMAIN_TITLES = {404: "Not found", 409: "Not possible now", 400: "Not possible"}
 _HTTP_CODES = {413: "file_too_large", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 # What a person can do about an error page, by status: a page that only says
-# what went wrong leaves them stuck (issue 7).
+# what went wrong leaves them stuck.
 _NEXT_STEPS = {
     400: "Go back, reload the page and try again.",
     404: "Check the address, or find what you were looking for from your products.",

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the REST API v1 (PRODUCT.md §7), served at
+"""The OpenAPI 3.1 document of the REST API v1 (docs/product.md#the-rest-api), served at
 GET /api/v1/openapi.json without a key: it describes the API and holds
 nothing of any publisher, and a client generator must be able to read it
 before anyone has a key.

@@ -92,7 +92,7 @@ UPLOAD = closed(
         "progress": nullable(ref("Progress"))
         | {"description": "how far the Code Generator has got; null unless the status is processing"},
     },
-    "An upload request (PRODUCT.md §7).",
+    "An upload request.",
 )
 
 PROGRESS = closed(

@@ -11,7 +11,7 @@ Sliding window counters (the `limits` library): two counters a window rather
 than one entry a call, so 6,000 calls a minute cost Redis nothing. When
 Redis cannot be reached the call goes through: a limit protects the service,
 it must not take the API down with the broker (uploads are still accepted
-during a Redis outage, RELIABILITY.md).
+during a Redis outage: docs/architecture.md#failures-and-what-holds).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The screens of one product (PRODUCT.md §8): Upload Codes (send a file,
+"""The screens of one product (docs/product.md#screens): Upload Codes (send a file,
 watch its requests, delete a queued one, download the codes of a completed
 one), the page of one request (its times, checksums, codes or problems)
 and the Code View (search by prefix, filter by status, paginate).

@@ -1,4 +1,4 @@
-"""JSON shapes of the API (PRODUCT.md §7). Times are ISO 8601 UTC."""
+"""JSON shapes of the API (docs/product.md#the-rest-api). Times are ISO 8601 UTC."""
 
 from __future__ import annotations
 

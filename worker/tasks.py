@@ -2,7 +2,8 @@
 
 `uploads.process` is idempotent: a duplicate or late message finds nothing to
 claim and does nothing. `uploads.sweep` is what makes the processing window
-hold when a message is lost or a worker dies (RELIABILITY.md).
+hold when a message is lost or a worker dies
+(docs/architecture.md#failures-and-what-holds).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from shared.statuses import RequestStatus
 from shared.sweep_counts import record_sweep
 
 log = logging.getLogger(__name__)
-
 
 
 def register_tasks(app: Celery, runtime: Runtime) -> None:

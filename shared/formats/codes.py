@@ -1,4 +1,4 @@
-"""The rules of PRODUCT.md §3 for a license code, shared by the TXT and the
+"""The rules for a license code (docs/product.md#the-txt-format), shared by the TXT and the
 CSV format: 1 to 128 characters, no whitespace or control characters, the
 first a letter or a digit (so that no code can act as a spreadsheet formula
 once downloaded), and the product's prefix when it has one.
@@ -62,7 +62,7 @@ def format_failure(code: str, names: Mapping[str, str] = CHARACTER_NAMES) -> str
 
 def windows_1252_failure(code: str) -> str | None:
     """A code read from UTF-8 (CSV) must fit the download, which is
-    Windows-1252 like the TXT format (PRODUCT.md §5)."""
+    Windows-1252 like the TXT format (docs/product.md#the-download)."""
     if code.isascii():
         return None
     try:
@@ -71,7 +71,7 @@ def windows_1252_failure(code: str) -> str | None:
         char = code[error.start]
         return (
             f"the code {shown(code)} contains {shown(char)} (U+{ord(char):04X}), which the downloaded codes file "
-            "(Windows-1252 text, §5) cannot hold"
+            "(Windows-1252 text) cannot hold"
         )
     return None
 

@@ -1,4 +1,4 @@
-"""The CSV import format of PRODUCT.md §4 (LicenseSpring compatible): UTF-8
+"""The CSV import format (docs/product.md#the-csv-format; LicenseSpring compatible): UTF-8
 (a BOM allowed), RFC 4180 quoting, LF or CRLF line ends, a header row naming
 `license__license_key`, `product__short_code` and any other of LicenseSpring's
 columns (`COLUMNS`, with the type of each).
@@ -8,7 +8,7 @@ columns (`COLUMNS`, with the type of each).
 one row (a row longer than `_MAX_ROW` characters is refused). A row's line
 is the physical line it starts on (the header is line 1), so a row after a
 quoted newline counts that extra line. Each row is checked in the order of
-§3 (format, product, prefix, expiry) and its first failure is its only
+the TXT format's rules (format, product, prefix, expiry) and its first failure is its only
 problem. Text that cannot be trusted (not UTF-8, a NUL, a row too long) ends
 the reading with one problem: what follows it would be guesswork.
 """
@@ -327,7 +327,7 @@ def _unknown(name: str) -> str:
 
 
 class _RowCheck:
-    """The rules of §4 for the rows under one good header."""
+    """The rules of docs/product.md#the-csv-format for the rows under one good header."""
 
     def __init__(self, names: list[str], rules: CsvRules) -> None:
         self._width, self._key, self._short_code = len(names), names.index(KEY), names.index(SHORT_CODE)
@@ -337,7 +337,7 @@ class _RowCheck:
         self._products, self._only = rules.products, rules.only_short_code
 
     def check(self, line: int, cells: list[str]) -> CsvRecord | Problem:
-        """The row's record, or its first failure in the order of §3 (format, product, prefix, expiry)."""
+        """The row's record, or its first failure in the order of the TXT rules (format, product, prefix, expiry)."""
         if len(cells) != self._width or not cells[self._key]:
             if not any(cell.strip(_SPACES) for cell in cells):
                 return _problem(line, ("blank_line", "the row is blank (all its cells are empty); remove it"))

@@ -1,4 +1,4 @@
-"""The TXT upload format of PRODUCT.md §3 (software_DNA compatible):
+"""The TXT upload format (docs/product.md#the-txt-format; software_DNA compatible):
 
     <productID> TAB <code> [TAB <expiry> [TAB <build_no> [TAB <seats>]]] CR LF
 
@@ -7,7 +7,7 @@ and holds at most one partial line of `_MAX_LINE` bytes; a longer line is
 only summarised (`_LongLine`), so neither a huge line nor a CR-only file is
 ever held whole.
 
-Two levels, one rule book. `_Reader.check` applies every rule of §3 to one
+Two levels, one rule book. `_Reader.check` applies every rule of the format to one
 line, in a fixed order (encoding, line ending, blank, format, product,
 prefix, expiry); the first failure is the line's only problem. It is slow
 and it is the authority. The common case takes the block path: one regex
@@ -47,8 +47,8 @@ _BOMS = (
     (b"\xfe\xff", "a UTF-16 byte-order mark (FE FF)"),
 )
 # A character beyond Latin-1 written in UTF-8. Read as Windows-1252 its bytes
-# are letters and symbols (U+2028 reads "â€¨"), so an invisible one, which §3
-# forbids, would pass for part of a code. Overlong forms and surrogates match
+# are letters and symbols (U+2028 reads "â€¨"), so an invisible one, which the
+# format forbids, would pass for part of a code. Overlong forms and surrogates match
 # too but do not decode: those bytes are Windows-1252 text after all.
 _UTF8_BEYOND_LATIN1 = re.compile(rb"[\xc4-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _SAVE_AS_ANSI = "save the file as ANSI (Windows-1252) text"
@@ -172,7 +172,7 @@ class _Reader:
             start = stop + 1
 
     def check(self, number: int, raw: bytes, ended: bool) -> CodeRecord | Problem:
-        """Every rule of §3 on one line (`raw`: without its LF; `ended`: it had one)."""
+        """Every rule of the format on one line (`raw`: without its LF; `ended`: it had one)."""
         if len(raw) > _MAX_LINE:
             return _LongLine().feed(raw).problem(number, ended)
         ends_with_cr = raw.endswith(b"\r")

@@ -1,5 +1,5 @@
-"""How far the Code Generator has got through a request (issue 7: "codes
-validated so far").
+"""How far the Code Generator has got through a request: the lines checked
+so far and the share of the file read (docs/product.md#processing).
 
 The worker counts without slowing the work down: the bytes by wrapping the
 stored file's chunks (one addition a 1 MiB chunk), the lines by reading the

@@ -108,7 +108,7 @@ GROUP BY 1, 2
 
 
 def summarize(groups: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """A dry run's report (PRODUCT.md §6) from SUMMARY's rows."""
+    """A dry run's report (docs/product.md#dry-run) from SUMMARY's rows."""
     by_type: dict[str, int] = {}
     by_product: dict[str, int] = {}
     for code_type, product_id, count, *_ in groups:

@@ -1,6 +1,6 @@
 """The embedded PostgreSQL and Redis of one data directory are started once,
 shared by every process that uses it, and stopped when the last one leaves,
-also when an earlier one was killed (EMBEDDED.md, "Stale holders")."""
+also when an earlier one was killed (docs/operating.md#embedded-servers)."""
 
 from __future__ import annotations
 

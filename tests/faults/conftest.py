@@ -1,6 +1,6 @@
-"""The fault-injection suite (issue 6): real workers and beat on the test
+"""The fault-injection suite: real workers and beat on the test
 services, faults injected into real processes, and after every trial the
-invariants of PRODUCT.md §5 checked on the database and the workers' logs.
+invariants of docs/product.md#processing checked on the database and the workers' logs.
 
 Run by `make test-faults` (and by CI); `make test` leaves it out (the
 `faults` mark), since its workers would compete with the pipeline tests'.

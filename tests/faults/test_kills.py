@@ -1,5 +1,5 @@
 """Workers killed, stopped and restarted at random points of a request
-(issue 6, faults): every request is still decided once, before its
+every request is still decided once, before its
 deadline, with exactly the file's codes or none."""
 
 from __future__ import annotations

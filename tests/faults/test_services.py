@@ -1,4 +1,4 @@
-"""Redis and PostgreSQL failing under the workers (issue 6, faults): the
+"""Redis and PostgreSQL failing under the workers: the
 broker restarted or emptied, the database restarted during a COPY, a
 worker's connection cut during its final commit. Every request is still
 decided once, before its deadline, with exactly the file's codes or none.

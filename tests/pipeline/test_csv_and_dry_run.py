@@ -1,5 +1,5 @@
 """CSV import (LicenseSpring compatible), the dry run with confirm, and the
-error report (PRODUCT.md §4, §6, §7), decided by a real worker."""
+error report (docs/product.md#the-csv-format, #dry-run), decided by a real worker."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A codes download carries its SHA-256 (issue 7): in Repr-Digest (RFC 9530)
+"""A codes download carries its SHA-256: in Repr-Digest (RFC 9530)
 and X-Content-SHA256, on the API and the screen route alike, equal to the
 hash of the body that follows and to the request's codes_sha256."""
 

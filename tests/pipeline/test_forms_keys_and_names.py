@@ -1,4 +1,4 @@
-"""Issue 6, security: every state-changing route of the pages demands the
+"""Every state-changing route of the pages demands the
 CSRF token, the API's answers no session cookie alone; a hostile uploaded
 file name never reaches a header, a path or a page unescaped. (That an API
 key is never logged: tests/e2e/test_serve.py, on the real processes' logs.)"""

@@ -1,5 +1,5 @@
-"""The request's life under concurrency and faults (PRODUCT.md §5,
-RELIABILITY.md): delete against claim, two batches with the same code, a
+"""The request's life under concurrency and faults (docs/product.md#processing,
+docs/architecture.md#failures-and-what-holds): delete against claim, two batches with the same code, a
 lost message, a killed worker."""
 
 from __future__ import annotations

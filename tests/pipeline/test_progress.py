@@ -1,4 +1,4 @@
-"""Processing progress (issue 7: "codes validated so far"): the lease
+"""Processing progress (docs/product.md#processing): the lease
 thread's writes against the real database, fenced by the claim, and a large
 file watched through the API, the request list and the request page while
 the real worker checks it."""

@@ -1,4 +1,4 @@
-"""Races of PRODUCT.md §5, each run for many trials (the counts are in the
+"""Races of docs/product.md#processing, each run for many trials (the counts are in the
 test names) on the real PostgreSQL: real threads, each with its own
 database session, lined up on a barrier.
 

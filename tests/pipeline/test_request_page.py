@@ -1,4 +1,4 @@
-"""The page of one request (/uploads/<id>, issue 7): its times and
+"""The page of one request (/uploads/<id>): its times and
 checksums, its codes download or its problems by line, its delete button
 while queued; linked from the requests table, escaped throughout, and a 404
 for another publisher's request (tests/pipeline/test_tenant_isolation.py

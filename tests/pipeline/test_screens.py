@@ -1,4 +1,4 @@
-"""The Upload Codes screen and the Code View (PRODUCT.md §8), logged in with
+"""The Upload Codes screen and the Code View (docs/product.md#screens), logged in with
 CSRF protection on (as in production), a real worker deciding the uploads."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""No publisher reaches another's objects (issue 6, security): every route of
+"""No publisher reaches another's objects: every route of
 the URL map that names an object, called with every method it takes, by one
 publisher (API key for /api, signed-in session with a valid CSRF token for
 the screens) on the other's products, uploads, import jobs and API keys (by

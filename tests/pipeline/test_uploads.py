@@ -1,5 +1,5 @@
-"""Uploads through the real API, decided by a real worker (PRODUCT.md §3,
-§5, §7): what is stored, what is refused, and the download."""
+"""Uploads through the real API, decided by a real worker (docs/product.md:
+the TXT format, processing, the REST API): what is stored, what is refused, and the download."""
 
 from __future__ import annotations
 

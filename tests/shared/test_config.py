@@ -1,4 +1,4 @@
-"""`Settings.from_env`: every variable of PRODUCT.md §9, read from an
+"""`Settings.from_env`: every variable of docs/operating.md#settings, read from an
 explicit environment so that the tests never see the machine's own."""
 
 from __future__ import annotations

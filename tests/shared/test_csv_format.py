@@ -1,4 +1,4 @@
-"""The CSV import format of PRODUCT.md §4, one rule at a time: LicenseSpring's
+"""The CSV import format (docs/product.md#the-csv-format), one rule at a time: LicenseSpring's
 own example and every valid variant read as records, every broken file
 yields the right reason code with a message that names the line and the
 value. Pure: no database."""
@@ -84,7 +84,7 @@ def test_a_code_the_windows_1252_download_cannot_hold_is_a_format_problem_naming
     assert problem.reason_code == "format"
     assert problem.message == (
         "line 2: the code 'Été€Ж1' contains 'Ж' (U+0416), which the downloaded codes file "
-        "(Windows-1252 text, §5) cannot hold"
+        "(Windows-1252 text) cannot hold"
     )
 
 
@@ -303,7 +303,7 @@ def test_a_row_far_longer_than_any_good_row_is_a_format_problem_and_stops() -> N
     assert (problem.line, problem.reason_code) == (2, "format") and "longer than" in problem.message
 
 
-# --- the code (the rules of §3) ------------------------------------------
+# --- the code (the rules of the TXT format) ------------------------------------------
 
 
 @pytest.mark.parametrize(

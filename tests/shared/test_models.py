@@ -1,4 +1,4 @@
-"""The rules of PRODUCT.md §2 that hold whatever code writes the rows: they
+"""The rules of docs/product.md#concepts that hold whatever code writes the rows: they
 live in PostgreSQL (constraints created by the migrations), so these tests
 write plain SQL, past every Python check, and expect the database to refuse."""
 

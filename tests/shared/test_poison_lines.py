@@ -1,4 +1,4 @@
-"""Poison lines (issue 6): a generated valid file with one line poisoned, by
+"""Poison lines: a generated valid file with one line poisoned, by
 a character that must never pass for part of a code or go unnoticed. The
 reader rejects exactly that line, naming its number, and reads every other
 line as it would without the poison: the poison never becomes a code and
@@ -65,7 +65,7 @@ TXT_LETTERS = ["byte FF", "overlong C0 AF"]
 # Text the CSV reader cannot trust ends its reading with one problem
 # (shared.formats.csv): no line after it is read.
 CSV_STOPS = {"NUL", "1 MB", "byte FF", "overlong C0 AF", "lone surrogate ED A0 80"}
-# §4 types every column but free text, which takes any character as its value.
+# The CSV format types every column but free text, which takes any character as its value.
 FREE_TEXT = {"license__note"}
 SOME = settings(max_examples=40, deadline=None, database=None)
 

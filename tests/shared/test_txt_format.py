@@ -1,4 +1,4 @@
-"""The TXT upload format of PRODUCT.md §3, one rule at a time: every valid
+"""The TXT upload format (docs/product.md#the-txt-format), one rule at a time: every valid
 variant reads as records, every broken file yields the right reason code
 with a message that names the line and the value. Pure: no database."""
 

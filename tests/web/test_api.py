@@ -1,4 +1,4 @@
-"""REST API v1 (PRODUCT.md §7): Bearer keys, the caller's products only, and
+"""REST API v1 (docs/product.md#the-rest-api): Bearer keys, the caller's products only, and
 errors as JSON `{"error": {"code", "message"}}`."""
 
 from __future__ import annotations

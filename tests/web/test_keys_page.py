@@ -1,4 +1,4 @@
-"""The API keys page (issue 7): list, create (the key shown once, in the
+"""The API keys page: list, create (the key shown once, in the
 answer to the POST), revoke; only the logged-in publisher's keys. Also the
 empty states and error pages that say what to do next."""
 

@@ -1,4 +1,4 @@
-"""The operator page (issue 7): every publisher's queue, to operators only,
+"""The operator page: every publisher's queue, to operators only,
 with no code value on it; the operator role granted by the command line."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """What protects the browser on every response, and API keys kept out of
-URLs (issue 6, security)."""
+URLs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Bodies meant to exhaust the server are refused cleanly and early, and
-leave nothing stored (issue 6, resource abuse)."""
+leave nothing stored."""
 
 from __future__ import annotations
 

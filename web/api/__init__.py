@@ -1,4 +1,4 @@
-"""REST API v1 (PRODUCT.md §7): `Authorization: Bearer <api key>` on every
+"""REST API v1 (docs/product.md#the-rest-api): `Authorization: Bearer <api key>` on every
 route. Every route answers for the caller's publisher only: another
 publisher's object is a 404, exactly like a missing one."""
 

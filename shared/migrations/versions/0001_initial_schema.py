@@ -1,5 +1,5 @@
 """The initial schema: publishers, users, API keys, products, upload requests
-and license codes (PRODUCT.md §2).
+and license codes (docs/product.md#concepts).
 
 Revision ID: 0001
 Revises:

@@ -1,6 +1,6 @@
 """Uploaded bytes stored without compression: PostgreSQL's pglz spent about
 a second on every 35 MB uploaded (more than half of the upload's time) to
-save almost nothing on files of random codes (bench/, issue 5).
+save almost nothing on files of random codes (bench/README.md).
 
 Revision ID: 0005
 Revises: 0004

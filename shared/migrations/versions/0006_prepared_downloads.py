@@ -1,6 +1,6 @@
 """The download a completed request has prepared (shared.loading.prepared_download):
 served as stored instead of sorting the request's codes by line at every
-download (bench/, issue 5).
+download (bench/README.md).
 
 Revision ID: 0006
 Revises: 0005

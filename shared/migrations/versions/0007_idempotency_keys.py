@@ -1,5 +1,6 @@
 """The client's Idempotency-Key on an upload request, unique per publisher:
-a retried POST answers the request its first try created (issue 6).
+a retried POST returns the request its first try created
+(docs/product.md#the-rest-api).
 
 Revision ID: 0007
 Revises: 0006

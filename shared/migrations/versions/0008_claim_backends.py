@@ -1,6 +1,6 @@
 """The database session doing a claim's work, so that the sweep can end one
 that outlived its lease (a paused worker's transaction held its locks and
-blocked the retry: tests/faults, issue 6).
+blocked the retry: tests/faults).
 
 Revision ID: 0008
 Revises: 0007

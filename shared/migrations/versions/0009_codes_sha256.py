@@ -1,5 +1,6 @@
 """The SHA-256 of a completed request's download, kept so that the download
-can carry it in a header and the request page can show it (issue 7).
+can carry it in a header and the request page can show it
+(docs/product.md#the-download).
 
 Revision ID: 0009
 Revises: 0008

@@ -1,5 +1,6 @@
 """The operator role: a user who may see the queue of every publisher on the
-operator page (issue 7). No one has it until granted.
+operator page (docs/operating.md#the-operator-page). No one has it until
+granted.
 
 Revision ID: 0010
 Revises: 0009

@@ -1,6 +1,7 @@
 """How far the Code Generator has got through a request it is processing,
 for the request list, the request page and `licensecodes upload --wait`
-(issue 7). Set only while the request is processing; NULL otherwise.
+(docs/product.md#processing). Set only while the request is processing;
+NULL otherwise.
 
 Revision ID: 0011
 Revises: 0010

@@ -145,7 +145,7 @@ def multipart(path: Path, boundary: str, fields: dict[str, str]) -> tuple[list[b
 
 
 def upload(server: Server, path: Path, caller: tuple[str, int] | None = None, **fields: str) -> int:
-    """POST the file, streamed from disk; answer the upload id. `caller`:
+    """POST the file, streamed from disk; return the upload id. `caller`:
     (API key, product id), the demo publisher's by default."""
     api_key, product_id = caller or (server.api_key, PRODUCT_ID)
     boundary = "bench" + "".join(random.choices(string.ascii_lowercase, k=16))

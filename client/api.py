@@ -17,7 +17,7 @@ from client.errors import ClientError, RateLimited, Refused
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK_BYTES = 64 * 1024
-# Connecting should be quick; an answer may wait for a large body to be read.
+# Connecting should be quick; a response may wait for a large body to be read.
 TIMEOUTS = (10, 300)
 # Statuses that are about the file or the request itself, not about reaching the server.
 _REFUSALS = frozenset({400, 409, 413, 415, 422})
@@ -77,7 +77,7 @@ class PublisherApi:
         try:
             body: dict[str, Any] = response.json()
         except ValueError:
-            raise ClientError(f"{self.url}{path} did not answer JSON: is {self.url} a licensecodes server?") from None
+            raise ClientError(f"{self.url}{path} did not return JSON: is {self.url} a licensecodes server?") from None
         return body
 
     def _call(self, method: str, path: str, **options: Any) -> requests.Response:
@@ -101,7 +101,7 @@ def _error_for(response: requests.Response) -> ClientError:
         return Refused(message)
     if status in (401, 403):
         return ClientError(f"the server refused the API key ({status}): {message}")
-    return ClientError(f"the server answered {status} {response.reason}: {message}")
+    return ClientError(f"the server responded {status} {response.reason}: {message}")
 
 
 def _message_of(response: requests.Response) -> str:

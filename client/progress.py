@@ -17,7 +17,7 @@ from client.errors import RateLimited
 from client.outcome import DECIDED
 
 if TYPE_CHECKING:
-    from click._termui_impl import ProgressBar  # what click.progressbar answers
+    from click._termui_impl import ProgressBar  # what click.progressbar returns
 
 FIRST_POLL_SECONDS = 0.2
 MAX_POLL_SECONDS = 2.0
@@ -40,7 +40,7 @@ def bytes_sent_bar(total: int) -> Iterator[Callable[[int], None]]:
 
 def until_decided(api: PublisherApi, upload: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Poll the request until completed or rejected, or until timeout
-    seconds have passed: then it answers the last state it saw."""
+    seconds have passed: then it returns the last state it saw."""
     started = time.monotonic()
     interval = FIRST_POLL_SECONDS
     with _StatusView() as view:

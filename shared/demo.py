@@ -35,7 +35,7 @@ class DemoCredentials:
 
 
 def ensure_demo(session: Session, data_dir: Path, secret_key: str) -> DemoCredentials | None:
-    """Create the demo publisher unless it exists; answer its credentials,
+    """Create the demo publisher unless it exists; return its credentials,
     or None when it exists but its credentials file is gone."""
     path = data_dir / CREDENTIALS_FILE
     if session.scalar(select(Publisher.id).where(Publisher.name == PUBLISHER_NAME)) is not None:

@@ -1,7 +1,7 @@
 """The figures of GET /metrics, read at scrape time: the requests from
 PostgreSQL, the sweep counts from Redis (shared.sweep_counts).
 
-Several gunicorn processes answer /metrics and the workers are processes of
+Several gunicorn processes serve /metrics and the workers are processes of
 their own, so counters kept in any one process would be a fraction of the
 truth; the database holds all of it. Every figure is a count or an age over
 upload_requests, a handful of aggregate queries a scrape, none of which

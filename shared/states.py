@@ -171,7 +171,7 @@ def give_back(session: Database, held: Claim) -> bool:
 
 
 def delete(session: Session, publisher_id: int, request_id: int) -> int | None:
-    """Delete a queued request of this publisher; answer its blob id."""
+    """Delete a queued request of this publisher; return its blob id."""
     deleted = session.execute(
         update(UploadRequest)
         .where(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import redis
 
 SWEEP_COUNTS_KEY = "licensecodes:sweep-counts"
-# The fields of the sweep task's answer (worker.tasks), plus the runs themselves.
+# The fields of the sweep task's result (worker.tasks), plus the runs themselves.
 SWEEP_FIELDS = ("runs", "expired_claims", "failed", "published")
 
 

@@ -83,7 +83,7 @@ def end_sessions(session: Session, user_id: int) -> None:
 
 
 def create_api_key(session: Session, publisher: Publisher, secret_key: str, label: str = "") -> str:
-    """Store a new key for `publisher` and answer it: the only time it is seen."""
+    """Store a new key for `publisher` and return it: the only time it is seen."""
     new_key = apikeys.generate()
     session.add(
         ApiKey(

@@ -97,7 +97,7 @@ class Asked:
 
 class IdempotencyKeyTaken(Exception):
     """Another try with the same Idempotency-Key created its request first
-    (web.idempotency answers that one when it asks for the same as `asked`,
+    (web.idempotency returns that one when it asks for the same as `asked`,
     what this try's request would have asked for)."""
 
     def __init__(self, asked: Asked) -> None:

@@ -1,6 +1,6 @@
 """The Idempotency-Key header on the API's POSTs that create an upload
 request: a client that retries (a timeout, a dropped connection) gets the
-request its first try created, never a second one, and the answer says so
+request its first try created, never a second one, and the response says so
 (`Idempotent-Replayed: true`). The key is kept on the request, unique per
 publisher; when two tries race, the database lets one insert and the other
 answers with it, its own stored bytes rolled back. A key belongs to one
@@ -41,7 +41,7 @@ def once_per_file(key: str | None, create: Callable[[], UploadRequest]) -> tuple
     The file is read and stored before the key is looked up, as on a first
     try: a retry is told by what it sends, not by its key alone, so a body
     that is not a retry's (another file, a missing one) never gets the
-    earlier answer. A retried large file costs its upload time again, and
+    earlier response. A retried large file costs its upload time again, and
     its bytes are rolled back."""
     try:
         return create(), False

@@ -1,7 +1,7 @@
 """The API keys page: the publisher's keys, a form to create one, a button
 to revoke each active one.
 
-A new key is rendered once, in the answer to the POST that created it: not
+A new key is rendered once, in the response to the POST that created it: not
 through a redirect and a flashed message, which would carry it in the
 session cookie, and never in a URL. Only its keyed hash is stored
 (shared.apikeys), so it cannot be shown again.

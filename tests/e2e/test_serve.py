@@ -123,7 +123,7 @@ def create_publisher(data_dir: Path, name: str) -> subprocess.CompletedProcess[s
 
 
 def log_in(served: Served) -> str:
-    """Log in through the real login form; answer the products page."""
+    """Log in through the real login form; return the products page."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     form = opener.open(served.url + "/login", timeout=10).read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)

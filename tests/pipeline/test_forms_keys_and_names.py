@@ -1,5 +1,5 @@
 """Every state-changing route of the pages demands the
-CSRF token, the API's answers no session cookie alone; a hostile uploaded
+CSRF token, the API's routes accept no session cookie alone; a hostile uploaded
 file name never reaches a header, a path or a page unescaped. (That an API
 key is never logged: tests/e2e/test_serve.py, on the real processes' logs.)"""
 

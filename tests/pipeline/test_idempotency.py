@@ -1,4 +1,4 @@
-"""The Idempotency-Key header (web.idempotency): a retried POST answers the
+"""The Idempotency-Key header (web.idempotency): a retried POST returns the
 request its first try created, never a second one, also when the tries race."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int]:
         return int(requests or 0), int(blobs or 0)
 
 
-def test_a_retry_with_the_same_key_answers_the_first_request_and_stores_nothing_more(
+def test_a_retry_with_the_same_key_returns_the_first_request_and_stores_nothing_more(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
     first = post(client, acme, "retry-1")
@@ -137,7 +137,7 @@ def test_a_malformed_key_is_refused_before_anything_is_stored(
     assert counts(sessions) == (0, 0)
 
 
-def test_tries_racing_with_one_key_create_one_request_and_all_answer_it(
+def test_tries_racing_with_one_key_create_one_request_and_all_return_it(
     app: Flask, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
     tries = 8
@@ -160,7 +160,7 @@ def test_tries_racing_with_one_key_create_one_request_and_all_answer_it(
     assert counts(sessions) == (1, 1)  # the losers' stored bytes rolled back
 
 
-def test_a_confirmation_retried_with_its_key_answers_the_same_real_request(
+def test_a_confirmation_retried_with_its_key_returns_the_same_real_request(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
     dry = post(client, acme, None, dry_run="true").get_json()

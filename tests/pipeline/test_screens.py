@@ -132,7 +132,7 @@ def send(client: FlaskClient, content: bytes, *, token: str | None, filename: st
 
 
 def send_from_screen(client: FlaskClient, content: bytes, **fields: str) -> int:
-    """Upload through the screen; answer the id of the request it queued."""
+    """Upload through the screen; return the id of the request it queued."""
     response = send(client, content, token=csrf_token(client.get(SCREEN)), **fields)
     assert (response.status_code, response.location) == (303, SCREEN)
     queued = r"Upload (\d+) \([^)]*\) is queued; it is decided within \d+ minutes\."
@@ -336,7 +336,7 @@ def without_csrf(response: TestResponse) -> str:
     return re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token" value=""', response.get_data(as_text=True))
 
 
-def test_another_publishers_product_and_requests_answer_404_like_missing_ones(
+def test_another_publishers_product_and_requests_respond_404_like_missing_ones(
     client: FlaskClient, acme: Tenant, make_tenant: Any, sessions: sessionmaker[Session]
 ) -> None:
     beta: Tenant = make_tenant("beta", (2020,))
@@ -412,7 +412,7 @@ def test_the_code_view_pages_by_50_in_code_order_and_its_links_keep_the_search(
     assert page(client.get(CODE_VIEW)).codes == catalogue[:50]
 
 
-def test_a_page_number_past_any_end_is_answered_without_a_server_error(client: FlaskClient, acme: Tenant) -> None:
+def test_a_page_number_past_any_end_is_served_without_a_server_error(client: FlaskClient, acme: Tenant) -> None:
     for path in (CODE_VIEW, SCREEN, TABLE):
         past_the_end = client.get(path, query_string={"page": 7})
         assert past_the_end.status_code == 200

@@ -2,7 +2,7 @@
 the URL map that names an object, called with every method it takes, by one
 publisher (API key for /api, signed-in session with a valid CSRF token for
 the screens) on the other's products, uploads, import jobs and API keys (by
-prefix), answers 404,
+prefix), responds 404,
 exactly as for an object that does not exist, and changes nothing."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def state(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
     return [*map(tuple, requests), ("blobs", blobs), *map(tuple, keys)]
 
 
-def test_every_route_answers_404_for_every_object_of_another_publisher_and_changes_nothing(
+def test_every_route_responds_404_for_every_object_of_another_publisher_and_changes_nothing(
     app: Flask,
     client: FlaskClient,
     make_tenant: Any,

@@ -148,7 +148,7 @@ def test_more_than_100_problems_list_the_first_100_and_count_them_all(client: Fl
         ({"dry_run": "maybe"}, 400, "invalid"),
     ],
 )
-def test_bad_form_fields_answer_400_and_queue_nothing(
+def test_bad_form_fields_respond_400_and_queue_nothing(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session], fields: dict[str, str], status: int, code: str
 ) -> None:
     response = upload(client, acme, PRODUCT, txt("1234\tX"), **fields)
@@ -156,7 +156,7 @@ def test_bad_form_fields_answer_400_and_queue_nothing(
     assert_nothing_stored(sessions)
 
 
-def test_an_empty_file_and_a_missing_file_answer_400(
+def test_an_empty_file_and_a_missing_file_respond_400(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
     empty = upload(client, acme, PRODUCT, b"")
@@ -168,7 +168,7 @@ def test_an_empty_file_and_a_missing_file_answer_400(
     assert_nothing_stored(sessions)
 
 
-def test_an_unknown_or_foreign_product_answers_404(
+def test_an_unknown_or_foreign_product_responds_404(
     client: FlaskClient, acme: Tenant, make_tenant: Any, sessions: sessionmaker[Session]
 ) -> None:
     make_tenant("other", (5678,))

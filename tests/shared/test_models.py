@@ -86,7 +86,7 @@ def two_tenants(sessions: sessionmaker[Session]) -> tuple[Tenant, Tenant]:
 
 
 def _refusal(sessions: sessionmaker[Session], table: str, values: dict[str, Any]) -> tuple[str, str]:
-    """Insert one row that must be refused; answer (SQLSTATE, constraint name)."""
+    """Insert one row that must be refused; return (SQLSTATE, constraint name)."""
     with sessions() as session:
         with pytest.raises(IntegrityError) as error:
             _insert(session, table, **values)

@@ -32,7 +32,7 @@ PRODUCT_FIELDS = {
 
 
 def assert_api_error(response: TestResponse, status: int, code: str) -> str:
-    """Check the JSON error shape and answer its message."""
+    """Check the JSON error shape and return its message."""
     assert response.status_code == status
     assert response.mimetype == "application/json"
     body = response.get_json()
@@ -48,7 +48,7 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_a_request_without_authorization_answers_401_json_with_www_authenticate(client: FlaskClient) -> None:
+def test_a_request_without_authorization_responds_401_json_with_www_authenticate(client: FlaskClient) -> None:
     response = client.get("/api/v1/products")
     assert_api_error(response, 401, "unauthorized")
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -70,7 +70,7 @@ BAD_KEYS: dict[str, Callable[[str], str]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_KEYS))
-def test_a_bad_api_key_answers_401(client: FlaskClient, make_tenant: Any, kind: str) -> None:
+def test_a_bad_api_key_responds_401(client: FlaskClient, make_tenant: Any, kind: str) -> None:
     tenant = make_tenant("Acme", (101,))
     assert client.get("/api/v1/products", headers=tenant.auth).status_code == 200
     key = BAD_KEYS[kind](tenant.api_key)
@@ -80,7 +80,7 @@ def test_a_bad_api_key_answers_401(client: FlaskClient, make_tenant: Any, kind: 
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_revoked_api_key_answers_401_while_another_key_of_the_publisher_still_works(
+def test_a_revoked_api_key_responds_401_while_another_key_of_the_publisher_still_works(
     client: FlaskClient, make_tenant: Any, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     tenant = make_tenant("Acme", (101,))
@@ -170,13 +170,13 @@ def test_another_publishers_product_is_a_404_indistinguishable_from_a_missing_on
     assert set(foreign.headers.keys()) == set(missing.headers.keys())
 
 
-def test_an_unknown_api_path_answers_json_404(client: FlaskClient, make_tenant: Any) -> None:
+def test_an_unknown_api_path_responds_json_404(client: FlaskClient, make_tenant: Any) -> None:
     acme = make_tenant("Acme")
     assert_api_error(client.get("/api/v1/no-such-thing", headers=acme.auth), 404, "not_found")
     assert_api_error(client.get("/api/v1/products/not-a-number", headers=acme.auth), 404, "not_found")
 
 
-def test_a_wrong_method_on_an_api_path_answers_json_405_with_the_allowed_methods(
+def test_a_wrong_method_on_an_api_path_responds_json_405_with_the_allowed_methods(
     client: FlaskClient, make_tenant: Any
 ) -> None:
     acme = make_tenant("Acme", (101,))

@@ -6,7 +6,7 @@ from shared.config import Settings
 from web import create_app
 
 
-def test_healthz_answers_ok_when_database_and_broker_answer(client: FlaskClient) -> None:
+def test_healthz_responds_ok_when_database_and_broker_answer(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}

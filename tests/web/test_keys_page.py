@@ -1,5 +1,5 @@
 """The API keys page: list, create (the key shown once, in the
-answer to the POST), revoke; only the logged-in publisher's keys. Also the
+response to the POST), revoke; only the logged-in publisher's keys. Also the
 empty states and error pages that say what to do next."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def logged_in(client: FlaskClient, tenant: Tenant) -> str:
 
 
 def create_key(client: FlaskClient, token: str, label: str = "") -> tuple[TestResponse, str]:
-    """POST the create form; the answer and the key it shows."""
+    """POST the create form; the response and the key it shows."""
     response = client.post("/keys", data={"csrf_token": token, "label": label})
     assert response.status_code == 200, response.status_code
     return response, new_key_input(response)["value"]
@@ -96,7 +96,7 @@ def test_the_key_is_stored_only_as_a_hash(
     assert key not in (stored.digest, stored.label, stored.prefix)
 
 
-def test_revoking_a_key_makes_it_answer_401_at_once(client: FlaskClient, make_tenant: Any) -> None:
+def test_revoking_a_key_makes_it_respond_401_at_once(client: FlaskClient, make_tenant: Any) -> None:
     acme = make_tenant("acme")
     token = logged_in(client, acme)
     _, key = create_key(client, token)
@@ -122,7 +122,7 @@ def test_the_revoke_button_is_labelled_and_asks_for_confirmation(client: FlaskCl
     assert f'Revoke<span class="visually-hidden"> the API key lc_{prefix}</span>' in html
 
 
-def test_create_and_revoke_without_the_csrf_token_answer_400_and_change_nothing(
+def test_create_and_revoke_without_the_csrf_token_respond_400_and_change_nothing(
     client: FlaskClient, make_tenant: Any, sessions: sessionmaker[Session]
 ) -> None:
     acme = make_tenant("acme")

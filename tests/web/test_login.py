@@ -103,7 +103,9 @@ def test_a_login_post_with_a_forged_csrf_token_is_refused(client: FlaskClient, m
     assert not is_logged_in(client)
 
 
-def test_a_wrong_password_answers_401_with_a_message_and_does_not_log_in(client: FlaskClient, make_tenant: Any) -> None:
+def test_a_wrong_password_responds_401_with_a_message_and_does_not_log_in(
+    client: FlaskClient, make_tenant: Any
+) -> None:
     tenant = make_tenant("Acme")
     response = post_login(client, tenant.email, tenant.password + "x")
     assert response.status_code == 401
@@ -111,7 +113,7 @@ def test_a_wrong_password_answers_401_with_a_message_and_does_not_log_in(client:
     assert not is_logged_in(client)
 
 
-def test_an_unknown_email_answers_exactly_like_a_wrong_password(client: FlaskClient, make_tenant: Any) -> None:
+def test_an_unknown_email_responds_exactly_like_a_wrong_password(client: FlaskClient, make_tenant: Any) -> None:
     tenant = make_tenant("Acme")
     unknown = "nobody@example.com"
 

@@ -113,7 +113,7 @@ def _post_file(client: FlaskClient, tenant: Tenant, path: str, content: bytes) -
 # call created (an upload, a replayed Idempotency-Key) is there for the next.
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_the_app_answers_as_its_document_says(case: schemathesis.Case, app: Flask, acme: Tenant) -> None:
+def test_the_app_responds_as_its_document_says(case: schemathesis.Case, app: Flask, acme: Tenant) -> None:
     # The app is known only now; the checks that send requests of their own
     # (ignored_auth: the same call without the key) reach it through the schema.
     case.operation.schema.app = app

@@ -120,7 +120,7 @@ def test_an_address_no_account_has_is_counted_like_one_that_exists(limited: Flas
     assert statuses == [401] * FAILED_LOGINS + [429]
 
 
-def test_without_redis_the_api_and_the_login_still_answer() -> None:
+def test_without_redis_the_api_and_the_login_still_respond() -> None:
     unreachable = RateLimits("redis://127.0.0.1:1/0", per_caller=1, per_publisher=1)
     logins = FailedLogins("redis://127.0.0.1:1/0", per_address=1)
     started = time.monotonic()

@@ -37,7 +37,7 @@ def assert_protected(response: Any, what: str) -> None:
 
 
 @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
-def test_every_route_answers_with_the_protective_headers_whatever_its_status(
+def test_every_route_responds_with_the_protective_headers_whatever_its_status(
     app: Flask, client: FlaskClient, make_tenant: Any, signed_in: bool
 ) -> None:
     tenant = make_tenant("acme", (1234,))

@@ -1,5 +1,5 @@
 """REST API v1 (docs/product.md#the-rest-api): `Authorization: Bearer <api key>` on every
-route. Every route answers for the caller's publisher only: another
+route. Every route acts for the caller's publisher only: another
 publisher's object is a 404, exactly like a missing one."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The two endpoints of LicenseSpring's Management API that a client written
-against it uses to import licenses from CSV, answering as LicenseSpring
+against it uses to import licenses from CSV, responding as LicenseSpring
 does. The job is an ordinary upload request (GET /api/v1/uploads/<id>)."""
 
 from __future__ import annotations

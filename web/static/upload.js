@@ -2,7 +2,7 @@
 // a file dropped anywhere on the drop zone fills its file input, and the
 // form is sent with XMLHttpRequest, so that a progress bar (and a polite
 // status line, at every quarter) shows how much of a large file has gone.
-// The server answers as it does to the plain form: a 303 to the screen,
+// The server responds as it does to the plain form: a 303 to the screen,
 // whose page (with its notice) replaces this one's <main>.
 (function () {
   "use strict";
@@ -116,7 +116,7 @@
       quarter = Math.max(quarter, now);
     };
     xhr.upload.onload = function () {
-      show(100, status, "The file is sent; waiting for the server's answer.");
+      show(100, status, "The file is sent; waiting for the server's response.");
     };
     xhr.onload = function () {
       follow(xhr);

@@ -1,5 +1,5 @@
 """What can go wrong for the client, each with the exit status that scripts
-rely on (the table is in EXIT_STATUS_HELP and the README).
+rely on (the table is in EXIT_STATUS_HELP and docs/cli.md).
 
     ClickException
      └── ClientError               3: cannot talk to the server as asked

@@ -19,7 +19,7 @@ from shared.loading.job import Job
 def insert_codes(connection: Connection, cursor: Any, job: Job, problems: ProblemLog) -> None:
     """Insert every staged code; name the duplicates if the unique index
     refuses. The index has the last word when two batches race
-    (docs/architecture.md#invariants)."""
+    (docs/architecture.md#invariants-and-what-enforces-them)."""
     for _attempt in (1, 2):
         savepoint = connection.begin_nested()
         try:

@@ -46,6 +46,13 @@ class Page:
             raise InvalidValue(f"page must be at most {MAX_PAGE:,}, not {number}")
         return cls(number, min(size, MAX_PER_PAGE))
 
+    @classmethod
+    def of(cls, number: int | None, per_page: int | None, default_per_page: int = 50) -> Page:
+        """The page of numbers already checked (the API declares its own,
+        web.api.schemas.Paging): more than MAX_PER_PAGE is taken as MAX_PER_PAGE."""
+        size = default_per_page if per_page is None else per_page
+        return cls(1 if number is None else number, min(size, MAX_PER_PAGE))
+
     @property
     def offset(self) -> int:
         return (self.number - 1) * self.per_page

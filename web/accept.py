@@ -16,7 +16,8 @@ from shared.uploads import create_request
 from web.database import db
 from web.receive import receive_upload
 
-_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "": False}
+# The words dry_run may be, in any case, blanks around (the document lists them).
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "": False}
 
 
 class UploadRefused(Exception):
@@ -68,7 +69,7 @@ def accept_upload(
 
 
 def parse_boolean(raw: str, name: str) -> bool:
-    value = _BOOLEANS.get(raw.strip().lower())
+    value = BOOLEAN_WORDS.get(raw.strip().lower())
     if value is None:
         raise InvalidValue(f"{name} must be true or false, not {raw!r}")
     return value

@@ -3,35 +3,27 @@ request: a client that retries (a timeout, a dropped connection) gets the
 request its first try created, never a second one, and the response says so
 (`Idempotent-Replayed: true`). The key is kept on the request, unique per
 publisher; when two tries race, the database lets one insert and the other
-answers with it, its own stored bytes rolled back. A key belongs to one
+returns it, its own stored bytes rolled back. A key belongs to one
 request: used again for a different one (another file, product, code type
-or dry run; another dry run confirmed), it is refused with 409.
+or dry run; another dry run confirmed), it is refused with 409. The
+header is declared, and its value checked, with the routes that take it
+(web.api.schemas.Idempotency).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import g, request
+from flask import g
 from sqlalchemy import select
 
-from shared.errors import Conflict, InvalidValue
-from shared.models import MAX_IDEMPOTENCY_KEY_LENGTH, UploadRequest
+from shared.errors import Conflict
+from shared.models import UploadRequest
 from shared.uploads import Asked, IdempotencyKeyTaken
 from web.database import db
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-
-
-def requested_key() -> str | None:
-    raw = request.headers.get(HEADER)
-    if raw is None:
-        return None
-    key = raw.strip()
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not (key.isascii() and key.isprintable()):
-        raise InvalidValue(f"the {HEADER} header must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters")
-    return key
 
 
 def once_per_file(key: str | None, create: Callable[[], UploadRequest]) -> tuple[UploadRequest, bool]:

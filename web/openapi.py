@@ -1,303 +1,211 @@
-"""The OpenAPI 3.1 document of the REST API v1 (docs/product.md#the-rest-api), served at
-GET /api/v1/openapi.json without a key: it describes the API and holds
+"""The OpenAPI 3.1 document of the REST API, derived from the routes
+themselves (flask-smorest, marshmallow): each /api/v1 route declares its
+parameters, form fields, headers and responses once, on its view, and both
+this document and the checking of query, path and header parameters come
+from those declarations. The contract they describe is
+docs/product.md#the-rest-api.
+
+The document is served at GET /api/v1/openapi.json without a key: it holds
 nothing of any publisher, and a client generator must be able to read it
 before anyone has a key.
-
-Built from Python rather than kept as a JSON file so that its enumerations
-and limits are the program's own (web.openapi_schemas); a test checks that
-it lists every /api/v1 route and schemathesis checks the app against it.
 """
 
 from __future__ import annotations
 
+import http
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import Blueprint, jsonify
+import flask_smorest
+import marshmallow as ma
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from flask import Flask, Request, jsonify
 from flask.typing import ResponseReturnValue
+from flask_smorest.spec.plugins import FlaskPlugin
+from webargs.flaskparser import FlaskParser
+from werkzeug.routing import IntegerConverter
 
-from shared.models import CODE_STATUSES, CODE_TYPES, MAX_IDEMPOTENCY_KEY_LENGTH
-from shared.uploads import LISTED_STATES, MAX_PAGE
-from web.idempotency import HEADER as IDEMPOTENCY_HEADER
-from web.idempotency import REPLAYED_HEADER
-from web.openapi_schemas import INTEGER, SCHEMAS, Schema, ref
+from shared.errors import InvalidValue
 
-blueprint = Blueprint("openapi", __name__, url_prefix="/api/v1")
+TITLE = "licensecodes REST API"
+DESCRIPTION = (
+    "Bulk loading of license codes. Every operation but this document's takes "
+    "`Authorization: Bearer <api key>` and returns the caller's publisher's objects only: another "
+    "publisher's object is a 404, exactly like a missing one. Errors are "
+    '`{"error": {"code": ..., "message": ...}}`. Times are ISO 8601 UTC.'
+)
+SECURITY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key (`lc_<prefix>_<secret>`), in this header only: never in a URL.",
+}
 
-Operation = dict[str, Any]
-
-# What the accept step takes for dry_run (web.accept), in any case, blanks around.
-DRY_RUN_VALUES = ["true", "false", "1", "0", "yes", "no", "on", "off", ""]
-
-
-@blueprint.get("/openapi.json")
-def openapi_document() -> ResponseReturnValue:
-    return jsonify(document())
-
-
-@cache
-def document() -> dict[str, Any]:
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "licensecodes REST API",
-            "version": "1",
-            "description": (
-                "Bulk loading of license codes. Every operation but this document's takes "
-                "`Authorization: Bearer <api key>` and answers for the caller's publisher only: another "
-                "publisher's object is a 404, exactly like a missing one. Errors are "
-                '`{"error": {"code": ..., "message": ...}}`. Times are ISO 8601 UTC.'
-            ),
-        },
-        "servers": [{"url": "/"}],
-        "security": [{"apiKey": []}],
-        "paths": PATHS,
-        "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {
-                "apiKey": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "An API key (`lc_<prefix>_<secret>`), in this header only: never in a URL.",
-                }
-            },
-            "responses": ERROR_RESPONSES,
-        },
-    }
-
-
-def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
-    return response | ({"headers": headers} if headers else {})
-
-
-ERROR_RESPONSES = {
-    "BadRequest": _error(
-        "A parameter out of its range or shape (`invalid`), or an API key in the query string (`api_key_in_url`)."
+# The error responses, by status, as every operation refers to them; web.errors
+# writes their bodies. 401 and 429 carry the header that tells what to do next.
+ERROR_RESPONSES: dict[int, tuple[str, dict[str, Any]]] = {
+    400: (
+        "A parameter out of its range or shape (`invalid`), or an API key in the query string (`api_key_in_url`).",
+        {},
     ),
-    "Unauthorized": _error(
+    401: (
         "No API key, or one that is not valid or was revoked (`unauthorized`).",
         {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
     ),
-    "NotFound": _error("No such object for the caller (`not_found`); another publisher's is not found either."),
-    "Conflict": _error("Not possible in the object's present state, or an Idempotency-Key used for another request."),
-    "TooLarge": _error("The file is over MAX_UPLOAD_MB (`file_too_large`); nothing was stored."),
-    "Compressed": _error("A compressed request body (`unsupported_media_type`); send the file as it is."),
-    "RateLimited": _error(
+    404: ("No such object for the caller (`not_found`); another publisher's is not found either.", {}),
+    409: ("Not possible in the object's present state, or an Idempotency-Key used for another request.", {}),
+    413: ("The file is over MAX_UPLOAD_MB (`file_too_large`); nothing was stored.", {}),
+    415: ("A compressed request body (`unsupported_media_type`); send the file as it is.", {}),
+    429: (
         "Too many calls for the key or its publisher (`rate_limited`).",
         {"Retry-After": {"required": True, "description": "seconds to wait", "schema": {"type": "integer"}}},
     ),
 }
+# What every operation that takes a key can return, whatever it does.
+KEYED_ERRORS = (400, 401, 429)
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
-    """The error answers an operation gives, besides those every operation with a key gives."""
-    names = {404: "NotFound", 409: "Conflict", 413: "TooLarge", 415: "Compressed"}
-    common = {"400": "BadRequest", "401": "Unauthorized", "429": "RateLimited"}
-    refs = common | {str(status): names[status] for status in statuses}
-    return {status: {"$ref": f"#/components/responses/{name}"} for status, name in sorted(refs.items())}
+class _Parser(FlaskParser):
+    """Reads the declared query, path and header parameters. A value that
+    does not fit its declaration is the API's ordinary 400 `invalid`
+    (web.errors), its message naming the parameter, as every other
+    refused value is."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def handle_error(
+        self,
+        error: ma.ValidationError,
+        req: Request,
+        schema: ma.Schema,
+        *,
+        error_status_code: int | None,
+        error_headers: Any,
+    ) -> NoReturn:
+        raise InvalidValue(_first_message(error.messages)) from None
 
 
-def _json(description: str, schema: Schema, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
-    return response | ({"headers": headers} if headers else {})
+def _first_message(messages: Any) -> str:
+    """webargs nests the messages by location, then by parameter name."""
+    location, by_name = next(iter(messages.items()))
+    name, problems = next(iter(by_name.items()))
+    problem = problems[0] if isinstance(problems, list) else str(problems)
+    return f"the {name} header {problem}" if location == "headers" else f"{name} {problem}"
 
 
-def _path_id(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": INTEGER}
+class Blueprint(flask_smorest.Blueprint):
+    """A blueprint whose routes declare what they take and return."""
+
+    ARGUMENTS_PARSER = _Parser()
+
+    def errors(self, *statuses: int, keyed: bool = True) -> Callable[[Any], Any]:
+        """Document the error responses a view returns: `statuses`, and those
+        of every operation that takes a key."""
+        codes = sorted({*statuses, *(KEYED_ERRORS if keyed else ())})
+
+        def decorator(view: Any) -> Any:
+            for status in codes:
+                view = self.alt_response(status, response=http.HTTPStatus(status).name)(view)
+            return view
+
+        return decorator
+
+    def multipart(self, schema: type[ma.Schema]) -> Callable[[Any], Any]:
+        """Document a multipart/form-data body with these parts, for the
+        document only: the view streams the body itself (web.receive), and
+        parsing it here would hold the whole file in memory or on local disk
+        before the view could refuse it."""
+        body = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+        return self.doc(requestBody=body)
 
 
-def _query(name: str, schema: Schema, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+class _Converter(OpenAPIConverter):
+    """Our response objects are closed: every property always present and no
+    other. apispec says so (`additionalProperties: false`) only for a schema
+    without a description; we want both."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        jsonschema: dict[str, Any] = super().schema2jsonschema(schema)
+        if getattr(schema, "unknown", ma.RAISE) == ma.RAISE:
+            jsonschema["additionalProperties"] = False
+        return jsonschema
 
 
-PRODUCT_ID = _path_id("product_id", "the product's id")
-UPLOAD_ID = _path_id("upload_id", "the upload request's id")
-PAGING = [
-    _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "the page, from 1"),
-    _query(
-        "per_page",
-        {"type": "integer", "minimum": 1, "maximum": 999_999_999},
-        "items a page (default 50); more than 200 is taken as 200",
-    ),
-]
-IDEMPOTENCY_KEY = {
-    "name": IDEMPOTENCY_HEADER,
-    "in": "header",
-    "required": False,
-    "description": (
-        "Send one with every new request; a retry with the same key and the same request (file, product, "
-        "code type, dry run) answers the first try's request; the key with a different request is a 409."
-    ),
-    # Printable ASCII, no blanks at the ends (they are stripped).
-    "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH, "pattern": "^[!-~]([ -~]*[!-~])?$"},
-}
-ACCEPTED_HEADERS = {
-    "Location": {"required": True, "description": "the upload's URL", "schema": {"type": "string"}},
-    REPLAYED_HEADER: {
-        "required": False,
-        "description": "present when an earlier try with the same Idempotency-Key created the request",
-        "schema": {"type": "string", "enum": ["true"]},
-    },
-}
+class _Marshmallow(MarshmallowPlugin):
+    Converter = _Converter
 
 
-def _multipart(properties: dict[str, Schema]) -> dict[str, Any]:
-    return {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {"type": "object", "required": ["file"], "properties": properties},
+class _Flask(FlaskPlugin):
+    """Path parameters listed on each operation, as the document always has,
+    rather than once for the path."""
+
+    def path_helper(self, rule: Any, operations: dict[str, Any], parameters: list[Any], **kwargs: Any) -> Any:
+        path = super().path_helper(rule, operations, parameters, **kwargs)
+        for operation in operations.values():
+            operation["parameters"] = [*parameters, *operation.get("parameters", [])]
+        parameters.clear()
+        return path
+
+
+class _Api(flask_smorest.Api):
+    """Builds the document only: web.errors keeps writing every error body,
+    and no catch-all `default` response hides an undocumented status."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+    # Neither ETags nor flask-smorest's pagination: their components would only clutter the document.
+    def _register_etag_headers(self) -> None:
+        pass
+
+    def _register_pagination_header(self) -> None:
+        pass
+
+    def _register_responses(self) -> None:
+        from web.api.schemas import Error
+
+        for status, (description, headers) in ERROR_RESPONSES.items():
+            response = {
+                "description": description,
+                "content": {"application/json": {"schema": Error}},
+                **({"headers": headers} if headers else {}),
             }
-        },
-    }
+            self.spec.components.response(http.HTTPStatus(status).name, response, lazy=True)
 
 
-FILE = {"type": "string", "format": "binary", "description": "the file (TXT or CSV, told by its content)"}
+def _unsigned_id(converter: IntegerConverter) -> dict[str, Any]:
+    """Our ids are PostgreSQL bigints; Flask's int converter takes no sign."""
+    return {"type": "integer", "format": "int64", "minimum": 0}
 
 
-def _download(media_type: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "description": description,
-        "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string"}}, **(headers or {})},
-        "content": {media_type: {"schema": {"type": "string"}}},
-    }
+@cache
+def document() -> dict[str, Any]:
+    """The document, built on an app of its own: Flask knows a route's URL
+    and methods only once a blueprint is registered on an app, and the
+    document must be had without the database the real app needs."""
+    from web import api
+
+    app = Flask(__name__)
+    app.config.update(API_TITLE=TITLE, API_VERSION="1", OPENAPI_VERSION="3.1.0")
+    spec_options = {"info": {"description": DESCRIPTION}, "servers": [{"url": "/"}], "security": [{"apiKey": []}]}
+    docs = _Api(app, spec_kwargs={"flask_plugin": _Flask(), "marshmallow_plugin": _Marshmallow(), **spec_options})
+    docs.register_converter(IntegerConverter, _unsigned_id)
+    docs.spec.components.security_scheme("apiKey", SECURITY_SCHEME)
+    docs.register_blueprint(api.blueprint)
+    docs.register_blueprint(blueprint)
+    result: dict[str, Any] = docs.spec.to_dict()
+    return result
 
 
-CHECKSUM_HEADERS = {
-    "Repr-Digest": {
-        "required": True,
-        "description": "the file's SHA-256 (RFC 9530), as in `sha-256=:<base64>:`",
-        "schema": {"type": "string", "pattern": "^sha-256=:[A-Za-z0-9+/]{43}=:$"},
-    },
-    "X-Content-SHA256": {
-        "required": True,
-        "description": "the file's SHA-256 in hex, as the upload's codes_sha256",
-        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-    },
-}
+blueprint = Blueprint("openapi", __name__, url_prefix="/api/v1", description="This document, without a key")
 
 
-PATHS: dict[str, dict[str, Operation]] = {
-    "/api/v1/openapi.json": {
-        "get": {
-            "summary": "This document",
-            "security": [],
-            "responses": {"200": _json("The OpenAPI document", {"type": "object"})},
-        }
-    },
-    "/api/v1/products": {
-        "get": {
-            "summary": "The caller's products",
-            "responses": {"200": _json("The products, by id", ref("ProductList")), **_errors()},
-        }
-    },
-    "/api/v1/products/{product_id}": {
-        "get": {
-            "summary": "One product",
-            "parameters": [PRODUCT_ID],
-            "responses": {"200": _json("The product", ref("Product")), **_errors(404)},
-        }
-    },
-    "/api/v1/products/{product_id}/codes": {
-        "get": {
-            "summary": "A product's codes, in code order",
-            "parameters": [
-                PRODUCT_ID,
-                *PAGING,
-                _query("q", {"type": "string", "pattern": "^[^\\x00]*$"}, "only codes that start with this (no NUL)"),
-                _query("status", {"type": "string", "enum": list(CODE_STATUSES)}, "only codes in this status"),
-            ],
-            "responses": {"200": _json("A page of codes", ref("CodePage")), **_errors(404)},
-        }
-    },
-    "/api/v1/products/{product_id}/uploads": {
-        "post": {
-            "summary": "Upload a file of codes for a product",
-            "description": "Queued for the Code Generator; problems inside the file are its to find.",
-            "parameters": [PRODUCT_ID, IDEMPOTENCY_KEY],
-            "requestBody": _multipart(
-                {
-                    "file": FILE,
-                    "code_type": {"type": "string", "enum": list(CODE_TYPES), "default": "activation"},
-                    "dry_run": {
-                        "type": "string",
-                        "enum": DRY_RUN_VALUES,
-                        "default": "false",
-                        "description": "true: check everything and store nothing (case does not matter)",
-                    },
-                }
-            ),
-            "responses": {
-                "202": _json("The upload request, queued (or the earlier try's)", ref("Upload"), ACCEPTED_HEADERS),
-                **_errors(404, 409, 413, 415),
-            },
-        }
-    },
-    "/api/v1/licenses/import_from_csv/": {
-        "post": {
-            "summary": "Import licenses from a CSV file (LicenseSpring compatible)",
-            "description": "The job is an ordinary upload request: /api/v1/uploads/{job_id}.",
-            "parameters": [IDEMPOTENCY_KEY],
-            "requestBody": _multipart({"file": FILE | {"description": "a CSV file with a header row"}}),
-            "responses": {"200": _json("The job", ref("ImportJob")), **_errors(409, 413, 415)},
-        }
-    },
-    "/api/v1/licenses-import-results/{job_id}/": {
-        "get": {
-            "summary": "A CSV import job (LicenseSpring compatible)",
-            "parameters": [_path_id("job_id", "the job id import_from_csv answered")],
-            "responses": {"200": _json("The job's result", ref("ImportResult")), **_errors(404)},
-        }
-    },
-    "/api/v1/uploads": {
-        "get": {
-            "summary": "The caller's upload requests, newest first",
-            "parameters": [
-                *PAGING,
-                _query("product_id", {"type": "integer", "minimum": 0}, "only this product's"),
-                _query("status", {"type": "string", "enum": list(LISTED_STATES)}, "only those in this status"),
-            ],
-            "responses": {"200": _json("A page of upload requests", ref("UploadPage")), **_errors()},
-        }
-    },
-    "/api/v1/uploads/{upload_id}": {
-        "get": {
-            "summary": "One upload request",
-            "parameters": [UPLOAD_ID],
-            "responses": {"200": _json("The upload request", ref("Upload")), **_errors(404)},
-        },
-        "delete": {
-            "summary": "Delete an upload request while it is queued",
-            "parameters": [UPLOAD_ID],
-            "responses": {"204": {"description": "Deleted"}, **_errors(404, 409)},
-        },
-    },
-    "/api/v1/uploads/{upload_id}/confirm": {
-        "post": {
-            "summary": "Import a completed dry run from the same stored bytes",
-            "parameters": [UPLOAD_ID, IDEMPOTENCY_KEY],
-            "responses": {
-                "202": _json("The new upload request, queued", ref("Upload"), ACCEPTED_HEADERS),
-                **_errors(404, 409),
-            },
-        }
-    },
-    "/api/v1/uploads/{upload_id}/codes.txt": {
-        "get": {
-            "summary": "The codes of a completed upload (TXT, Windows-1252, CR LF)",
-            "parameters": [UPLOAD_ID],
-            "responses": {
-                "200": _download("text/plain", "The codes, in file order, expiry filled in", CHECKSUM_HEADERS),
-                **_errors(404, 409),
-            },
-        }
-    },
-    "/api/v1/uploads/{upload_id}/errors.csv": {
-        "get": {
-            "summary": "Every problem of a rejected upload (CSV)",
-            "parameters": [UPLOAD_ID],
-            "responses": {"200": _download("text/csv", "The error report"), **_errors(404, 409)},
-        }
-    },
-}
+@blueprint.get("/openapi.json")
+@blueprint.response(200, {"type": "object"}, description="The OpenAPI document")
+@blueprint.doc(security=[])
+def openapi_document() -> ResponseReturnValue:
+    """This document"""
+    return jsonify(document())

@@ -1,19 +1,22 @@
-"""REST API v1 (docs/product.md#the-rest-api): `Authorization: Bearer <api key>` on every
-route. Every route acts for the caller's publisher only: another
-publisher's object is a 404, exactly like a missing one."""
+"""REST API v1 (docs/product.md#the-rest-api): `Authorization: Bearer <api
+key>` on every route. Every route returns the caller's publisher's objects
+only: another publisher's object is a 404, exactly like a missing one. Each
+route declares what it takes and returns (web.api.schemas), from which the
+OpenAPI document is built (web.openapi)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from shared import apikeys, log_context
 from shared.tenants import publisher_id_for_api_key
 from web.database import db
 from web.errors import api_error
+from web.openapi import Blueprint
 from web.security import csrf
 
-blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1", description="Products, codes and uploads")
 csrf.exempt(blueprint)
 
 _CREDENTIAL_NAMES = frozenset({"api_key", "apikey", "key", "token", "access_token", "authorization", "bearer"})

@@ -14,7 +14,7 @@ from shared.statuses import RequestStatus
 from shared.uploads import upload_of
 from web import idempotency
 from web.accept import UploadRefused, accept_upload
-from web.api import blueprint
+from web.api import blueprint, schemas
 from web.database import db
 from web.errors import api_error
 from web.serialize import iso
@@ -29,8 +29,16 @@ STATUS = {
 
 
 @blueprint.post("/licenses/import_from_csv/")
-def import_from_csv() -> ResponseReturnValue:
-    key = idempotency.requested_key()
+@blueprint.arguments(schemas.Idempotency, location="headers")
+@blueprint.multipart(schemas.CsvImportForm)
+@blueprint.response(200, schemas.ImportJob, description="The job")
+@blueprint.errors(409, 413, 415)
+def import_from_csv(headers: dict[str, Any]) -> ResponseReturnValue:
+    """Import licenses from a CSV file (LicenseSpring compatible)
+
+    The job is an ordinary upload request: /api/v1/uploads/{job_id}.
+    """
+    key = headers.get("key")
     try:
         upload, _ = idempotency.once_per_file(
             key, lambda: accept_upload(g.publisher_id, None, csv_only=True, idempotency_key=key)
@@ -40,8 +48,14 @@ def import_from_csv() -> ResponseReturnValue:
     return jsonify({"job_id": upload.id}), 200
 
 
-@blueprint.get("/licenses-import-results/<int:job_id>/")
+@blueprint.get(
+    "/licenses-import-results/<int:job_id>/",
+    parameters=[{"in": "path", "name": "job_id", "description": "the job id import_from_csv returned"}],
+)
+@blueprint.response(200, schemas.ImportResult, description="The job's result")
+@blueprint.errors(404)
 def import_result(job_id: int) -> ResponseReturnValue:
+    """A CSV import job (LicenseSpring compatible)"""
     upload = upload_of(db(), g.publisher_id, job_id)
     return jsonify(import_result_json(upload))
 

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from typing import Any
+
+from flask import g, jsonify
 from flask.typing import ResponseReturnValue
 
 from shared.products import product_of, products_of
 from shared.uploads import Page, codes_of
-from web.api import blueprint
+from web.api import blueprint, schemas
 from web.database import db
 from web.serialize import code_json, page_json, product_json
 
+PRODUCT_ID = [{"in": "path", "name": "product_id", "description": "the product's id"}]
+
 
 @blueprint.get("/products")
+@blueprint.response(200, schemas.ProductList, description="The products, by id")
+@blueprint.errors()
 def list_products() -> ResponseReturnValue:
+    """The caller's products"""
     return jsonify({"items": [product_json(p) for p in products_of(db(), g.publisher_id)]})
 
 
-@blueprint.get("/products/<int:product_id>")
+@blueprint.get("/products/<int:product_id>", parameters=PRODUCT_ID)
+@blueprint.response(200, schemas.Product, description="The product")
+@blueprint.errors(404)
 def get_product(product_id: int) -> ResponseReturnValue:
+    """One product"""
     return jsonify(product_json(product_of(db(), g.publisher_id, product_id)))
 
 
-@blueprint.get("/products/<int:product_id>/codes")
-def list_codes(product_id: int) -> ResponseReturnValue:
+@blueprint.get("/products/<int:product_id>/codes", parameters=PRODUCT_ID)
+@blueprint.arguments(schemas.CodeQuery, location="query")
+@blueprint.response(200, schemas.CodePage, description="A page of codes")
+@blueprint.errors(404)
+def list_codes(query: dict[str, Any], product_id: int) -> ResponseReturnValue:
+    """A product's codes, in code order"""
     product = product_of(db(), g.publisher_id, product_id)
-    page = Page.parse(request.args.get("page"), request.args.get("per_page"))
-    codes, total = codes_of(db(), product, page, prefix=request.args.get("q"), status=request.args.get("status"))
+    page = Page.of(query.get("page"), query.get("per_page"))
+    codes, total = codes_of(db(), product, page, prefix=query.get("q"), status=query.get("status"))
     return jsonify(page_json([code_json(c) for c in codes], page.number, page.per_page, total))

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from typing import Any
 
-from flask import Response, current_app, g, jsonify, request, url_for
+from flask import Response, current_app, g, jsonify, url_for
 from flask.typing import ResponseReturnValue
 
 from shared import download, report, states
-from shared.errors import InvalidValue
 from shared.models import UploadRequest
 from shared.products import product_of
 from shared.storage import discard_unshared_blob
 from shared.uploads import (
     Page,
     confirm_dry_run,
-    is_whole_number,
     upload_of,
     uploads_of,
     why_no_codes,
@@ -25,16 +24,32 @@ from shared.uploads import (
 )
 from web import idempotency
 from web.accept import UploadRefused, accept_upload
-from web.api import blueprint
+from web.api import blueprint, schemas
+from web.api.products import PRODUCT_ID
 from web.database import db
 from web.errors import api_error
 from web.serialize import page_json, upload_json
 
+UPLOAD_ID = [{"in": "path", "name": "upload_id", "description": "the upload request's id"}]
 
-@blueprint.post("/products/<int:product_id>/uploads")
-def create_upload(product_id: int) -> ResponseReturnValue:
+
+@blueprint.post("/products/<int:product_id>/uploads", parameters=PRODUCT_ID)
+@blueprint.arguments(schemas.Idempotency, location="headers")
+@blueprint.multipart(schemas.UploadForm)
+@blueprint.response(
+    202,
+    schemas.Upload,
+    description="The upload request, queued (or the earlier try's)",
+    headers=schemas.ACCEPTED_HEADERS,
+)
+@blueprint.errors(404, 409, 413, 415)
+def create_upload(headers: dict[str, Any], product_id: int) -> ResponseReturnValue:
+    """Upload a file of codes for a product
+
+    Queued for the Code Generator; problems inside the file are its to find.
+    """
     product = product_of(db(), g.publisher_id, product_id)
-    key = idempotency.requested_key()
+    key = headers.get("key")
     try:
         upload, replayed = idempotency.once_per_file(
             key, lambda: accept_upload(g.publisher_id, product, idempotency_key=key)
@@ -45,45 +60,61 @@ def create_upload(product_id: int) -> ResponseReturnValue:
 
 
 @blueprint.get("/uploads")
-def list_uploads() -> ResponseReturnValue:
-    page = Page.parse(request.args.get("page"), request.args.get("per_page"))
-    product_id = request.args.get("product_id")
-    if product_id is not None and not is_whole_number(product_id):
-        raise InvalidValue(f"product_id must be a whole number, not {product_id!r}")
+@blueprint.arguments(schemas.UploadQuery, location="query")
+@blueprint.response(200, schemas.UploadPage, description="A page of upload requests")
+@blueprint.errors()
+def list_uploads(query: dict[str, Any]) -> ResponseReturnValue:
+    """The caller's upload requests, newest first"""
+    page = Page.of(query.get("page"), query.get("per_page"))
     uploads, total = uploads_of(
-        db(),
-        g.publisher_id,
-        page,
-        product_id=int(product_id) if product_id is not None else None,
-        status=request.args.get("status"),  # `status=` is refused, as the document's enum says
+        db(), g.publisher_id, page, product_id=query.get("product_id"), status=query.get("status")
     )
     return jsonify(page_json([upload_json(u) for u in uploads], page.number, page.per_page, total))
 
 
-@blueprint.get("/uploads/<int:upload_id>")
+@blueprint.get("/uploads/<int:upload_id>", parameters=UPLOAD_ID)
+@blueprint.response(200, schemas.Upload, description="The upload request")
+@blueprint.errors(404)
 def get_upload(upload_id: int) -> ResponseReturnValue:
+    """One upload request"""
     return jsonify(upload_json(upload_of(db(), g.publisher_id, upload_id)))
 
 
-@blueprint.delete("/uploads/<int:upload_id>")
+@blueprint.delete("/uploads/<int:upload_id>", parameters=UPLOAD_ID)
+@blueprint.response(204, description="Deleted")
+@blueprint.errors(404, 409)
 def delete_upload(upload_id: int) -> ResponseReturnValue:
+    """Delete an upload request while it is queued"""
     blob_id = states.delete(db(), g.publisher_id, upload_id)
     discard_unshared_blob(db(), blob_id)
     db().commit()
-    return "", 204
+    return Response(status=204)
 
 
-@blueprint.get("/uploads/<int:upload_id>/codes.txt")
+@blueprint.get("/uploads/<int:upload_id>/codes.txt", parameters=UPLOAD_ID)
+@blueprint.response(
+    200,
+    {"type": "string"},
+    content_type="text/plain",
+    description="The codes, in file order, expiry filled in",
+    headers=schemas.CHECKSUM_HEADERS,
+)
+@blueprint.errors(404, 409)
 def download_codes(upload_id: int) -> ResponseReturnValue:
+    """The codes of a completed upload (TXT, Windows-1252, CR LF)"""
     upload = upload_of(db(), g.publisher_id, upload_id)
     refusal = why_no_codes(upload)
     return api_error(409, *refusal) if refusal else codes_response(upload)
 
 
-@blueprint.post("/uploads/<int:upload_id>/confirm")
-def confirm_upload(upload_id: int) -> ResponseReturnValue:
+@blueprint.post("/uploads/<int:upload_id>/confirm", parameters=UPLOAD_ID)
+@blueprint.arguments(schemas.Idempotency, location="headers")
+@blueprint.response(202, schemas.Upload, description="The new upload request, queued", headers=schemas.ACCEPTED_HEADERS)
+@blueprint.errors(404, 409)
+def confirm_upload(headers: dict[str, Any], upload_id: int) -> ResponseReturnValue:
+    """Import a completed dry run from the same stored bytes"""
     settings = current_app.extensions["licensecodes.settings"]
-    key = idempotency.requested_key()
+    key = headers.get("key")
 
     def confirm() -> UploadRequest:
         real = confirm_dry_run(db(), g.publisher_id, upload_id, settings.processing_window_minutes, key)
@@ -102,8 +133,13 @@ def _accepted(upload: UploadRequest, replayed: bool) -> ResponseReturnValue:
     return jsonify(upload_json(upload)), 202, headers
 
 
-@blueprint.get("/uploads/<int:upload_id>/errors.csv")
+@blueprint.get("/uploads/<int:upload_id>/errors.csv", parameters=UPLOAD_ID)
+@blueprint.response(
+    200, {"type": "string"}, content_type="text/csv", description="The error report", headers=schemas.ATTACHMENT_HEADERS
+)
+@blueprint.errors(404, 409)
 def download_errors(upload_id: int) -> ResponseReturnValue:
+    """Every problem of a rejected upload (CSV)"""
     upload = upload_of(db(), g.publisher_id, upload_id)
     refusal = why_no_report(upload)
     return api_error(409, *refusal) if refusal else errors_response(upload)

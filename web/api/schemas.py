@@ -1,0 +1,356 @@
+"""What the API's routes take and return, declared once (marshmallow) for
+the OpenAPI document (web.openapi) and for the checking of query, path and
+header parameters. The JSON bodies are still written by web.serialize and
+web.api.licensespring; these schemas describe them, and schemathesis checks
+that the two agree (tests/web/test_openapi.py). The enumerations and limits
+are the program's own, so a new state or reason code reaches the document
+by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import marshmallow as ma
+from marshmallow import fields
+from marshmallow.validate import Length, OneOf, Range, Regexp
+
+from shared.models import CODE_STATUSES, CODE_TYPES, MAX_IDEMPOTENCY_KEY_LENGTH, REASON_CODES, UPLOAD_FORMATS
+from shared.uploads import LISTED_STATES, MAX_PAGE, MAX_PER_PAGE, is_whole_number
+from web.accept import BOOLEAN_WORDS
+from web.idempotency import HEADER as IDEMPOTENCY_HEADER
+from web.idempotency import REPLAYED_HEADER
+
+# Longest page and per_page we read: more digits than this is no page anyone means.
+MAX_DIGITS = 9
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+S = TypeVar("S", bound=type[ma.Schema])
+
+
+def closed(schema: S) -> S:
+    """An object with exactly these properties, every one always present
+    (web.openapi adds `additionalProperties: false`)."""
+    for field in schema._declared_fields.values():
+        field.required = True
+    return schema
+
+
+def _id(description: str = "") -> fields.Integer:
+    return fields.Integer(metadata={"format": "int64", **({"description": description} if description else {})})
+
+
+def _count(description: str = "") -> fields.Integer:
+    return fields.Integer(validate=Range(min=0), metadata={"description": description} if description else {})
+
+
+def _time(*, allow_none: bool = False) -> fields.String:
+    # A String, not a DateTime: web.serialize writes the times; this only says what they look like.
+    return fields.String(allow_none=allow_none, metadata={"format": "date-time", "description": "ISO 8601, UTC (`Z`)"})
+
+
+def _one_of(choices: tuple[str, ...] | list[str], *, allow_none: bool = False, **metadata: Any) -> fields.String:
+    return fields.String(validate=OneOf(choices), allow_none=allow_none, metadata=metadata)
+
+
+# The JSON bodies.
+
+
+@closed
+class Problem(ma.Schema):
+    class Meta:
+        description = "A problem in the file: its line and a sentence that names it."
+
+    line = fields.Integer(validate=Range(min=0))
+    reason_code = _one_of(REASON_CODES)
+    message = fields.String()
+
+
+@closed
+class Progress(ma.Schema):
+    class Meta:
+        description = "A processing request's progress, updated about once a second."
+
+    lines_checked = _count("lines of the file read and checked so far")
+    percent = fields.Integer(
+        validate=Range(min=0, max=100),
+        metadata={
+            "description": "of the file's bytes read, rounded down; 100 while the last checks "
+            "(duplicates) and the storing of the codes run"
+        },
+    )
+
+
+@closed
+class Upload(ma.Schema):
+    class Meta:
+        description = "An upload request (docs/product.md#the-rest-api)."
+
+    id = _id()
+    format = _one_of(UPLOAD_FORMATS)
+    product_id = fields.Integer(
+        allow_none=True, metadata={"format": "int64", "description": "null for a CSV that spans several products"}
+    )
+    code_type = _one_of(CODE_TYPES)
+    filename = fields.String(validate=Length(max=255))
+    dry_run = fields.Boolean()
+    status = _one_of(LISTED_STATES)
+    reason_code = _one_of(REASON_CODES, allow_none=True)
+    reason = fields.String(allow_none=True)
+    errors = fields.List(fields.Nested(Problem), metadata={"description": "the first 100 problems"})
+    error_count = _count()
+    code_count = fields.Integer(validate=Range(min=0), allow_none=True)
+    summary = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "a dry run's report (codes, by_code_type, by_product, expiry_days, with_build_no, "
+            "with_seats)"
+        },
+    )
+    sha256 = fields.String(validate=Regexp(SHA256_HEX), metadata={"description": "of the uploaded file"})
+    codes_sha256 = fields.String(
+        validate=Regexp(SHA256_HEX),
+        allow_none=True,
+        metadata={
+            "description": "of the codes download (codes.txt), also sent with it in the Repr-Digest and "
+            "X-Content-SHA256 headers; null until the request completes, and for a dry run"
+        },
+    )
+    size_bytes = fields.Integer(validate=Range(min=1))
+    created_at = _time()
+    started_at = _time(allow_none=True)
+    finished_at = _time(allow_none=True)
+    deadline_at = _time()
+    progress = fields.Nested(
+        Progress,
+        allow_none=True,
+        metadata={"description": "how far the Code Generator has got; null unless the status is processing"},
+    )
+
+
+@closed
+class Product(ma.Schema):
+    product_id = _id()
+    short_code = fields.String()
+    name = fields.String()
+    prefix = fields.String(allow_none=True)
+    activation_expiry_days = fields.Integer(validate=Range(min=1))
+    evaluation_expiry_days = fields.Integer(validate=Range(min=1))
+    created_at = _time()
+
+
+@closed
+class ProductList(ma.Schema):
+    items = fields.List(fields.Nested(Product))
+
+
+@closed
+class Code(ma.Schema):
+    code = fields.String()
+    product_id = _id()
+    code_type = _one_of(CODE_TYPES)
+    expiry_days = fields.Integer(validate=Range(min=1))
+    build_no = fields.Integer(validate=Range(min=0), allow_none=True)
+    seats = fields.Integer(validate=Range(min=1), allow_none=True)
+    status = _one_of(CODE_STATUSES)
+    request_id = _id()
+    line = fields.Integer(validate=Range(min=1))
+    created_at = _time()
+
+
+def _page_of(item: type[ma.Schema], name: str) -> type[ma.Schema]:
+    class Meta:
+        description = "One page, and the total over all pages."
+
+    page: type[ma.Schema] = type(
+        name,
+        (ma.Schema,),
+        {
+            "Meta": Meta,
+            "items": fields.List(fields.Nested(item)),
+            "page": fields.Integer(validate=Range(min=1, max=MAX_PAGE)),
+            "per_page": fields.Integer(validate=Range(min=1, max=MAX_PER_PAGE)),
+            "total": _count(),
+        },
+    )
+    return closed(page)
+
+
+UploadPage = _page_of(Upload, "UploadPage")
+CodePage = _page_of(Code, "CodePage")
+
+
+@closed
+class ImportJob(ma.Schema):
+    job_id = _id()
+
+
+@closed
+class ImportCounts(ma.Schema):
+    total_row_count = _count()
+    valid_row_count = _count()
+    invalid_rows = fields.List(fields.Nested(Problem))
+    created_licenses_count = _count()
+    existed_licenses_count = _count()
+
+
+@closed
+class ImportResult(ma.Schema):
+    class Meta:
+        description = "A CSV import job in LicenseSpring's words."
+
+    id = _id()
+    file_name = fields.String()
+    # Our states in LicenseSpring's words (web.api.licensespring).
+    status = _one_of(["pending", "running", "success", "error"])
+    created_at = _time()
+    started_at = _time(allow_none=True)
+    finished_at = _time(allow_none=True)
+    result = fields.Nested(ImportCounts, allow_none=True, metadata={"description": "null until the job is decided"})
+
+
+@closed
+class ErrorBody(ma.Schema):
+    code = fields.String(metadata={"description": "machine-readable, e.g. `not_found`, `empty_file`"})
+    message = fields.String(metadata={"description": "a sentence for a person"})
+
+
+@closed
+class Error(ma.Schema):
+    class Meta:
+        description = "Every error of the API (web.errors)."
+
+    error = fields.Nested(ErrorBody)
+
+
+# The parameters. A value that does not fit is a 400 `invalid` whose message
+# names the parameter (web.openapi); the messages are those the API has
+# always given.
+
+
+class WholeNumber(fields.Integer):
+    """ASCII digits only, as `is_whole_number` takes them: int() would also
+    take "+1", " 1" and "1_000", and str.isdigit() "¹"."""
+
+    def __init__(self, *, minimum: int, maximum: int | None = None, max_digits: int | None = None, **kwargs: Any):
+        over = "must be at most {max:,}, not {input}"
+        super().__init__(validate=Range(min=minimum, max=maximum, error=over), **kwargs)
+        self.minimum = minimum
+        self.max_digits = max_digits
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        raw = str(value)
+        too_long = self.max_digits is not None and len(raw) > self.max_digits
+        if not is_whole_number(raw) or too_long or int(raw) < self.minimum:
+            at_least = f" of at least {self.minimum}" if self.minimum > 0 else ""
+            raise ma.ValidationError(f"must be a whole number{at_least}, not {raw!r}")
+        return int(raw)
+
+
+class Paging(ma.Schema):
+    page = WholeNumber(minimum=1, maximum=MAX_PAGE, max_digits=MAX_DIGITS, metadata={"description": "the page, from 1"})
+    per_page = WholeNumber(
+        minimum=1,
+        maximum=10**MAX_DIGITS - 1,
+        max_digits=MAX_DIGITS,
+        metadata={"description": f"items a page (default 50); more than {MAX_PER_PAGE} is taken as {MAX_PER_PAGE}"},
+    )
+
+
+def _listed(choices: tuple[str, ...], description: str) -> fields.String:
+    error = f"must be one of {', '.join(choices)}, not {{input!r}}"
+    return fields.String(validate=OneOf(choices, error=error), metadata={"description": description})
+
+
+class UploadQuery(Paging):
+    product_id = WholeNumber(minimum=0, metadata={"description": "only this product's"})
+    status = _listed(LISTED_STATES, "only those in this status")
+
+
+class CodeQuery(Paging):
+    q = fields.String(
+        # PostgreSQL text holds no NUL, so no code starts with one.
+        validate=Regexp(r"^[^\x00]*$", error="must not contain NUL characters"),
+        metadata={"description": "only codes that start with this (no NUL)"},
+    )
+    status = _listed(CODE_STATUSES, "only codes in this status")
+
+
+class IdempotencyKey(fields.String):
+    """Blanks at the ends are not part of the key (a client that pads it
+    still means the same key); what is left is printable ASCII."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        key = str(value).strip()
+        if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+            raise ma.ValidationError(f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters")
+        return key
+
+
+class Idempotency(ma.Schema):
+    key = IdempotencyKey(
+        data_key=IDEMPOTENCY_HEADER,
+        metadata={
+            "description": "Send one with every new request; a retry with the same key and the same request "
+            "(file, product, code type, dry run) returns the first try's request; the key with a different "
+            "request is a 409.",
+            # What a client should send; the blanks we strip are not part of it.
+            "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
+            "pattern": "^[!-~]([ -~]*[!-~])?$",
+        },
+    )
+
+
+# The multipart bodies, for the document: web.receive streams them.
+
+
+class UploadForm(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE  # other parts are ignored, not refused
+
+    file = fields.Raw(
+        required=True,
+        metadata={"type": "string", "format": "binary", "description": "the file (TXT or CSV, told by its content)"},
+    )
+    code_type = fields.String(validate=OneOf(CODE_TYPES), load_default="activation")
+    dry_run = fields.String(
+        validate=OneOf(list(BOOLEAN_WORDS)),
+        load_default="false",
+        metadata={"description": "true: check everything and store nothing (case does not matter)"},
+    )
+
+
+class CsvImportForm(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    file = fields.Raw(
+        required=True, metadata={"type": "string", "format": "binary", "description": "a CSV file with a header row"}
+    )
+
+
+# The headers of the responses.
+
+ACCEPTED_HEADERS = {
+    "Location": {"required": True, "description": "the upload's URL", "schema": {"type": "string"}},
+    REPLAYED_HEADER: {
+        "required": False,
+        "description": "present when an earlier try with the same Idempotency-Key created the request",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+ATTACHMENT_HEADERS = {"Content-Disposition": {"required": True, "schema": {"type": "string"}}}
+CHECKSUM_HEADERS = {
+    **ATTACHMENT_HEADERS,
+    "Repr-Digest": {
+        "required": True,
+        "description": "the file's SHA-256 (RFC 9530), as in `sha-256=:<base64>:`",
+        "schema": {"type": "string", "pattern": "^sha-256=:[A-Za-z0-9+/]{43}=:$"},
+    },
+    "X-Content-SHA256": {
+        "required": True,
+        "description": "the file's SHA-256 in hex, as the upload's codes_sha256",
+        "schema": {"type": "string", "pattern": SHA256_HEX},
+    },
+}

@@ -1,23 +1,37 @@
-"""The program's own exceptions.
+"""The program's own exceptions, and what each means to a caller.
 
     LicenseCodesError
     ├── ConfigError            bad environment; fix it and start again
     ├── EmbeddedServiceError   the embedded PostgreSQL or Redis would not start
     ├── ClaimLost              a worker no longer holds the request it works on
     └── DomainError            a request the rules refuse; shown to the user as is
-        ├── NotFound           no such object for this caller
-        ├── Conflict           the name or number is already taken
-        └── InvalidValue       a value outside its allowed range or shape
+        ├── NotFound           no such object for this caller                    404
+        ├── Conflict           not possible in the object's present state        409
+        │   └── IdempotencyKeyTaken   the key already names another request      409
+        ├── InvalidValue       a value outside its allowed range or shape        400
+        └── UploadRefused      an upload refused before anything is stored       400
+
+Each class says, as class attributes, the HTTP status and error code the
+web returns for it (`http_status`, `code`; web/errors.py reads them) and
+whether trying the same thing again can succeed (`retryable`). None of the
+domain errors is retryable: the same request meets the same rule.
 
 Problems inside an uploaded file are data (line, reason code, message), not
-exceptions: they never reach this tree.
+exceptions: they never reach this tree (docs/product.md#rejections).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from shared.uploads import Asked
+
 
 class LicenseCodesError(Exception):
     """Base of every error this program raises on purpose."""
+
+    retryable: ClassVar[bool] = False
 
 
 class ConfigError(LicenseCodesError):
@@ -25,7 +39,9 @@ class ConfigError(LicenseCodesError):
 
 
 class EmbeddedServiceError(LicenseCodesError):
-    pass
+    # A server that would not start may start at the next try (a port or a
+    # lock freed meanwhile); the message says what stood in the way.
+    retryable = True
 
 
 class ClaimLost(LicenseCodesError):
@@ -33,20 +49,42 @@ class ClaimLost(LicenseCodesError):
     sweep gave it to another): its work must change nothing, and retrying
     it is the other worker's job, not this one's."""
 
-    retryable = False
-
 
 class DomainError(LicenseCodesError):
-    pass
+    http_status: ClassVar[int] = 400
+    code: str = "invalid"
 
 
 class NotFound(DomainError):
-    pass
+    http_status = 404
+    code = "not_found"
 
 
 class Conflict(DomainError):
-    pass
+    http_status = 409
+    code = "conflict"
+
+
+class IdempotencyKeyTaken(Conflict):
+    """Another try with the same Idempotency-Key created its request first.
+    `asked`: what this try's request would have asked for; web/idempotency.py
+    returns the earlier request when it asked for the same, and refuses the
+    key with 409 otherwise."""
+
+    def __init__(self, asked: Asked) -> None:
+        super().__init__("the Idempotency-Key was used by another request")
+        self.asked = asked
 
 
 class InvalidValue(DomainError):
     pass
+
+
+class UploadRefused(DomainError):
+    """An upload refused as a whole before its request is created (no file
+    part, an empty file, not a CSV where one is required), each with its
+    own error code (docs/product.md#the-rest-api)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared import states
 from shared.db import add_unique
-from shared.errors import Conflict, InvalidValue, NotFound
+from shared.errors import Conflict, IdempotencyKeyTaken, InvalidValue, NotFound
 from shared.models import (
     CODE_STATUSES,
     CODE_TYPES,
@@ -23,7 +24,7 @@ from shared.models import (
     UploadRequest,
 )
 from shared.statuses import LISTED, RequestStatus
-from shared.storage import StoredFile
+from shared.storage import StoredFile, discard_unshared_blob
 
 LISTED_STATES = tuple(status.value for status in LISTED)
 MAX_PER_PAGE = 200
@@ -102,16 +103,6 @@ class Asked:
         )
 
 
-class IdempotencyKeyTaken(Exception):
-    """Another try with the same Idempotency-Key created its request first
-    (web.idempotency returns that one when it asks for the same as `asked`,
-    what this try's request would have asked for)."""
-
-    def __init__(self, asked: Asked) -> None:
-        super().__init__(asked)
-        self.asked = asked
-
-
 def create_request(
     session: Session,
     publisher_id: int,
@@ -148,6 +139,13 @@ def create_request(
     add_unique(session, request, {IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken(Asked.of(request))})
     session.refresh(request)
     return request
+
+
+def delete_upload(session: Session, publisher_id: int, request_id: int) -> None:
+    """Delete a queued request of this publisher and, unless another request
+    shares them, its stored bytes: nothing of it is processed or kept.
+    NotFound or Conflict (not queued) otherwise; the caller commits."""
+    discard_unshared_blob(session, states.delete(session, publisher_id, request_id))
 
 
 def confirm_dry_run(

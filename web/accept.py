@@ -9,21 +9,16 @@ from collections.abc import Callable
 
 from flask import current_app, request
 
-from shared.errors import InvalidValue
+from shared.errors import InvalidValue, UploadRefused
 from shared.formats.csv import looks_like_csv
 from shared.models import Product, UploadRequest
 from shared.uploads import create_request
 from web.database import db
 from web.receive import receive_upload
+from web.upload_actions import commit_then_publish
 
 # The words dry_run may be, in any case, blanks around (the document lists them).
 BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "": False}
-
-
-class UploadRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def accept_upload(
@@ -63,9 +58,7 @@ def accept_upload(
         window_minutes=settings.processing_window_minutes,
         idempotency_key=idempotency_key,
     )
-    db().commit()
-    current_app.extensions["licensecodes.dispatcher"].request_processing(upload.id, upload.size_bytes)
-    return upload
+    return commit_then_publish(upload)
 
 
 def parse_boolean(raw: str, name: str) -> bool:

@@ -8,9 +8,8 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import Conflict, DomainError, InvalidValue, NotFound
+from shared.errors import DomainError
 
-_DOMAIN_STATUS = {NotFound: (404, "not_found"), Conflict: (409, "conflict"), InvalidValue: (400, "invalid")}
 _DOMAIN_TITLES = {404: "Not found", 409: "Not possible now", 400: "Not possible"}
 _HTTP_CODES = {413: "file_too_large", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 # What a person can do about an error page, by status: a page that only says
@@ -56,9 +55,9 @@ def _csrf_error(error: CSRFError) -> ResponseReturnValue:
 
 
 def _domain_error(error: DomainError) -> ResponseReturnValue:
-    status, code = next((v for k, v in _DOMAIN_STATUS.items() if isinstance(error, k)), (400, "invalid"))
+    status = error.http_status  # each class of shared/errors.py says its own
     if _wants_json():
-        return api_error(status, code, str(error))
+        return api_error(status, error.code, str(error))
     message = str(error)
     # The domain's messages are written for the API ("there is no upload 7"): a page starts a sentence.
     return error_page(_DOMAIN_TITLES[status], message[:1].upper() + message[1:], status)

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from flask import g
 from sqlalchemy import select
 
-from shared.errors import Conflict
+from shared.errors import Conflict, IdempotencyKeyTaken
 from shared.models import UploadRequest
-from shared.uploads import Asked, IdempotencyKeyTaken
+from shared.uploads import Asked
 from web.database import db
 
 HEADER = "Idempotency-Key"

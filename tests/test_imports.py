@@ -7,13 +7,14 @@ modules the test session already loaded cannot hide an import."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import clean_environ
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,9 +36,7 @@ FRAMEWORKS = {"flask", "flask_login", "flask_wtf", "wtforms", "werkzeug", "celer
 
 
 def _import_everything(package: str, cwd: Path) -> dict[str, Any]:
-    environ = {**os.environ, "PYTHONPATH": str(REPO), "LICENSECODES_DATA_DIR": str(cwd / "data")}
-    environ.pop("DATABASE_URL", None)
-    environ.pop("REDIS_URL", None)
+    environ = clean_environ(PYTHONPATH=str(REPO), LICENSECODES_DATA_DIR=str(cwd / "data"))
     finished = subprocess.run(
         [sys.executable, "-c", IMPORT_EVERYTHING, package],
         cwd=cwd,

@@ -53,7 +53,7 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker", "worker", "--concurrency=1", "-n", f"{self.name}@%h"],
             # A message lost with Redis is published again after seconds, not a minute.
-            env={**test_environ(), "REPUBLISH_AFTER_SECONDS": "3"},
+            env=test_environ(REPUBLISH_AFTER_SECONDS="3"),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,

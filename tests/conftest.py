@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +50,24 @@ def _default_test_data_dir() -> Path:
 
 # Overridable so that two test runs on one machine need not share servers.
 TEST_DATA_DIR = Path(os.environ.get("LICENSECODES_TEST_DATA_DIR") or _default_test_data_dir())
+
+
+# `make test-quick` loads this Hypothesis profile (--hypothesis-profile):
+# each property is checked on at most QUICK_EXAMPLES examples instead of
+# the hundreds `make test` gives it, so the unit tier takes seconds. Same
+# properties, less deep; `make test` keeps the full counts.
+QUICK_PROFILE = "quick"
+QUICK_EXAMPLES = 3
+hypothesis_settings.register_profile(QUICK_PROFILE, max_examples=QUICK_EXAMPLES)
+
+
+def examples(wanted: int) -> int:
+    """The max_examples for a property test that wants `wanted`: all of them,
+    or QUICK_EXAMPLES under the quick profile (a count given to @settings
+    wins over any profile, so the tests ask here)."""
+    quick = hypothesis_settings.get_profile(QUICK_PROFILE)
+    # load_profile makes the profile itself the default.
+    return min(wanted, QUICK_EXAMPLES) if hypothesis_settings.default is quick else wanted
 
 
 # What a test process takes from the environment pytest runs in: what any
@@ -86,6 +105,60 @@ def test_environ(**overrides: str) -> dict[str, str]:
     environ["API_CALLS_PER_MINUTE_PER_PUBLISHER"] = "1000000"
     environ["FAILED_LOGINS_PER_ADDRESS"] = "1000000"
     return environ | overrides
+
+
+# The tiers, in order (see pytest_collection_modifyitems).
+TIERS = ("unit", "db", "e2e", "pipeline", "browser", "faults")
+# Every fixture that reaches PostgreSQL or Redis goes through `settings`
+# (it connects, starting the embedded servers, and wipes them), so it is in
+# the fixture closure of every test that does.
+DATABASE_FIXTURE = "settings"
+WORKERS_FIXTURE = "workers"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test exactly one tier marker.
+
+    A tier marker on the test or its module (pytestmark) is kept: e2e
+    (starts `licensecodes serve` and the like), browser
+    (tests/pipeline/test_browser.py); a test under tests/faults is faults.
+    Any other test gets its tier from its fixture closure, item.fixturenames
+    (what it asks for directly, through usefixtures and through other
+    fixtures):
+
+    - pipeline: `workers` (the session's real Celery worker and beat);
+    - db: `settings`, which `engine`, `sessions`, `app`, `client`,
+      `make_tenant` ... all depend on: real PostgreSQL and Redis;
+    - unit: neither; it opens no database (`make test-quick`).
+
+    A marker may only move a test to a later tier than its fixtures give
+    (e2e for a test on `settings`), never to an earlier one: `unit` on a
+    test that uses the database would break `make test-quick`."""
+    for item in items:
+        tier = _tier(item)
+        if item.get_closest_marker(tier) is None:
+            item.add_marker(tier)
+
+
+def _tier(item: pytest.Item) -> str:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if WORKERS_FIXTURE in fixtures:
+        derived = "pipeline"
+    elif DATABASE_FIXTURE in fixtures:
+        derived = "db"
+    else:
+        derived = "unit"
+    stated = {marker.name for marker in item.iter_markers() if marker.name in TIERS}
+    if "tests/faults/" in item.path.as_posix():
+        stated.add("faults")
+    if len(stated) > 1:
+        raise pytest.UsageError(f"{item.nodeid}: marked with tiers {sorted(stated)}; a test has one")
+    if not stated:
+        return derived
+    (tier,) = stated
+    if TIERS.index(tier) < TIERS.index(derived):
+        raise pytest.UsageError(f"{item.nodeid}: marked {tier}, but its fixtures make it {derived}")
+    return tier
 
 
 @pytest.fixture(scope="session")

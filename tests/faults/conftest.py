@@ -33,12 +33,6 @@ from tests.pipeline.conftest import txt, upload
 PRODUCT = 4242
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/faults/" in str(item.path).replace("\\", "/"):
-            item.add_marker(pytest.mark.faults)
-
-
 class Worker:
     """One `licensecodes worker` with one pool child: the child is the one
     that holds a claim, so a fault aimed at it cannot miss."""

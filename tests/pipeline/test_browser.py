@@ -27,7 +27,7 @@ from shared.tenants import grant_operator
 from tests.conftest import REPO, Tenant
 from tests.pipeline.conftest import queued_request, txt, upload, wait_decided
 
-pytestmark = pytest.mark.usefixtures("workers")
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("workers")]
 PRODUCT = 1234
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking ones Chromium's own connections are

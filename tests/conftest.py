@@ -107,7 +107,7 @@ def test_environ(**overrides: str) -> dict[str, str]:
     return environ | overrides
 
 
-# The tiers, in order (see pytest_collection_modifyitems).
+# The tiers, in the order they run (see pytest_collection_modifyitems).
 TIERS = ("unit", "db", "e2e", "pipeline", "browser", "faults")
 # Every fixture that reaches PostgreSQL or Redis goes through `settings`
 # (it connects, starting the embedded servers, and wipes them), so it is in
@@ -117,7 +117,7 @@ WORKERS_FIXTURE = "workers"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give every test exactly one tier marker.
+    """Give every test exactly one tier marker, then run the tiers in order.
 
     A tier marker on the test or its module (pytestmark) is kept: e2e
     (starts `licensecodes serve` and the like), browser
@@ -133,11 +133,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     A marker may only move a test to a later tier than its fixtures give
     (e2e for a test on `settings`), never to an earlier one: `unit` on a
-    test that uses the database would break `make test-quick`."""
+    test that uses the database would break `make test-quick`.
+
+    The tests then run sorted by tier, stably (collection order within a
+    tier). The session-scoped `workers` fixture keeps its worker and beat
+    running from its first user to the end of the session: they take every
+    wake-up call on the test broker and sweep queued requests every second.
+    A later test that did not ask for them, queuing requests behind the
+    API's back and expecting them to stay queued, would have them taken. So
+    every test that does not use the workers runs before the first one that
+    does. Only the modules that mix tiers are split, their module-scoped
+    fixtures set up once per part."""
     for item in items:
         tier = _tier(item)
         if item.get_closest_marker(tier) is None:
             item.add_marker(tier)
+        item.stash[_TIER] = tier
+    items.sort(key=lambda item: TIERS.index(item.stash[_TIER]))
+
+
+_TIER = pytest.StashKey[str]()
 
 
 def _tier(item: pytest.Item) -> str:

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-e2e test-faults lint bench fuzz load clean
+.PHONY: run test test-quick test-e2e test-faults lint bench fuzz load clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "licensecodes needs Python 3.11 or newer (set PYTHON=...)")'
@@ -20,6 +20,11 @@ run: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+# The unit tier alone (no database, no server started), each property
+# checked on a few examples (the quick profile of tests/conftest.py): seconds.
+test-quick: $(INSTALLED)
+	$(BIN)/python -m pytest -m unit --hypothesis-profile=quick
 
 test-e2e: $(INSTALLED)
 	$(BIN)/python -m pytest -m e2e

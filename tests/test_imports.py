@@ -1,4 +1,5 @@
-"""The dependency rule of STYLE.md, `web → shared ← worker`, checked on what
+"""The dependency rule of docs/architecture.md#the-shape-of-the-code,
+`web → shared ← worker` and a client that needs none of them, checked on what
 a fresh interpreter really imports (after pallets/click's test_imports.py).
 
 Each check imports every module of a package in a new process, so the
@@ -7,13 +8,14 @@ modules the test session already loaded cannot hide an import."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import clean_environ
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,20 +36,22 @@ print(json.dumps({"walked": walked, "modules": sorted(sys.modules), "threads": t
 FRAMEWORKS = {"flask", "flask_login", "flask_wtf", "wtforms", "werkzeug", "celery", "kombu", "billiard", "gunicorn"}
 
 
-def _import_everything(package: str, cwd: Path) -> dict[str, Any]:
-    environ = {**os.environ, "PYTHONPATH": str(REPO), "LICENSECODES_DATA_DIR": str(cwd / "data")}
-    environ.pop("DATABASE_URL", None)
-    environ.pop("REDIS_URL", None)
-    finished = subprocess.run(
+def _start_import(package: str, cwd: Path) -> subprocess.Popen[str]:
+    environ = clean_environ(PYTHONPATH=str(REPO), LICENSECODES_DATA_DIR=str(cwd / "data"))
+    return subprocess.Popen(
         [sys.executable, "-c", IMPORT_EVERYTHING, package],
         cwd=cwd,
         env=environ,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
     )
-    assert finished.returncode == 0, finished.stderr
-    result: dict[str, Any] = json.loads(finished.stdout)
+
+
+def _imported(process: subprocess.Popen[str], cwd: Path) -> dict[str, Any]:
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    result: dict[str, Any] = json.loads(stdout)
     result["left_behind"] = sorted(path.name for path in cwd.iterdir())
     return result
 
@@ -68,8 +72,18 @@ def _top_level(modules: list[str]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def shared_imports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _import_everything("shared", tmp_path_factory.mktemp("shared-imports"))
+def imports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """What importing each package imports, each in a fresh interpreter in
+    an empty directory of its own. The four run at once: each spends a
+    few seconds importing, and this module is part of `make test-quick`."""
+    cwds = {package: tmp_path_factory.mktemp(f"{package}-imports") for package in ("shared", "web", "worker", "client")}
+    started = {package: _start_import(package, cwd) for package, cwd in cwds.items()}
+    return {package: _imported(process, cwds[package]) for package, process in started.items()}
+
+
+@pytest.fixture
+def shared_imports(imports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return imports["shared"]
 
 
 def test_every_module_of_shared_is_imported_by_the_check(shared_imports: dict[str, Any]) -> None:
@@ -86,29 +100,29 @@ def test_shared_imports_neither_web_nor_worker(shared_imports: dict[str, Any]) -
 
 
 def test_importing_shared_starts_nothing_and_writes_nothing(shared_imports: dict[str, Any]) -> None:
-    # STYLE.md rule 1: no server, no thread, no data directory at import.
+    # Nothing happens at import: no server, no thread, no data directory.
     assert shared_imports["threads"] == 1
     assert shared_imports["left_behind"] == []
 
 
-def test_web_never_imports_the_worker_package(tmp_path: Path) -> None:
-    result = _import_everything("web", tmp_path)
+def test_web_never_imports_the_worker_package(imports: dict[str, dict[str, Any]]) -> None:
+    result = imports["web"]
 
     assert set(result["walked"]) == _modules_on_disk("web")
     assert "worker" not in _top_level(result["modules"])
     assert not [name for name in result["modules"] if name == "celery.worker" or name.startswith("celery.worker.")]
 
 
-def test_the_worker_never_imports_web_or_flask(tmp_path: Path) -> None:
-    result = _import_everything("worker", tmp_path)
+def test_the_worker_never_imports_web_or_flask(imports: dict[str, dict[str, Any]]) -> None:
+    result = imports["worker"]
 
     assert set(result["walked"]) == _modules_on_disk("worker")
     assert "celery" in _top_level(result["modules"])  # the check did load the worker's own framework
     assert _top_level(result["modules"]) & {"web", "flask", "werkzeug", "gunicorn"} == set()
 
 
-def test_the_client_imports_nothing_of_the_server(tmp_path: Path) -> None:
-    result = _import_everything("client", tmp_path)
+def test_the_client_imports_nothing_of_the_server(imports: dict[str, dict[str, Any]]) -> None:
+    result = imports["client"]
 
     assert set(result["walked"]) == _modules_on_disk("client")
     assert "requests" in _top_level(result["modules"])  # the check did load the client's own HTTP library
@@ -131,7 +145,7 @@ def _run_the_program(cwd: Path, *args: str) -> tuple[str, list[str]]:
     finished = subprocess.run(
         [sys.executable, "-c", RUN_THE_PROGRAM, *args],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=clean_environ(PYTHONPATH=str(REPO)),
         capture_output=True,
         text=True,
         timeout=120,

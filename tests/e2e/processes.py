@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.conftest import clean_environ
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,10 +37,10 @@ def free_port() -> int:
 
 
 def embedded_environ(data_dir: Path, **extra: str) -> dict[str, str]:
-    """An environment that makes the service use embedded servers in data_dir."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
-    environ.update(LICENSECODES_DATA_DIR=str(data_dir), **extra)
-    return environ
+    """An environment that makes the service use embedded servers in
+    data_dir, with its defaults: none of the caller's settings (no
+    DATABASE_URL, SECRET_KEY, PORT ...), only `extra`."""
+    return clean_environ(LICENSECODES_DATA_DIR=str(data_dir), **extra)
 
 
 def postgres_pid(data_dir: Path) -> int | None:

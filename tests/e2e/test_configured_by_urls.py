@@ -16,6 +16,7 @@ import pytest
 
 from shared.broker import kombu_url
 from shared.config import Settings
+from tests import conftest as suite
 from tests.e2e.processes import REPO, LineReader, free_port, remove_dir, short_temp_dir
 
 pytestmark = pytest.mark.e2e
@@ -30,14 +31,13 @@ def empty_data_dir() -> Iterator[Path]:
 
 def start(args: list[str], settings: Settings, data_dir: Path, **extra: str) -> subprocess.Popen[str]:
     assert settings.database_url and settings.redis_url
-    environ = {
-        "PATH": "/usr/bin:/bin",
-        "LICENSECODES_DATA_DIR": str(data_dir),
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": "a shared secret for every container",
+    environ = suite.test_environ(
+        LICENSECODES_DATA_DIR=str(data_dir),
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        SECRET_KEY="a shared secret for every container",
         **extra,
-    }
+    )
     return subprocess.Popen(
         [sys.executable, *args], env=environ, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -33,12 +33,6 @@ from tests.pipeline.conftest import txt, upload
 PRODUCT = 4242
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/faults/" in str(item.path).replace("\\", "/"):
-            item.add_marker(pytest.mark.faults)
-
-
 class Worker:
     """One `licensecodes worker` with one pool child: the child is the one
     that holds a claim, so a fault aimed at it cannot miss."""
@@ -53,7 +47,7 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker", "worker", "--concurrency=1", "-n", f"{self.name}@%h"],
             # A message lost with Redis is published again after seconds, not a minute.
-            env={**test_environ(), "REPUBLISH_AFTER_SECONDS": "3"},
+            env=test_environ(REPUBLISH_AFTER_SECONDS="3"),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -25,6 +25,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
 
+from shared.broker import BULK_QUEUE, QUEUE, redis_client
+from shared.config import Settings
 from shared.models import Product
 from shared.storage import BlobWriter
 from shared.uploads import create_request
@@ -57,7 +59,17 @@ def _start(role: str, log: Any, *options: str) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture(scope="session")
-def workers(engine: Engine) -> Iterator[WorkerProcesses]:
+def workers(settings: Settings, engine: Engine) -> Iterator[WorkerProcesses]:
+    """A worker (two pool children) and beat, from the first test that asks
+    for them to the end of the session. tests/conftest.py runs every test
+    that does not use them first, so they never run beside one."""
+    # Those earlier tests left their uploads' wake-up calls on the broker,
+    # for requests whose tables have been emptied since. Request ids restart
+    # at 1 in every test, so a worker taking one of those calls would claim
+    # whichever request of a later test has that id: drop them first (kombu
+    # keeps a queue's messages in a Redis list named after it).
+    assert settings.redis_url is not None
+    redis_client(settings.redis_url).delete(QUEUE, BULK_QUEUE)
     log_path = TEST_DATA_DIR / "logs" / "pytest-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:

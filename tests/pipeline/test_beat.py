@@ -8,12 +8,18 @@ import dbm
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from shared.config import Settings
 from tests import conftest as suite
 from tests.conftest import REPO, TEST_DATA_DIR
 
 
-def test_beat_sends_the_sweep_beside_a_corrupt_schedule_file_from_an_older_release(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_beat_sends_the_sweep_beside_a_corrupt_schedule_file_from_an_older_release(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # `settings`: beat sends the sweep to the test services, so they must be
+    # up (and so the test is in the db tier, not the unit one).
     left_over = TEST_DATA_DIR / "celerybeat-schedule"
     with dbm.open(str(left_over), "c") as schedule:  # the dbm module shelve, and so beat, would use
         schedule[b"entries"] = b""  # what a beat killed mid-write left: "EOFError: Ran out of input"

@@ -11,6 +11,7 @@ var/test/screenshots/<name>.png (<name>-phone.png at phone width)."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from shared.tenants import grant_operator
 from tests.conftest import REPO, Tenant
 from tests.pipeline.conftest import queued_request, txt, upload, wait_decided
 
-pytestmark = pytest.mark.usefixtures("workers")
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("workers")]
 PRODUCT = 1234
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking ones Chromium's own connections are
@@ -50,11 +51,21 @@ AXE = Axe()  # axe-core, bundled with the package: nothing fetched
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: the browser tests need Debian's (apt-get install chromium)")
+        missing = f"no Chromium at {CHROMIUM}: the browser tests need Debian's (apt-get install chromium)"
+        # A developer without Chromium runs the rest; in CI a skip would
+        # pass unseen with no screen checked, so the run fails instead.
+        if in_ci():
+            pytest.fail(missing + "; CI is set, so this is a failure, not a skip", pytrace=False)
+        pytest.skip(missing)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def in_ci() -> bool:
+    """CI set as CI services set it (true, 1, yes ...), not empty or false."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import states
 from shared.config import Settings
-from tests.conftest import Tenant
+from tests.conftest import Tenant, clean_environ
 from tests.pipeline.conftest import large_csv, queued_request, txt
 from web.cli import cli
 
@@ -67,8 +67,7 @@ def a_file(tmp_path: Path, content: bytes, name: str = "codes.txt") -> str:
 def client_process(*args: str, data_dir: Path, **environ: str) -> subprocess.CompletedProcess[str]:
     """The client as a publisher runs it, on a machine with no database:
     the data directory is empty and must stay so."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env |= {"LICENSECODES_DATA_DIR": str(data_dir), **environ}
+    env = clean_environ(LICENSECODES_DATA_DIR=str(data_dir), **environ)
     return subprocess.run(
         [sys.executable, "-m", "web", *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -240,8 +239,7 @@ def test_on_a_terminal_the_processing_has_a_bar_of_its_own(server_url: str, acme
 def client_on_a_terminal(*args: str, data_dir: Path, **environ: str) -> tuple[int, str]:
     """The client with its stderr on a pseudo-terminal, as a person runs
     it: its exit status and everything it drew there."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env |= {"LICENSECODES_DATA_DIR": str(data_dir), "COLUMNS": "120", **environ}
+    env = clean_environ(LICENSECODES_DATA_DIR=str(data_dir), COLUMNS="120", **environ)
     main, side = pty.openpty()
     with subprocess.Popen(
         [sys.executable, "-m", "web", *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=side

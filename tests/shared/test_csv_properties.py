@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from shared.formats import CsvRecord, Problem
 from shared.formats.csv import CsvProduct, CsvRules, read_csv
 from shared.models import REASON_CODES
+from tests.conftest import examples
 from tests.shared.mutations import mutate
 
 RULES = CsvRules(products={"psc": CsvProduct(1234, None), "acme": CsvProduct(5678, "AC")})
 ALL_RULES = st.sampled_from([RULES, CsvRules(RULES.products, only_short_code="psc"), CsvRules({})])
-CHECKED = settings(max_examples=300, deadline=None, database=None)
+CHECKED = settings(max_examples=examples(300), deadline=None, database=None)
 
 FIRST = "ABCXYZabcxyz0189Ééÿ"  # letters of Windows-1252 beyond ASCII: a code must fit the download
 REST = FIRST + "-_./#=+@,\"'€"
@@ -133,7 +134,7 @@ def test_the_result_does_not_depend_on_how_the_bytes_are_chunked(data: bytes, cu
 
 
 @given(st.binary(min_size=1, max_size=40), st.integers(60_000, 70_000), st.lists(st.integers(min_value=0), max_size=8))
-@settings(max_examples=40, deadline=None, database=None)
+@settings(max_examples=examples(40), deadline=None, database=None)
 def test_rows_around_the_length_limit_read_the_same_in_any_chunks(tail: bytes, length: int, cuts: list[int]) -> None:
     data = HEADER + b'A1,psc,"' + b"x\n" * (length // 2) + tail
     assert list(read_csv(chunked(data, cuts), RULES)) == list(read_csv([data], RULES))

@@ -23,6 +23,7 @@ from shared.formats import CodeRecord, CsvRecord, Problem
 from shared.formats.csv import KEY, SHORT_CODE, read_csv
 from shared.formats.txt import read_txt
 from shared.models import REASON_CODES
+from tests.conftest import examples
 from tests.shared.test_csv_properties import RULES as CSV_RULES
 from tests.shared.test_csv_properties import good_files as good_csv_files
 from tests.shared.test_csv_properties import good_rows, quoted
@@ -67,7 +68,7 @@ TXT_LETTERS = ["byte FF", "overlong C0 AF"]
 CSV_STOPS = {"NUL", "1 MB", "byte FF", "overlong C0 AF", "lone surrogate ED A0 80"}
 # The CSV format types every column but free text, which takes any character as its value.
 FREE_TEXT = {"license__note"}
-SOME = settings(max_examples=40, deadline=None, database=None)
+SOME = settings(max_examples=examples(40), deadline=None, database=None)
 
 
 def poisoned(draw: st.DrawFn, value: bytes | str, poison: bytes) -> bytes:

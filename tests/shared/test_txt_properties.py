@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from shared.formats import CodeRecord, Problem
 from shared.formats.txt import TxtRules, read_txt
 from shared.models import REASON_CODES
+from tests.conftest import examples
 from tests.shared.mutations import mutate
 
 CODE_TYPES = ["activation", "evaluation"]
@@ -24,7 +25,7 @@ ALL_RULES = st.builds(
     prefix=st.sampled_from([None, "A", "Ab", "Éc", "AB-"]),
     code_type=st.sampled_from(CODE_TYPES),
 )
-CHECKED = settings(max_examples=300, deadline=None, database=None)
+CHECKED = settings(max_examples=examples(300), deadline=None, database=None)
 
 FIRST = b"ABCXYZabcxyz0189\xc9\xe9"
 REST = FIRST + b"-_./#=+@\x80\x8a\x9f\xff"

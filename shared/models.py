@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -65,8 +66,8 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 IDEMPOTENCY_CONSTRAINT = "uq_upload_requests_idempotency_key"
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+def _one_of(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN {sql_list(values)}"
 
 
 def _created_at() -> Mapped[datetime.datetime]:
@@ -295,14 +296,14 @@ class UploadRequest(Base):
             "ix_upload_requests_pending",
             "status",
             "created_at",
-            postgresql_where=text(f"status IN {sql_list(PENDING)}"),
+            postgresql_where=text(_one_of("status", PENDING)),
         ),
         # /metrics and the operator page count the last hour's decisions on
         # every scrape: without it, a scan of every request ever made.
         Index(
             "ix_upload_requests_decided_finished",
             "finished_at",
-            postgresql_where=text(f"status IN {sql_list(DECIDED)}"),
+            postgresql_where=text(_one_of("status", DECIDED)),
         ),
     )
 

@@ -47,7 +47,8 @@ DELETABLE = (RequestStatus.QUEUED,)
 LISTED = tuple(status for status in RequestStatus if status is not RequestStatus.DELETED)
 
 
-def sql_list(statuses: Iterable[StrEnum]) -> str:
-    """The statuses as an SQL list for hand-written SQL: `('queued', 'processing')`.
-    The values are this module's own constants, never user input."""
-    return "(" + ", ".join(f"'{status.value}'" for status in statuses) + ")"
+def sql_list(values: Iterable[str]) -> str:
+    """Constants as an SQL list for hand-written SQL: `('queued', 'processing')`.
+    For the program's own names (statuses, formats, reason codes), never
+    user input: nothing is escaped."""
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"

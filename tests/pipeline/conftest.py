@@ -28,11 +28,10 @@ from werkzeug.test import encode_multipart
 from shared.broker import BULK_QUEUE, QUEUE, redis_client
 from shared.config import Settings
 from shared.models import Product
+from shared.statuses import DECIDED
 from shared.storage import BlobWriter
 from shared.uploads import create_request
 from tests.conftest import REPO, TEST_DATA_DIR, Tenant, test_environ
-
-DECIDED = ("completed", "rejected")
 
 
 @dataclass

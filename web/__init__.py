@@ -46,6 +46,8 @@ def create_app(settings: Settings) -> Flask:
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
     )
     app.extensions["licensecodes.settings"] = settings
+    # First of all hooks: a request the front refused is answered unread.
+    app.before_request(errors.answer_front_refusals)
     database.init_app(app, settings.database_url)
     health.init_app(app, settings.redis_url)
     app.extensions["licensecodes.dispatcher"] = Dispatcher(settings.redis_url)

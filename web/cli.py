@@ -94,8 +94,8 @@ def serve() -> None:
 @click.option("--threads", default=4, show_default=True, help="threads per worker process")
 @_reports_errors
 def web(workers: int, threads: int) -> None:
-    """Run the web server (gunicorn) on HOST:PORT."""
-    from web.server import run_web_server
+    """Run the web server (gunicorn over hypercorn) on HOST:PORT."""
+    from web.serving import run_web_server
 
     run_web_server(connect(Settings.from_env()), workers=workers, threads=threads)
 

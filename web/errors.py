@@ -6,18 +6,26 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from shared.errors import DomainError
+from web.serving.front import MIN_BYTES_PER_WINDOW, WINDOW_SECONDS, Refusal, refusal_of
 
 _DOMAIN_TITLES = {404: "Not found", 409: "Not possible now", 400: "Not possible"}
-_HTTP_CODES = {413: "file_too_large", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+_HTTP_CODES = {
+    408: "request_too_slow",
+    413: "file_too_large",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+}
 # What a person can do about an error page, by status: a page that only says
 # what went wrong leaves them stuck.
 _NEXT_STEPS = {
     400: "Go back, reload the page and try again.",
     404: "Check the address, or find what you were looking for from your products.",
     405: "Go back and use the page's own buttons and links.",
+    408: "Try again from a faster or steadier connection.",
     409: "Go back to the list: the state of the item has changed since the page was shown.",
     413: "Split the file into smaller ones and upload each.",
     429: "Wait that long, then reload the page.",
@@ -43,6 +51,20 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+
+
+def answer_front_refusals() -> None:
+    """A body the front refused (web.serving.front) is answered here, before
+    any other hook, in the caller's language: JSON on the API, a page on the
+    screens."""
+    refusal = refusal_of(request.environ)
+    if refusal is Refusal.TOO_LARGE:
+        raise RequestEntityTooLarge()
+    if refusal is Refusal.TOO_SLOW:
+        raise RequestTimeout(
+            f"The request body arrived slower than {MIN_BYTES_PER_WINDOW / WINDOW_SECONDS / 1024:g} KB/s"
+            f" over {WINDOW_SECONDS:g} s, so the connection was closed."
+        )
 
 
 def _wants_json() -> bool:

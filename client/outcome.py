@@ -8,6 +8,10 @@ from typing import Any
 from client.errors import EXIT_OK, EXIT_PENDING, EXIT_REJECTED
 
 DECIDED = frozenset({"completed", "rejected"})
+# The server's error report keeps the problems of this many lines, the
+# lowest (docs/product.md#what-a-rejected-request-says); the client imports
+# nothing of the server, so the figure is written here.
+REPORTED_PROBLEMS = 10_000
 
 
 def exit_status(upload: dict[str, Any]) -> int:
@@ -62,8 +66,9 @@ def _rejected(upload: dict[str, Any]) -> list[str]:
     lines = [f"upload {upload['id']} rejected, nothing was stored: {why}"]
     lines += [_problem(error) for error in errors]
     if count > len(errors):
+        which = "every one is" if count <= REPORTED_PROBLEMS else f"the first {REPORTED_PROBLEMS:,} by line are"
         lines.append(
-            f"... and {count - len(errors):,} more ({count:,} problems in all); every one is in the report: "
+            f"... and {count - len(errors):,} more ({count:,} problems in all); {which} in the report: "
             f"licensecodes download {upload['id']} --errors -o errors-{upload['id']}.csv"
         )
     return lines

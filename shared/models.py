@@ -63,6 +63,10 @@ REASON_CODES = (
 MAX_EVALUATION_EXPIRY_DAYS = 60
 MAX_CODE_LENGTH = 128
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# A hostile file can have a problem on every line: a rejected request keeps
+# the problems of this many lines, the lowest, and counts the rest
+# (docs/product.md#what-a-rejected-request-says).
+MAX_REPORTED_PROBLEMS = 10_000
 IDEMPOTENCY_CONSTRAINT = "uq_upload_requests_idempotency_key"
 
 
@@ -267,6 +271,15 @@ class UploadRequest(Base):
         return self.is_completed and not self.dry_run
 
     @property
+    def reported_problems(self) -> int:
+        """How many problems the error report lists (the first ones by line)."""
+        return min(self.error_count, MAX_REPORTED_PROBLEMS)
+
+    @property
+    def report_is_cut(self) -> bool:
+        return self.error_count > self.reported_problems
+
+    @property
     def status_label(self) -> str:
         return RequestStatus(self.status).label
 
@@ -309,8 +322,9 @@ class UploadRequest(Base):
 
 
 class UploadProblem(Base):
-    """Every problem of a rejected request, for the full error report (the
-    request itself lists the first 100)."""
+    """The problems of a rejected request for its error report, the first
+    MAX_REPORTED_PROBLEMS by line (the request itself lists the first 100
+    and counts them all)."""
 
     __tablename__ = "upload_problems"
 

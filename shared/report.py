@@ -1,5 +1,7 @@
-"""The error report of a rejected request: every problem, in line order,
-as CSV (line, reason_code, message), streamed."""
+"""The error report of a rejected request: its problems in line order, as
+CSV (line, reason_code, message), streamed. At most MAX_REPORTED_PROBLEMS
+(shared.models) are stored, the lowest lines; when a file had more, a last row says how
+many more there were (the request's `error_count` is exact)."""
 
 from __future__ import annotations
 
@@ -27,12 +29,19 @@ def report_file(connection: Connection, request: UploadRequest) -> Iterator[byte
         text("SELECT line, reason_code, message FROM upload_problems WHERE request_id = :id ORDER BY line, id"),
         {"id": request.id},
     )
-    stored = False
+    stored = 0
     for batch in rows.partitions(BATCH_ROWS):
-        stored = True
+        stored += len(batch)
         yield _csv(tuple(row) for row in batch)
     if not stored:  # a rejection with no line to blame (processing_failed)
         yield _csv([("", request.reason_code or "", request.reason or "")])
+    elif request.error_count > stored:
+        yield _csv([("", "", not_listed(request.error_count - stored, stored))])
+
+
+def not_listed(more: int, kept: int) -> str:
+    """The report's last row when some problems were counted but not kept."""
+    return f"… and {more:,} more problems not listed: only the first {kept:,} by line are kept"
 
 
 def _csv(rows: object) -> bytes:

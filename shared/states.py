@@ -28,8 +28,9 @@ from typing import Any
 from sqlalchemy import case, func, literal_column, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from shared.broker import BULK_BYTES
 from shared.errors import Conflict, NotFound
 from shared.formats import Problem
 from shared.models import UploadRequest
@@ -66,8 +67,42 @@ def _seconds(value: int) -> Any:
 
 
 def claim(session: Database, request_id: int, lease_seconds: int) -> Claim | None:
-    """Take a queued request for this worker, or None when it is not queued
-    (already claimed, decided or deleted: a duplicate message is a no-op)."""
+    """Take, for this worker woken by the message of `request_id`, the
+    fairest queued request of that request's queue (`_fairest`), or else
+    the named one if it is still queued; None when there is nothing to
+    take (a duplicate or late message is then a no-op). The claim may
+    name another request than the message did: docs/architecture.md#fair-queuing
+    says why no request is left without a message."""
+    chosen = session.scalar(_fairest(request_id))
+    return _claim(session, request_id if chosen is None else chosen, lease_seconds)
+
+
+def _fairest(request_id: int) -> Any:
+    """The queued request of the same queue as `request_id` (small or bulk,
+    shared.broker.queue_for) that is most owed a worker: its publisher's
+    fewest requests in progress first, then the named one, then the oldest.
+    Locked (FOR UPDATE) in the caller's transaction, skipping any row
+    another transaction holds: two workers never choose the same one, and
+    one that a delete or another claim is taking is left to them."""
+    named = aliased(UploadRequest)
+    busy = aliased(UploadRequest)
+    bulk = select(named.size_bytes > BULK_BYTES).where(named.id == request_id).scalar_subquery()
+    in_progress = (
+        select(func.count())
+        .where(busy.publisher_id == UploadRequest.publisher_id, busy.status == RequestStatus.PROCESSING)
+        .scalar_subquery()
+    )
+    return (
+        select(UploadRequest.id)
+        .where(UploadRequest.status == RequestStatus.QUEUED, (UploadRequest.size_bytes > BULK_BYTES) == bulk)
+        .order_by(in_progress, UploadRequest.id != request_id, UploadRequest.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=UploadRequest)
+    )
+
+
+def _claim(session: Database, request_id: int, lease_seconds: int) -> Claim | None:
+    """queued → processing for this request, if it still is queued."""
     token = uuid.uuid4()
     claimed = session.execute(
         update(UploadRequest)

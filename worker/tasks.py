@@ -1,7 +1,9 @@
 """The tasks: thin. Each unpacks an id, opens what it needs, calls shared/.
 
-`uploads.process` is idempotent: a duplicate or late message finds nothing to
-claim and does nothing. `uploads.sweep` is what makes the processing window
+`uploads.process` is a wake-up call for the queue of the request it names:
+it claims the fairest queued request of that queue, which may be another
+one (docs/architecture.md#fair-queuing), and a duplicate or late message
+that finds nothing queued does nothing. `uploads.sweep` is what makes the processing window
 hold when a message is lost or a worker dies
 (docs/architecture.md#failures-and-what-holds).
 """
@@ -29,13 +31,16 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         with log_context.about(request_id=request_id):
             return _process(request_id)
 
-    def _process(request_id: int) -> str:
+    def _process(named_id: int) -> str:
         with runtime.sessions.begin() as session:
-            held = states.claim(session, request_id, runtime.settings.lease_seconds)
+            held = states.claim(session, named_id, runtime.settings.lease_seconds)
         if held is None:
-            return "not claimed"  # decided, deleted, or another worker has it
-        log_context.bind(publisher_id=held.publisher_id)  # undone with the request id, by the task
-        log.info("upload %s: claimed (attempt %s)", request_id, held.attempt)
+            return "not claimed"  # nothing queued: decided, deleted, or other workers have them
+        request_id = held.request_id
+        # Undone with the message's request id, by the task.
+        log_context.bind(request_id=request_id, publisher_id=held.publisher_id)
+        through = "" if request_id == named_id else f" through the message of upload {named_id}"
+        log.info("upload %s: claimed (attempt %s)%s", request_id, held.attempt, through)
         try:
             outcome = loading.decide(runtime.engine, held, runtime.settings.lease_seconds)
         except ClaimLost:

@@ -10,7 +10,11 @@ is the physical line it starts on (the header is line 1), so a row after a
 quoted newline counts that extra line. Each row is checked in the order of
 the TXT format's rules (format, product, prefix, expiry) and its first failure is its only
 problem. Text that cannot be trusted (not UTF-8, a NUL, a row too long) ends
-the reading with one problem: what follows it would be guesswork.
+the reading with one problem: what follows it would be guesswork. Empty
+lines between rows never reach the csv module: they are counted, and each
+run of them is one `ProblemRun` of blank rows (`read_csv` hands out its
+problems one by one), so a file of a million blank lines costs no object a
+line.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from shared.formats.codes import Failure, format_failure, prefix_failure, shown, windows_1252_failure
-from shared.formats.records import CsvRecord, Problem
+from shared.formats.records import CsvRecord, Problem, ProblemRun
 from shared.models import MAX_EVALUATION_EXPIRY_DAYS
 
 # Characters. A full row of every column stays far below; the process-wide
@@ -154,21 +158,33 @@ def looks_like_csv(head: bytes) -> bool:
 
 def read_csv(chunks: Iterable[bytes], rules: CsvRules) -> Iterator[CsvRecord | Problem]:
     """Yield, in line order, a CsvRecord for each good row and a Problem for each bad one."""
-    rows = _rows(_Source(chunks))
+    for item in read_csv_runs(chunks, rules):
+        if isinstance(item, ProblemRun):
+            yield from item.problems()
+        else:
+            yield item
+
+
+def read_csv_runs(chunks: Iterable[bytes], rules: CsvRules) -> Iterator[CsvRecord | Problem | ProblemRun]:
+    """As read_csv, but a run of blank lines comes as one ProblemRun: the loader's way in."""
+    source = _Source(chunks)
+    rows = _rows(source)
     first = next(rows, None)
     if first is None or isinstance(first, Problem):
         yield first or _problem(1, ("empty_file", "the file is empty; it needs a header row and at least one row"))
         return
+    assert not isinstance(first, ProblemRun), "blank lines are counted as such only after the header"
     names = [cell.strip(_SPACES) for cell in first[1]]  # header cells match exactly, but for surrounding spaces
     failure = _header_failure(names)
     if failure is not None:
         yield _problem(1, failure)
         return
+    source.count_blank_lines = True  # the header is read: a blank line is a blank row from here on
     check = _RowCheck(names, rules).check
     rows_seen = False
     for item in rows:
         rows_seen = True
-        yield item if isinstance(item, Problem) else check(*item)
+        yield item if isinstance(item, (Problem, ProblemRun)) else check(*item)
     if not rows_seen:
         yield _problem(1, ("empty_file", "the file has a header but no rows"))
 
@@ -180,22 +196,27 @@ class _Stop(Exception):
         self.failure, self.at_row_start = failure, at_row_start
 
 
-def _rows(source: _Source) -> Iterator[tuple[int, list[str]] | Problem]:
-    """(the line a row starts on, its cells) for each row, or its Problem."""
+def _rows(source: _Source) -> Iterator[tuple[int, list[str]] | Problem | ProblemRun]:
+    """(the line a row starts on, its cells) for each row, or its Problem;
+    before it, the blank lines the source counted on the way, if any."""
     reader = csv.reader(source, strict=True)  # strict: '"ab"c' or a quote never closed is an error
     while True:
         source.start_row()
         try:
             cells = next(reader)
         except StopIteration:
+            yield from source.blank_lines()
             return
         except _Stop as stop:
+            yield from source.blank_lines()
             yield _problem(source.row_start if stop.at_row_start else source.line + 1, stop.failure)
             return
         except csv.Error as error:
+            yield from source.blank_lines()
             yield _problem(source.row_start, ("format", _csv_failure(str(error))))
             source.skip_rest_of_row()
             continue
+        yield from source.blank_lines()
         yield source.row_start, cells
 
 
@@ -224,6 +245,16 @@ class _Source:
         self._row_quotes = 0  # '"' in the current row, so far: odd while a quoted cell is open
         self._row_first: int | None = None  # the first line handed out for the current row
         self._skipping = False  # through the rest of a broken row
+        # Set once the header is read: from then on an empty line before a
+        # row starts is counted here as a blank row, never handed out.
+        self.count_blank_lines = False
+        self._blank_first = self._blank_count = 0  # the run of blank lines counted since the last row
+
+    def blank_lines(self) -> Iterator[ProblemRun]:
+        """The run of blank lines counted since the last call, if any."""
+        if self._blank_count:
+            yield ProblemRun(self._blank_first, self._blank_count, *_BLANK_ROW)
+            self._blank_count = 0
 
     def start_row(self) -> None:
         self.row_chars = self._row_quotes = 0
@@ -250,6 +281,8 @@ class _Source:
             lines = partial.split("\n") if "\n" in text else [partial]
             partial = lines.pop()
             for line in lines:
+                if (not line or line == "\r") and self._blank_between_rows():
+                    continue
                 if self._handed_out(line):
                     self.row_chars += len(line) + 1
                     if self.row_chars > _MAX_ROW:
@@ -261,6 +294,18 @@ class _Source:
                 raise _Stop(failure)
         if partial and self._handed_out(partial):
             yield partial
+
+    def _blank_between_rows(self) -> bool:
+        """Count an empty line met before a row starts as a blank row;
+        False when it belongs to the csv module (the header, or inside a
+        row or the rest of a broken one)."""
+        if not self.count_blank_lines or self._row_first is not None or self._skipping:
+            return False
+        self.line += 1
+        if not self._blank_count:
+            self._blank_first = self.line
+        self._blank_count += 1
+        return True
 
     def _handed_out(self, line: str) -> bool:
         """Count the line; False when it is skipped (the rest of a broken row)."""
@@ -326,6 +371,9 @@ def _unknown(name: str) -> str:
     return f"unknown column {shown(name)} ({hint})"
 
 
+_BLANK_ROW = ("blank_line", "the row is blank (all its cells are empty); remove it")
+
+
 class _RowCheck:
     """The rules of docs/product.md#the-csv-format for the rows under one good header."""
 
@@ -340,7 +388,7 @@ class _RowCheck:
         """The row's record, or its first failure in the order of the TXT rules (format, product, prefix, expiry)."""
         if len(cells) != self._width or not cells[self._key]:
             if not any(cell.strip(_SPACES) for cell in cells):
-                return _problem(line, ("blank_line", "the row is blank (all its cells are empty); remove it"))
+                return _problem(line, _BLANK_ROW)
             if len(cells) != self._width:
                 return _problem(line, ("format", f"the row has {len(cells)} cells; the header has {self._width}"))
         code = cells[self._key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 
@@ -53,3 +54,20 @@ class Problem(NamedTuple):
 
     def as_json(self) -> dict[str, Any]:
         return {"line": self.line, "reason_code": self.reason_code, "message": self.message}
+
+
+class ProblemRun(NamedTuple):
+    """The same problem on each line of a run of consecutive lines (a million
+    blank lines, say): one item for the whole run, so that a hostile file
+    costs no Python object a line. `why` is the message after "line N: "."""
+
+    first_line: int
+    line_count: int
+    reason_code: str
+    why: str
+
+    def problem(self, line: int) -> Problem:
+        return Problem(line, self.reason_code, f"line {line}: {self.why}")
+
+    def problems(self) -> Iterator[Problem]:
+        return (self.problem(line) for line in range(self.first_line, self.first_line + self.line_count))

@@ -17,7 +17,10 @@ only lines the rule book accepts (ASCII, numbers without leading zeros and
 of at most nine digits, ranges spelt out); whatever it leaves goes to
 `check`, one line at a time, and the block path resumes after it. So the
 block path can only ever agree with the rule book, which `read_txt` checks
-for every line it expands.
+for every line it expands. A bad line that the next lines repeat byte for
+byte has the same problem on each of them (only line 1 is special, for
+its byte-order mark): the run comes as one `ProblemRun`, so that a file of
+a million blank lines is counted, not checked line by line.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from shared.formats.codes import CHARACTER_NAMES, describe, format_failure, is_forbidden, prefix_failure, shown
-from shared.formats.records import CleanLines, CodeRecord, Problem
+from shared.formats.records import CleanLines, CodeRecord, Problem, ProblemRun
 from shared.models import MAX_CODE_LENGTH, MAX_EVALUATION_EXPIRY_DAYS
 
 _MAX_INT = 2_147_483_647  # expiry, build and seats are PostgreSQL integers
@@ -66,7 +69,7 @@ class TxtRules:
 
 def read_txt(chunks: Iterable[bytes], rules: TxtRules) -> Iterator[CodeRecord | Problem]:
     """Yield, in line order, a CodeRecord for each good line and a Problem for each bad line."""
-    reader = _Reader(rules)
+    reader = _Reader(rules)  # every bad line by the rule book itself (no runs)
     for item in reader.read(chunks):
         if type(item) is CleanLines:
             yield from reader.records(item)  # type: ignore[arg-type]
@@ -74,10 +77,13 @@ def read_txt(chunks: Iterable[bytes], rules: TxtRules) -> Iterator[CodeRecord | 
             yield item  # type: ignore[misc]
 
 
-def read_txt_blocks(chunks: Iterable[bytes], rules: TxtRules) -> Iterator[CleanLines | CodeRecord | Problem]:
-    """As read_txt, but runs of good lines come as CleanLines: the loader's
-    way in, where a good line costs no Python object."""
-    return _Reader(rules).read(chunks)
+def read_txt_blocks(
+    chunks: Iterable[bytes], rules: TxtRules
+) -> Iterator[CleanLines | CodeRecord | Problem | ProblemRun]:
+    """As read_txt, but runs of good lines come as CleanLines and runs of
+    one bad line repeated as a ProblemRun: the loader's way in, where
+    neither costs a Python object a line."""
+    return _Reader(rules, runs=True).read(chunks)
 
 
 def _clean_lines(rules: TxtRules, max_expiry: int) -> re.Pattern[bytes]:
@@ -100,7 +106,8 @@ def _clean_lines(rules: TxtRules, max_expiry: int) -> re.Pattern[bytes]:
 
 
 class _Reader:
-    def __init__(self, rules: TxtRules) -> None:
+    def __init__(self, rules: TxtRules, runs: bool = False) -> None:
+        self._runs = runs  # a bad line repeated comes as one ProblemRun
         self._product_id = rules.product_id
         self._prefix = rules.prefix or ""
         self._max_expiry = MAX_EVALUATION_EXPIRY_DAYS if rules.code_type == "evaluation" else _MAX_INT
@@ -109,7 +116,7 @@ class _Reader:
         self._partial = b""  # the current line so far, at most _MAX_LINE bytes
         self._long: _LongLine | None = None  # the current line, once too long to hold
 
-    def read(self, chunks: Iterable[bytes]) -> Iterator[CleanLines | CodeRecord | Problem]:
+    def read(self, chunks: Iterable[bytes]) -> Iterator[CleanLines | CodeRecord | Problem | ProblemRun]:
         for chunk in chunks:
             chunk = bytes(chunk)
             end = chunk.rfind(b"\n") + 1
@@ -131,7 +138,7 @@ class _Reader:
                 raise AssertionError(f"the block path took a line the rule book refuses: {record}")
             yield record
 
-    def _complete(self, lines: bytes) -> Iterator[CleanLines | CodeRecord | Problem]:
+    def _complete(self, lines: bytes) -> Iterator[CleanLines | CodeRecord | Problem | ProblemRun]:
         """Whole lines (each ended by an LF), the first joined to what came before."""
         if self._long is not None:
             first = lines.index(b"\n")
@@ -153,10 +160,11 @@ class _Reader:
             self._long = _LongLine().feed(self._partial)
             self._partial = b""
 
-    def _check_block(self, lines: bytes) -> Iterator[CleanLines | CodeRecord | Problem]:
+    def _check_block(self, lines: bytes) -> Iterator[CleanLines | CodeRecord | Problem | ProblemRun]:
         """The hot loop, a run of lines at a time: one regex match takes the
         longest run of good lines; the line that stopped it goes to the rule
-        book; the run resumes after it."""
+        book, and so do the copies of it that follow, as one run; the run of
+        good lines resumes after them."""
         start, size = 0, len(lines)
         while start < size:
             end = self._clean(lines, start).end()  # type: ignore[union-attr]  # (?:…)*+ always matches
@@ -168,8 +176,16 @@ class _Reader:
                     return
             stop = lines.index(b"\n", end)
             self._number += 1
-            yield self.check(self._number, lines[end:stop], ended=True)
+            outcome = self.check(self._number, lines[end:stop], ended=True)
+            yield outcome
             start = stop + 1
+            if self._runs and type(outcome) is Problem and self._number > 1:
+                copies = _copies(lines, lines[end:start], start)
+                if copies:
+                    why = outcome.message.removeprefix(f"line {self._number}: ")  # type: ignore[union-attr]
+                    yield ProblemRun(self._number + 1, copies, outcome.reason_code, why)  # type: ignore[union-attr]
+                    self._number += copies
+                    start += copies * (start - end)
 
     def check(self, number: int, raw: bytes, ended: bool) -> CodeRecord | Problem:
         """Every rule of the format on one line (`raw`: without its LF; `ended`: it had one)."""
@@ -203,6 +219,27 @@ class _Reader:
             limit = "at least 1 day" if days < 1 else f"at most {self._max_expiry} days for evaluation codes"
             return "expiry_out_of_range", f"the expiry period {days} is out of range; it must be {limit}"
         return CodeRecord(number, code, days, build_no, seat_count)
+
+
+_MAX_COMPARED = 1 << 20  # bytes: the blocks of _copies stop doubling there
+
+
+def _copies(lines: bytes, line: bytes, start: int) -> int:
+    """How many times `line` repeats itself from `start` on: compared in
+    blocks that double while they match and halve when they do not, so a
+    million blank lines take some forty comparisons, not a million."""
+    count, block, times = 0, line, 1
+    while True:
+        if lines.startswith(block, start):
+            start += len(block)
+            count += times
+            if len(block) < _MAX_COMPARED:
+                block, times = block + block, times * 2
+        elif times > 1:
+            times //= 2
+            block = block[: len(line) * times]
+        else:
+            return count
 
 
 def _encoding_failure(number: int, start: bytes, has_nul: bool, undefined: int | None) -> Failure | None:

@@ -2,7 +2,7 @@
 
     job.py                the request, its products and its reader; the per-request maximum
     load.py               decide(): the stages stage → check → store → decide, in one screen
-    feed.py               the reader's items as COPY rows; every problem set aside
+    feed.py               the reader's items as COPY rows; problems counted, the first 10,000 kept
     staging.py            the staging table and the set-based SQL on it
     store.py              the insert, the duplicate queries, a dry run's summary
     prepared_download.py  a TXT request's download, written while the file is read

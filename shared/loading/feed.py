@@ -7,52 +7,75 @@ one row: its first line's number, then its bytes between quotes."""
 from __future__ import annotations
 
 import heapq
+import io
 import json
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 
-from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem
+from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem, ProblemRun
+from shared.models import MAX_REPORTED_PROBLEMS
 from shared.states import MAX_LISTED_ERRORS
 
 _NULL = "\\N"
-SPOOL_IN_MEMORY_BYTES = 1024 * 1024
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024  # a worker's scratch file stays in memory up to this size
 READ_BYTES = 1024 * 1024  # what psycopg2 asks for at a time (copy_expert's size)
 
 
 class ProblemLog:
-    """Counts every problem, keeps the MAX_LISTED_ERRORS with the lowest line
-    numbers whatever order they arrive in, and spools all of them as COPY
-    rows for shared.loading.staging.COPY_PROBLEMS (the full error report). The spool
-    is this worker's scratch space: in memory up to a megabyte, then a
-    temporary file; it is never shared with another host."""
+    """Counts every problem and keeps the MAX_REPORTED_PROBLEMS with the
+    lowest line numbers, whatever order they arrive in: the request lists
+    the first MAX_LISTED_ERRORS of them and the full error report stores
+    them all (docs/product.md#what-a-rejected-request-says). Problems come
+    in line order but for those found after the reading (duplicates, named
+    by the database), so a kept problem may still give way to a later one
+    with a lower line. What is kept is bounded whatever the file holds: a
+    file of two million bad lines costs a count, not two million rows."""
 
     def __init__(self, request_id: int) -> None:
         self.count = 0
-        self._kept: list[tuple[int, int, Problem]] = []  # a max-heap on line, by negation
+        # A max-heap on the line, by negation: its top is the highest line
+        # kept, the first to go. The arrival count breaks ties (never the
+        # Problem itself).
+        self._kept: list[tuple[int, int, Problem]] = []
         self._request = f"{request_id}\t"
-        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)
 
     def add(self, problem: Problem) -> None:
         self.count += 1
         entry = (-problem.line, -self.count, problem)
-        if len(self._kept) < MAX_LISTED_ERRORS:
+        if len(self._kept) < MAX_REPORTED_PROBLEMS:
             heapq.heappush(self._kept, entry)
         elif entry > self._kept[0]:
             heapq.heapreplace(self._kept, entry)
-        line, reason_code, message = problem
-        self._spool.write(f"{self._request}{line}\t{reason_code}\t{_escaped(message)}\n".encode())
+
+    def add_run(self, run: ProblemRun) -> None:
+        """Every line of the run counted; a Problem made only for the lines
+        that would be kept, which, the lines rising, stop at the first that
+        would not."""
+        end = run.first_line + run.line_count
+        line = run.first_line
+        while line < end and (len(self._kept) < MAX_REPORTED_PROBLEMS or line < -self._kept[0][0]):
+            self.add(run.problem(line))
+            line += 1
+        self.count += end - line
+
+    @property
+    def not_kept(self) -> int:
+        return self.count - len(self._kept)
 
     def listed(self) -> list[Problem]:
-        return [problem for _, _, problem in sorted(self._kept, reverse=True)]
+        """The first MAX_LISTED_ERRORS by line, for the request itself."""
+        return [problem for _, _, problem in heapq.nlargest(MAX_LISTED_ERRORS, self._kept)]
 
     def rows(self) -> BinaryIO:
-        """Every problem as COPY rows, from the start."""
-        self._spool.seek(0)
-        return cast(BinaryIO, self._spool)
+        """The kept problems as COPY rows for shared.loading.staging.COPY_PROBLEMS."""
+        rows = (
+            f"{self._request}{line}\t{reason_code}\t{_escaped(message)}\n"
+            for _, _, (line, reason_code, message) in sorted(self._kept, reverse=True)
+        )
+        return io.BytesIO("".join(rows).encode())
 
     def close(self) -> None:
-        self._spool.close()
+        self._kept = []
 
 
 class CopyFeed:
@@ -63,7 +86,7 @@ class CopyFeed:
 
     def __init__(
         self,
-        items: Iterator[CleanLines | CodeRecord | CsvRecord | Problem],
+        items: Iterator[CleanLines | CodeRecord | CsvRecord | Problem | ProblemRun],
         problems: ProblemLog,
         check_claim: Callable[[], None],
     ) -> None:
@@ -97,6 +120,9 @@ class CopyFeed:
                 append(row)
                 length += len(row)
                 rows += 1
+            elif kind is ProblemRun:
+                self._problems.add_run(item)  # type: ignore[arg-type]
+                continue
             else:
                 self._problems.add(item)  # type: ignore[arg-type]
                 continue

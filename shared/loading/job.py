@@ -10,14 +10,14 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem
-from shared.formats.csv import CsvProduct, CsvRules, read_csv
+from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem, ProblemRun
+from shared.formats.csv import CsvProduct, CsvRules, read_csv_runs
 from shared.formats.txt import TxtRules, read_txt_blocks
 from shared.models import Product, UploadRequest
 
 MAX_CODES_PER_REQUEST = 2_000_000
 
-Item = CleanLines | CodeRecord | CsvRecord | Problem
+Item = CleanLines | CodeRecord | CsvRecord | Problem | ProblemRun
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Job:
             assert self.product is not None
             return read_txt_blocks(chunks, TxtRules(self.product.product_id, self.product.prefix, self.code_type))
         only = self.product.short_code if self.product else None
-        return read_csv(chunks, CsvRules(self.products, only_short_code=only))
+        return read_csv_runs(chunks, CsvRules(self.products, only_short_code=only))
 
 
 def load_job(engine: Engine, request_id: int) -> Job:
@@ -82,7 +82,7 @@ def bounded(items: Iterable[Item]) -> Iterator[Item]:
     count = 0
     for item in items:
         kind = type(item)
-        if kind is not Problem:
+        if kind is not Problem and kind is not ProblemRun:
             added = item.line_count if kind is CleanLines else 1  # type: ignore[union-attr]
             if count + added > MAX_CODES_PER_REQUEST:
                 line = item.first_line + MAX_CODES_PER_REQUEST - count if kind is CleanLines else item.line  # type: ignore[union-attr]

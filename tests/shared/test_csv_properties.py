@@ -138,3 +138,49 @@ def test_the_result_does_not_depend_on_how_the_bytes_are_chunked(data: bytes, cu
 def test_rows_around_the_length_limit_read_the_same_in_any_chunks(tail: bytes, length: int, cuts: list[int]) -> None:
     data = HEADER + b'A1,psc,"' + b"x\n" * (length // 2) + tail
     assert list(read_csv(chunked(data, cuts), RULES)) == list(read_csv([data], RULES))
+
+
+# Rows around which empty lines may fall: good ones, one whose quoted cell
+# holds empty lines of its own, one the csv module refuses, one too short.
+ROWS = ["K1,psc,\n", "K2,acme,note\n", 'K3,psc,"a\n\n\r\nb"\n', '"K"4,psc,\n', "x\n", "K5,psc,\r\n"]
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(ROWS), st.sampled_from(["\n", "\r\n"]), st.integers(0, 30)), max_size=8),
+    st.lists(st.integers(min_value=0), max_size=10),
+)
+@settings(CHECKED)
+def test_empty_lines_between_rows_read_as_rows_of_empty_cells_do(
+    rows: list[tuple[str, str, int]], cuts: list[int]
+) -> None:
+    """Empty lines are counted without the csv module (a million of them
+    cost no object each); a row of empty cells goes through it. Both are
+    blank rows, with the same problem on the same line."""
+    from shared.formats import ProblemRun
+    from shared.formats.csv import read_csv_runs
+
+    header = "license__license_key,product__short_code,license__note\n"
+    empty = header + "".join(row + ending * times for row, ending, times in rows)
+    commas = header + "".join(row + (",," + ending) * times for row, ending, times in rows)
+    assert list(read_csv(chunked(empty.encode(), cuts), RULES)) == list(read_csv([commas.encode()], RULES))
+    runs = [item for item in read_csv_runs([empty.encode()], RULES) if type(item) is ProblemRun]
+    assert sum(run.line_count for run in runs) == sum(times for _, _, times in rows)
+
+
+def test_a_header_and_two_million_blank_lines_come_as_one_run_not_two_million_problems() -> None:
+    from shared.formats import ProblemRun
+    from shared.formats.csv import read_csv_runs
+
+    data = b"license__license_key,product__short_code\n" + b"\n" * 2_000_000
+    items = list(read_csv_runs(chunked(data, list(range(0, len(data), 256 * 1024))), RULES))
+
+    assert items == [ProblemRun(2, 2_000_000, "blank_line", "the row is blank (all its cells are empty); remove it")]
+
+
+def test_a_blank_first_line_is_still_a_blank_header_and_a_blank_line_inside_quotes_is_the_cells() -> None:
+    data = b"\nlicense__license_key,product__short_code\n"
+    assert [item.reason_code for item in read_csv([data], RULES)] == ["format"]  # type: ignore[union-attr]
+    quoted = b'license__license_key,product__short_code,license__note\nK1,psc,"a\n\n\nb"\n\n'
+    items = list(read_csv([quoted], RULES))
+    assert items[0] == CsvRecord(2, "K1", 1234, "activation", None, None, {"license__note": "a\n\n\nb"})
+    assert [(item.line, item.reason_code) for item in items[1:]] == [(6, "blank_line")]  # type: ignore[union-attr]

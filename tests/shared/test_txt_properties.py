@@ -117,3 +117,53 @@ def test_plain_good_lines_come_as_one_block_of_their_own_bytes() -> None:
 
     assert items[0] == CleanLines(1, 1000, data[: data.index(b"1234\tBAD")])
     assert [(type(item), item.line) for item in items[1:]] == [(Problem, 1001)]  # type: ignore[union-attr]
+
+
+# Lines an attacker repeats by the million, and lines that differ from them by a byte.
+REPEATABLE = st.one_of(
+    st.sampled_from([b"\r\n", b"\n", b" \t\r\n", b"x\r\n", b"\xef\xbb\xbf\r\n", b"\r", b"a\rb\r\n", b"1234\tA\r\n"]),
+    mutated_files().map(lambda data: data[:40] + b"\r\n"),
+)
+
+
+def expanded(items: list[object], rules: TxtRules) -> list[object]:
+    """read_txt_blocks' items line by line: a block by the rule book, a run by its problems."""
+    from shared.formats import CleanLines, ProblemRun
+    from shared.formats.txt import _Reader
+
+    lines: list[object] = []
+    for item in items:
+        if type(item) is CleanLines:
+            lines += _Reader(rules).records(item)
+        elif type(item) is ProblemRun:
+            lines += item.problems()
+        else:
+            lines.append(item)
+    return lines
+
+
+@given(
+    st.lists(st.tuples(REPEATABLE, st.integers(1, 40)), min_size=1, max_size=6),
+    st.lists(st.integers(min_value=0), max_size=10),
+    ALL_RULES,
+)
+@settings(CHECKED)
+def test_a_bad_line_repeated_comes_as_a_run_that_reads_as_the_rule_book_reads_each_line(
+    pieces: list[tuple[bytes, int]], cuts: list[int], rules: TxtRules
+) -> None:
+    from shared.formats.txt import read_txt_blocks
+
+    data = b"".join(line * times for line, times in pieces)
+    assert expanded(list(read_txt_blocks(chunked(data, cuts), rules)), rules) == list(read_txt([data], rules))
+
+
+def test_two_million_blank_lines_come_as_a_handful_of_runs_not_two_million_problems() -> None:
+    from shared.formats import ProblemRun
+    from shared.formats.txt import read_txt_blocks
+
+    data = b"\r\n" * 2_000_000
+    items = list(read_txt_blocks(chunked(data, list(range(0, len(data), 256 * 1024))), RULES))
+
+    assert len(items) < 100
+    assert sum(item.line_count if type(item) is ProblemRun else 1 for item in items) == 2_000_000  # type: ignore[union-attr]
+    assert {item.reason_code for item in items} == {"blank_line"}  # type: ignore[union-attr]

@@ -37,7 +37,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         log_context.bind(publisher_id=held.publisher_id)  # undone with the request id, by the task
         log.info("upload %s: claimed (attempt %s)", request_id, held.attempt)
         try:
-            outcome = loading.decide(runtime.engine, held, runtime.settings.lease_seconds)
+            outcome = loading.decide(
+                runtime.engine, held, runtime.settings.lease_seconds, runtime.settings.foreign_duplicates_per_day
+            )
         except ClaimLost:
             log.warning("upload %s: lost the claim; another worker decides it", request_id)
             return "claim lost"

@@ -20,6 +20,7 @@ from shared.errors import ConfigError
 
 SECRET_KEY_FILE = "secret_key"
 LOG_FORMATS = ("json", "text")  # the first is the default
+FOREIGN_DUPLICATES_PER_DAY = 1000
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class Settings:
     # When set, GET /metrics wants `Authorization: Bearer <token>`; unset, it
     # is open to whoever reaches the bind address (operators scrape from inside).
     metrics_token: str | None
+    # Codes existing under another publisher that one publisher may be told
+    # of in a UTC day: past it, rejections count them without naming them.
+    foreign_duplicates_per_day: int
     # "json" (one JSON object a line, for log collectors) or "text" (for people).
     log_format: str
 
@@ -76,6 +80,7 @@ class Settings:
             secure_cookies=_bool(env, "SECURE_COOKIES", False),
             metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
+            foreign_duplicates_per_day=_int(env, "FOREIGN_DUPLICATES_PER_DAY", FOREIGN_DUPLICATES_PER_DAY, low=0),
         )
 
     @property

@@ -1,5 +1,6 @@
-"""The figures of GET /metrics, read at scrape time: the requests from
-PostgreSQL, the sweep counts from Redis (shared.sweep_counts).
+"""The figures of GET /metrics, read at scrape time: the requests and the
+withheld foreign duplicates from PostgreSQL, the sweep counts from Redis
+(shared.sweep_counts).
 
 Several gunicorn processes serve /metrics and the workers are processes of
 their own, so counters kept in any one process would be a fraction of the
@@ -21,7 +22,7 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy import Connection, Engine, text
 
 from shared.models import REQUEST_STATES
-from shared.queue_view import DECIDED, PENDING, decisions_last_hour
+from shared.queue_view import DECIDED, PENDING, decisions_last_hour, withheld_totals
 from shared.statuses import RequestStatus
 from shared.sweep_counts import sweep_counts
 
@@ -65,6 +66,7 @@ class ServiceCollector(Collector):
                 _codes_stored(connection),
                 *_decisions(connection),
                 *_durations(connection),
+                *_withheld(connection),
             ]
         return [*metrics, *self._sweeps()]
 
@@ -169,3 +171,20 @@ def _durations(connection: Connection) -> list[Metric]:
             )
         )
     return families
+
+
+def _withheld(connection: Connection) -> list[Metric]:
+    # Counters: the budget rows they add up are never deleted.
+    codes, requests = withheld_totals(connection)
+    return [
+        CounterMetricFamily(
+            "licensecodes_foreign_duplicates_withheld",
+            "Codes existing under another publisher that a publisher past its daily limit was not told of.",
+            value=codes,
+        ),
+        CounterMetricFamily(
+            "licensecodes_foreign_duplicate_limit_reached",
+            "Rejections that withheld such codes (FOREIGN_DUPLICATES_PER_DAY was used up).",
+            value=requests,
+        ),
+    ]

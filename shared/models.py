@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -377,4 +378,25 @@ class LicenseCode(Base):
         # (request_id, line_no): stored in code order, its keys would land
         # at random and cost 2.4 s a million; request_id alone appends.
         Index("ix_license_codes_request_id", "request_id"),
+    )
+
+
+class ForeignDuplicateBudget(Base):
+    """What one publisher was told on one UTC day about codes that exist
+    under another publisher's products (docs/product.md#duplicates): how
+    many it was named, and how many more were withheld from it. Written in
+    the transaction of each rejection, so the count is exact; never deleted,
+    so /metrics can count the withheld codes as a counter."""
+
+    __tablename__ = "foreign_duplicate_budgets"
+
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[datetime.date] = mapped_column(Date, primary_key=True)
+    named: Mapped[int] = mapped_column(Integer, server_default="0")
+    withheld: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Rejections that withheld at least one code: the ones the operators are alerted to.
+    withheld_requests: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint("named >= 0 AND withheld >= 0 AND withheld_requests >= 0", name="counts_not_negative"),
     )

@@ -1,5 +1,7 @@
 """The queue of every publisher, read from PostgreSQL: what GET /metrics
-counts (shared.metrics) and what the operator page lists (web.operator).
+counts (shared.metrics) and what the operator page lists (web.operator);
+with it, the codes withheld from publishers that probe for other
+publishers' codes (shared.loading.foreign).
 
 Ids, names, sizes, states and times only: no query here reads a code, a
 key, a file name or a file's bytes, so neither reader can show one.
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from shared import statuses
+from shared.loading.foreign import UTC_TODAY
 from shared.statuses import RequestStatus
 
 DECIDED = f"status IN {statuses.sql_list(statuses.DECIDED)}"
@@ -59,6 +62,18 @@ class ChartBucket:
     minutes_ago: int
     completed: int
     rejected: int
+
+
+@dataclass(frozen=True)
+class WithheldDuplicates:
+    """One publisher's codes that exist under another publisher: named to
+    it today (UTC), withheld from it today, and withheld over every day."""
+
+    publisher: str
+    named_today: int
+    withheld_today: int
+    withheld: int
+    requests: int  # rejections that withheld at least one code, every day
 
 
 def decisions_last_hour(connection: Connection) -> list[Decisions]:
@@ -122,3 +137,26 @@ def decisions_per_bucket(connection: Connection) -> list[ChartBucket]:
         ChartBucket((bucket + 1) * CHART_BUCKET_MINUTES, *counts.get(bucket, (0, 0)))
         for bucket in reversed(range(CHART_BUCKETS))
     ]
+
+
+def withheld_duplicates(connection: Connection) -> list[WithheldDuplicates]:
+    """The publishers that had codes withheld, today's first, most first."""
+    rows: Sequence[Any] = connection.execute(
+        text(
+            "SELECT p.name, "
+            f"coalesce(sum(b.named) FILTER (WHERE b.day = {UTC_TODAY}), 0), "
+            f"coalesce(sum(b.withheld) FILTER (WHERE b.day = {UTC_TODAY}), 0), "
+            "sum(b.withheld), sum(b.withheld_requests) "
+            "FROM foreign_duplicate_budgets b JOIN publishers p ON p.id = b.publisher_id "
+            f"GROUP BY p.name HAVING sum(b.withheld) > 0 ORDER BY 3 DESC, 4 DESC, 1 LIMIT {MAX_LISTED}"
+        )
+    ).all()
+    return [WithheldDuplicates(*(row[0], *(int(count) for count in row[1:]))) for row in rows]
+
+
+def withheld_totals(connection: Connection) -> tuple[int, int]:
+    """Codes withheld and rejections that withheld some, over every publisher and day."""
+    row: Any = connection.execute(
+        text("SELECT coalesce(sum(withheld), 0), coalesce(sum(withheld_requests), 0) FROM foreign_duplicate_budgets")
+    ).one()
+    return int(row[0]), int(row[1])

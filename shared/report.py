@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from shared.models import UploadRequest
+from shared.models import MAX_REPORTED_PROBLEMS, UploadRequest
 
 BATCH_ROWS = 5000
 HEADER = ("line", "reason_code", "message")
@@ -35,7 +35,9 @@ def report_file(connection: Connection, request: UploadRequest) -> Iterator[byte
         yield _csv(tuple(row) for row in batch)
     if not stored:  # a rejection with no line to blame (processing_failed)
         yield _csv([("", request.reason_code or "", request.reason or "")])
-    elif request.error_count > stored:
+    elif request.error_count > stored >= MAX_REPORTED_PROBLEMS:
+        # Below the cap, the rows not stored are another publisher's codes,
+        # which the report's own line-0 row already counts (shared.loading.foreign).
         yield _csv([("", "", not_listed(request.error_count - stored, stored))])
 
 

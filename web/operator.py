@@ -22,6 +22,7 @@ from shared.queue_view import (
     decisions_last_hour,
     decisions_per_bucket,
     pending_requests,
+    withheld_duplicates,
 )
 from shared.statuses import RequestStatus
 from web.database import db
@@ -56,6 +57,7 @@ def queue() -> ResponseReturnValue:
         queued=pending_requests(connection, RequestStatus.QUEUED),
         processing=pending_requests(connection, RequestStatus.PROCESSING),
         rejections=sorted(rejections, key=lambda d: (-d.last_hour, d.reason_code)),
+        withheld=withheld_duplicates(connection),
         buckets=buckets,
         bars=chart_bars(buckets),
         chart_size=(CHART_WIDTH, CHART_HEIGHT),

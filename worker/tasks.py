@@ -42,7 +42,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         through = "" if request_id == named_id else f" through the message of upload {named_id}"
         log.info("upload %s: claimed (attempt %s)%s", request_id, held.attempt, through)
         try:
-            outcome = loading.decide(runtime.engine, held, runtime.settings.lease_seconds)
+            outcome = loading.decide(
+                runtime.engine, held, runtime.settings.lease_seconds, runtime.settings.foreign_duplicates_per_day
+            )
         except ClaimLost:
             log.warning("upload %s: lost the claim; another worker decides it", request_id)
             return "claim lost"

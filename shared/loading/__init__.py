@@ -5,6 +5,7 @@
     feed.py               the reader's items as COPY rows; problems counted, the first 10,000 kept
     staging.py            the staging table and the set-based SQL on it
     store.py              the insert, the duplicate queries, a dry run's summary
+    foreign.py            other publishers' codes in a file, and the daily budget of naming them
     prepared_download.py  a TXT request's download, written while the file is read
     lease.py              keeping the claim alive; writing progress
     progress.py           how far a run has got, as the lease thread and the screens read it

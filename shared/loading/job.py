@@ -23,6 +23,7 @@ Item = CleanLines | CodeRecord | CsvRecord | Problem | ProblemRun
 @dataclass(frozen=True)
 class Job:
     request_id: int
+    publisher_id: int
     format: str
     dry_run: bool
     code_type: str
@@ -42,7 +43,12 @@ class Job:
     def parameters(self) -> dict[str, Any]:
         """The request's values as the staging SQL names them (shared.loading.staging)."""
         product_id = self.product.product_id if self.product else None
-        return {"request_id": self.request_id, "code_type": self.code_type, "product_id": product_id}
+        return {
+            "request_id": self.request_id,
+            "publisher_id": self.publisher_id,
+            "code_type": self.code_type,
+            "product_id": product_id,
+        }
 
     def read(self, chunks: Iterable[bytes]) -> Iterator[Item]:
         """The file's items, from the reader of its format."""
@@ -66,6 +72,7 @@ def load_job(engine: Engine, request_id: int) -> Job:
     by_short_code = {p.short_code: CsvProduct(p.product_id, p.prefix) for p in products}
     return Job(
         request.id,
+        request.publisher_id,
         request.format,
         request.dry_run,
         request.code_type,

@@ -8,17 +8,19 @@
                                             │     run asks what the insert would find
                                             ▼
                                            store: INSERT INTO license_codes SELECT …
-                                            │     FROM staging ORDER BY code; a unique
-                                            │     violation names the duplicates
+                                            │     FROM staging ORDER BY code ON CONFLICT
+                                            │     DO NOTHING; a code skipped names the
+                                            │     duplicates
                                             ▼
-                                           decide: reject (every problem, by line) or
-                                                   complete, fenced by the claim token
+                                           decide: reject (every problem, by line; codes
+                                                   of another publisher within the day's
+                                                   budget) or complete, fenced by the claim token
 
 The reader runs in this process while PostgreSQL takes the COPY in its own,
 so the two cores share the first stage; runs of good TXT lines reach the
 COPY as the bytes they came in. The happy path runs two set-based
 statements whatever the number of codes; the queries that name duplicate
-lines run only when the unique index said there is one. Everything from
+lines run only when the insert skipped a code. Everything from
 the COPY to the decision is one transaction: a request is never
 half-stored. docs/architecture.md#the-life-of-an-upload draws the whole way.
 """
@@ -36,9 +38,11 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from shared import download, states
+from shared.config import FOREIGN_DUPLICATES_PER_DAY
 from shared.errors import ClaimLost
 from shared.loading import staging, store
 from shared.loading.feed import READ_BYTES, CopyFeed, ProblemLog
+from shared.loading.foreign import ForeignDuplicates, name_within_budget
 from shared.loading.job import Item, Job, bounded, load_job
 from shared.loading.lease import LeaseKeeper
 from shared.loading.prepared_download import PreparedDownload
@@ -55,15 +59,22 @@ class Staged:
     rows: int  # every line read, good or not (one problem a bad line)
 
 
-def decide(engine: Engine, held: states.Claim, lease_seconds: int) -> str:
+def decide(
+    engine: Engine,
+    held: states.Claim,
+    lease_seconds: int,
+    foreign_duplicates_per_day: int = FOREIGN_DUPLICATES_PER_DAY,
+) -> str:
     """Validate and store (or reject) the claimed request; return its final
-    status. Raises ClaimLost when the claim was taken away meanwhile."""
+    status. Raises ClaimLost when the claim was taken away meanwhile.
+    `foreign_duplicates_per_day`: the budget of shared.loading.foreign."""
     job = load_job(engine, held.request_id)
     progress = Progress()
     with LeaseKeeper(engine, held, lease_seconds, progress) as lease, engine.connect() as reader:
         chunks = read_chunks(reader.execution_options(isolation_level="AUTOCOMMIT"), job.blob_id)
         items = bounded(job.read(progress.counting(chunks)))
-        return _run(engine, job, held, items, lease.check_claim, progress)
+        foreign = ForeignDuplicates(keep=foreign_duplicates_per_day)
+        return _run(engine, job, held, items, lease.check_claim, progress, foreign)
 
 
 def _run(
@@ -73,6 +84,7 @@ def _run(
     items: Iterator[Item],
     check_claim: Callable[[], None],
     progress: Progress,
+    foreign: ForeignDuplicates,
 ) -> str:
     problems = ProblemLog(job.request_id)
     prepared = _prepared_download(job)
@@ -87,16 +99,16 @@ def _run(
         started = time.perf_counter()
         staged = stage(cursor, job, items, problems, check_claim, progress)
         read = time.perf_counter()
-        check(cursor, job, problems)
-        if not problems.count and not job.dry_run:
-            store.insert_codes(connection, cursor, job, problems)
+        check(cursor, job, problems, foreign)
+        if not problems.count and not foreign.found and not job.dry_run:
+            store.insert_codes(connection, cursor, job, staged.codes, problems, foreign)
         log.info(
             "upload %s: %s rows read and staged in %.2f s, checked and stored in %.2f s",
             job.request_id, staged.rows, read - started, time.perf_counter() - read,
         )  # fmt: skip
-        if problems.count:
+        if problems.count or foreign.found:
             transaction.rollback()
-            return _decide_rejected(connection, cursor, held, problems, staged)
+            return _decide_rejected(connection, cursor, held, problems, foreign, staged)
         outcome = _decide_completed(connection, cursor, job, held, prepared, staged)
         transaction.commit()
         return outcome
@@ -124,22 +136,32 @@ def stage(
     return staged
 
 
-def check(cursor: Any, job: Job, problems: ProblemLog) -> None:
+def check(cursor: Any, job: Job, problems: ProblemLog, foreign: ForeignDuplicates) -> None:
     """A file with problems: name its duplicate codes too, so that one report
     holds every problem. A clean dry run: ask the duplicate queries what the
     insert would have found, without inserting."""
     if problems.count:
         store.find_duplicates_in_file(cursor, problems)
     elif job.dry_run:
-        store.find_duplicates(cursor, job, problems)
+        store.find_duplicates(cursor, job, problems, foreign)
 
 
 def _decide_rejected(
-    connection: Connection, cursor: Any, held: states.Claim, problems: ProblemLog, staged: Staged
+    connection: Connection,
+    cursor: Any,
+    held: states.Claim,
+    problems: ProblemLog,
+    foreign: ForeignDuplicates,
+    staged: Staged,
 ) -> str:
-    """After the rollback: the rejection and the full error report, in a new transaction."""
+    """After the rollback: the rejection and the full error report, in a new
+    transaction, which also spends the day's budget of foreign duplicates
+    named. `error_count` counts every problem of the file: each withheld
+    code too, although the report gives them one row."""
     with connection.begin():
-        _fenced(states.reject(connection, held, problems.listed(), problems.count, staged.rows), held)
+        spent = name_within_budget(connection, held.publisher_id, foreign, problems)
+        error_count = problems.count + max(spent.withheld - 1, 0)
+        _fenced(states.reject(connection, held, problems.listed(), error_count, staged.rows), held)
         cursor.copy_expert(staging.COPY_PROBLEMS, problems.rows())
     return RequestStatus.REJECTED
 

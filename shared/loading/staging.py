@@ -75,7 +75,9 @@ _EXPIRY = """COALESCE(s.expiry, CASE WHEN COALESCE(s.code_type, %(code_type)s) =
                                    THEN p.evaluation_expiry_days ELSE p.activation_expiry_days END)"""
 
 # In code order: two batches that overlap take their row locks in the same
-# order, so one waits for the other instead of deadlocking.
+# order, so one waits for the other instead of deadlocking. A code already
+# stored (or twice in the file) is skipped, not an error: the caller compares
+# the rows inserted with the rows staged (shared.loading.store.insert_codes).
 INSERT = f"""
 INSERT INTO license_codes
     (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats, attributes)
@@ -83,6 +85,7 @@ SELECT s.code, p.product_id, %(request_id)s, s.line, COALESCE(s.code_type, %(cod
        s.build, s.seats, s.attributes
 FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
 ORDER BY s.code
+ON CONFLICT (code) DO NOTHING
 """
 
 DUPLICATES_IN_FILE = """
@@ -92,8 +95,12 @@ SELECT line, code, first_line FROM (
 WHERE line > first_line ORDER BY line
 """
 
+# `own`: the stored code is of one of the requesting publisher's products.
 DUPLICATES_ON_SERVER = """
-SELECT s.line, s.code FROM staging s JOIN license_codes c ON c.code = s.code AND c.request_id <> %(request_id)s
+SELECT s.line, s.code, p.publisher_id = %(publisher_id)s AS own
+FROM staging s
+JOIN license_codes c ON c.code = s.code AND c.request_id <> %(request_id)s
+JOIN products p ON p.product_id = c.product_id
 ORDER BY s.line
 """
 

@@ -7,62 +7,71 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg2.errors
 from sqlalchemy.engine import Connection
 
 from shared.formats import Problem
 from shared.loading import staging
 from shared.loading.feed import ProblemLog
+from shared.loading.foreign import ForeignDuplicates, existing_message, quoted
 from shared.loading.job import Job
 
 
-def insert_codes(connection: Connection, cursor: Any, job: Job, problems: ProblemLog) -> None:
-    """Insert every staged code; name the duplicates if the unique index
-    refuses. The index has the last word when two batches race
-    (docs/architecture.md#invariants-and-what-enforces-them)."""
-    for _attempt in (1, 2):
-        savepoint = connection.begin_nested()
-        try:
-            cursor.execute(staging.INSERT, job.parameters)
-        except psycopg2.errors.UniqueViolation:
-            savepoint.rollback()
-            find_duplicates(cursor, job, problems)
-            if problems.count:
-                return
-            continue  # the batch we collided with rolled back meanwhile: once more
+def insert_codes(
+    connection: Connection, cursor: Any, job: Job, staged: int, problems: ProblemLog, foreign: ForeignDuplicates
+) -> None:
+    """Insert every staged code; if some were not inserted, take the insert
+    back and name the duplicates. The unique index has the last word when
+    two batches race (docs/architecture.md#invariants-and-what-enforces-them).
+
+    ON CONFLICT DO NOTHING, not a unique violation: PostgreSQL writes a
+    violation to its own log with the code in its DETAIL line, and a code
+    is a secret that no log may hold (docs/operating.md#logs). A row that
+    meets another batch's uncommitted copy of its code waits for that
+    transaction, as a plain insert would: if it commits, the row is skipped
+    (and the duplicate query below, a new statement, sees the committed
+    code); if it rolls back, the row goes in. So the race ends as before:
+    exactly one batch stores a code, and the other is rejected."""
+    savepoint = connection.begin_nested()
+    cursor.execute(staging.INSERT, job.parameters)
+    inserted = cursor.rowcount
+    if inserted == staged:
         savepoint.commit()
         return
-    raise RuntimeError(f"upload {job.request_id}: the insert kept colliding with no duplicate to name")
+    savepoint.rollback()
+    find_duplicates(cursor, job, problems, foreign)
+    if not problems.count and not foreign.found:
+        raise RuntimeError(
+            f"upload {job.request_id}: {staged - inserted} codes were not inserted, with no duplicate to name"
+        )
 
 
-def find_duplicates(cursor: Any, job: Job, problems: ProblemLog) -> None:
+def find_duplicates(cursor: Any, job: Job, problems: ProblemLog, foreign: ForeignDuplicates) -> None:
     """In the file first; against the server only once the file itself is
     clean (docs/product.md#rejections)."""
     find_duplicates_in_file(cursor, problems)
     if not problems.count:
-        _find_duplicates_on_server(cursor, job, problems)
+        _find_duplicates_on_server(cursor, job, problems, foreign)
 
 
 def find_duplicates_in_file(cursor: Any, problems: ProblemLog) -> None:
     cursor.execute(staging.DUPLICATES_IN_FILE)
     for line, code, first_line in cursor:
-        message = f"line {line}: the code {_quoted(code)} already appears on line {first_line}"
+        message = f"line {line}: the code {quoted(code)} already appears on line {first_line}"
         problems.add(Problem(line, "duplicate_in_file", message))
 
 
-def _find_duplicates_on_server(cursor: Any, job: Job, problems: ProblemLog) -> None:
+def _find_duplicates_on_server(cursor: Any, job: Job, problems: ProblemLog, foreign: ForeignDuplicates) -> None:
+    """The publisher's own codes are named at once; another publisher's are
+    set aside for the day's budget (shared.loading.foreign)."""
     cursor.execute(staging.DUPLICATES_ON_SERVER, job.parameters)
-    for line, code in cursor:
-        # Never say whose: global uniqueness must not reveal another publisher's codes.
-        message = f"line {line}: the code {_quoted(code)} already exists on the server"
-        problems.add(Problem(line, "duplicate_existing", message))
+    for line, code, own in cursor:
+        if own:
+            problems.add(Problem(line, "duplicate_existing", existing_message(line, code)))
+        else:
+            foreign.add(line, code)
 
 
 def summary(cursor: Any, job: Job) -> dict[str, Any]:
     """A dry run's report (docs/product.md#dry-run)."""
     cursor.execute(staging.SUMMARY, job.parameters)
     return staging.summarize(cursor.fetchall())
-
-
-def _quoted(code: str) -> str:
-    return repr(code if len(code) <= 40 else code[:40] + "…")

@@ -10,6 +10,8 @@ database session, lined up on a barrier.
   pair completes, the other is rejected `duplicate_existing`, and nothing
   else (a deadlock, say) reaches anyone; batches that share nothing all
   complete.
+- Rejections of one publisher for another publisher's codes, decided at
+  once: together they name no more of those codes than the day's budget.
 
 Each test prints what it saw (`pytest -s`), for the record. The files are
 small: the races are in the claim, the delete and the insert, not in
@@ -29,7 +31,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import loading, states
@@ -52,6 +54,10 @@ BATCHES = 4  # requests decided at once in a trial of the batch races
 OWN_CODES = 20  # codes a batch shares with no other
 OVERLAP_TRIALS = 120
 DISJOINT_TRIALS = 60
+RIVAL_PRODUCT = 4712
+BUDGET_TRIALS = 60
+BUDGET = 30  # foreign codes named a day: less than the four requests of a trial find together
+FOREIGN_EACH = 20  # another publisher's codes in each request of a budget trial
 
 Task = Callable[[int], str]
 
@@ -269,3 +275,41 @@ def test_batches_that_share_no_code_decided_at_once_all_complete_60_trials(
             assert sorted(stored_codes(sessions, request_id)) == sorted(codes), f"trial {trial}"
     assert total_codes(sessions) == DISJOINT_TRIALS * BATCHES * OWN_CODES
     print(f"\ndisjoint batches: {DISJOINT_TRIALS} trials of {BATCHES} requests decided at once, all completed")
+
+
+def test_rejections_of_one_publisher_decided_at_once_name_no_more_foreign_codes_than_its_budget_60_trials(
+    sessions: sessionmaker[Session], workers_engine: Engine, acme: Tenant, settings: Settings, make_tenant: Any
+) -> None:
+    rival = make_tenant("rival", (RIVAL_PRODUCT,))
+    spread: Counter[int] = Counter()  # trials by how many requests named some
+    for trial in range(BUDGET_TRIALS):
+        foreign = [[f"RIVAL{trial}-{i}-{n}" for n in range(FOREIGN_EACH)] for i in range(BATCHES)]
+        rivals = queued_request(sessions, rival, txt(*(f"{RIVAL_PRODUCT}\t{c}" for codes in foreign for c in codes)))
+        with sessions.begin() as session:
+            held = states.claim(session, rivals, settings.lease_seconds)
+        assert held is not None and loading.decide(workers_engine, held, settings.lease_seconds) == "completed"
+        request_ids = [
+            queued_request(sessions, acme, lines_of([f"OWN{trial}-{i}", *codes])) for i, codes in enumerate(foreign)
+        ]
+        with sessions.begin() as session:
+            claims = [states.claim(session, request_id, settings.lease_seconds) for request_id in request_ids]
+        decided = at_once(
+            *(lambda held=held: loading.decide(workers_engine, held, settings.lease_seconds, BUDGET) for held in claims)
+        )
+        assert decided == ["rejected"] * BATCHES, f"trial {trial}: {decided}"
+        named = []
+        for i, request_id in enumerate(request_ids):
+            request = request_row(sessions, request_id)
+            assert (request.reason_code, request.error_count) == ("duplicate_existing", FOREIGN_EACH), f"trial {trial}"
+            named.append(sum(f"'{code}'" in str(request.errors) for code in foreign[i]))
+        assert sum(named) == BUDGET, f"trial {trial}: {named}"
+        spread[sum(1 for n in named if n)] += 1
+        with sessions.begin() as session:
+            spent = session.execute(text("SELECT named, withheld FROM foreign_duplicate_budgets")).all()
+            assert [tuple(row) for row in spent] == [(BUDGET, BATCHES * FOREIGN_EACH - BUDGET)], f"trial {trial}"
+            session.execute(text("DELETE FROM foreign_duplicate_budgets"))  # a fresh day for the next trial
+    print(
+        f"\nforeign-duplicate budget: {BUDGET_TRIALS} trials of {BATCHES} rejections decided at once, "
+        f"{BATCHES * FOREIGN_EACH} foreign codes found and exactly {BUDGET} named each time; "
+        f"trials by the number of requests that named some: {dict(sorted(spread.items()))}"
+    )

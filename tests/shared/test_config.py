@@ -195,3 +195,12 @@ def test_the_lease_and_the_sweep_interval_have_defaults_and_can_be_shortened() -
     assert (short.lease_seconds, short.sweep_interval_seconds) == (5, 1)
     with pytest.raises(ConfigError, match="LEASE_SECONDS"):
         Settings.from_env({"SECRET_KEY": "k", "LEASE_SECONDS": "1"})
+
+
+def test_the_foreign_duplicates_limit_defaults_to_1000_a_day_may_be_0_and_is_never_negative(tmp_path: Path) -> None:
+    base = {**QUIET, "LICENSECODES_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(base).foreign_duplicates_per_day == 1000
+    assert Settings.from_env({**base, "FOREIGN_DUPLICATES_PER_DAY": "0"}).foreign_duplicates_per_day == 0
+    assert Settings.from_env({**base, "FOREIGN_DUPLICATES_PER_DAY": "25"}).foreign_duplicates_per_day == 25
+    with pytest.raises(ConfigError, match="FOREIGN_DUPLICATES_PER_DAY must be at least 0, not -1"):
+        Settings.from_env({**base, "FOREIGN_DUPLICATES_PER_DAY": "-1"})

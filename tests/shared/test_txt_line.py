@@ -47,6 +47,7 @@ from shared.formats import CleanLines, CodeRecord, Problem
 from shared.formats.codes import is_forbidden
 from shared.formats.txt import TxtRules, read_txt, read_txt_blocks
 from shared.loading.feed import ProblemLog
+from shared.loading.foreign import ForeignDuplicates
 from shared.loading.job import Job
 from shared.loading.load import stage
 from shared.loading.prepared_download import PreparedDownload
@@ -251,7 +252,7 @@ def new_job(connection: Any, rules: TxtRules, defaults: tuple[int, int], upload:
     writer = BlobWriter(session)
     writer.write(upload)
     stored = writer.finish()
-    return Job(1, "txt", False, rules.code_type, stored.blob_id, stored.sha256, product, {})
+    return Job(1, publisher.id, "txt", False, rules.code_type, stored.blob_id, stored.sha256, product, {})
 
 
 def staged_and_written_down(
@@ -278,7 +279,7 @@ def staged_and_written_down(
                 stage(cursor, job, prepared.watch(items), problems, lambda: None, Progress())
                 cursor.execute("SELECT line, code, expiry, build, seats FROM staging ORDER BY line")
                 staged = cursor.fetchall()
-                insert_codes(connection, cursor, job, problems)
+                insert_codes(connection, cursor, job, len(staged), problems, ForeignDuplicates(0))
                 assert problems.count == 0, problems.listed()
                 stored = prepared.store(connection, job.blob_id, job.sha256)
             written_down = b"".join(read_chunks(connection, stored.blob_id))

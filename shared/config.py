@@ -43,9 +43,16 @@ class Settings:
     # API calls a minute, counted in Redis across every web process.
     api_calls_per_minute_per_key: int
     api_calls_per_minute_per_publisher: int
-    # Failed logins for one e-mail address in a quarter of an hour, counted
-    # in Redis: password guessing gets a few tries, not thousands.
-    failed_logins_per_address: int
+    # Password guessing (web/login_limits.py): failed logins a minute from
+    # one client address; failures of one e-mail address before each further
+    # one doubles the wait, up to the longest wait; argon2 verifications at
+    # once in one web process; proxies in front whose X-Forwarded-For is
+    # believed (0: the client address is the connection's).
+    login_failures_per_address_per_minute: int
+    login_free_failures_per_email: int
+    login_max_wait_seconds: int
+    login_hashes_at_once: int
+    trusted_proxies: int
     # Served over HTTPS (behind a TLS proxy): cookies carry the Secure flag.
     secure_cookies: bool
     # When set, GET /metrics wants `Authorization: Bearer <token>`; unset, it
@@ -60,6 +67,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        _refuse_retired(env)
         data_dir = Path(env.get("LICENSECODES_DATA_DIR") or "./var").resolve()
         return cls(
             data_dir=data_dir,
@@ -76,7 +84,11 @@ class Settings:
             # A client polling every 20 ms makes 3,000 calls a minute.
             api_calls_per_minute_per_key=_int(env, "API_CALLS_PER_MINUTE_PER_KEY", 6000, low=1),
             api_calls_per_minute_per_publisher=_int(env, "API_CALLS_PER_MINUTE_PER_PUBLISHER", 12000, low=1),
-            failed_logins_per_address=_int(env, "FAILED_LOGINS_PER_ADDRESS", 10, low=1),
+            login_failures_per_address_per_minute=_int(env, "LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE", 20, low=1),
+            login_free_failures_per_email=_int(env, "LOGIN_FREE_FAILURES_PER_EMAIL", 5, low=1),
+            login_max_wait_seconds=_int(env, "LOGIN_MAX_WAIT_SECONDS", 300, low=1),
+            login_hashes_at_once=_int(env, "LOGIN_HASHES_AT_ONCE", os.cpu_count() or 1, low=1),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, low=0),
             secure_cookies=_bool(env, "SECURE_COOKIES", False),
             metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
@@ -93,6 +105,19 @@ class Settings:
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:
         return dataclasses.replace(self, database_url=database_url, redis_url=redis_url)
+
+
+# Variables that no longer mean anything, and what replaced them: an operator
+# who set one must not believe it still holds.
+_RETIRED = {
+    "FAILED_LOGINS_PER_ADDRESS": "LOGIN_FREE_FAILURES_PER_EMAIL (and LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE)",
+}
+
+
+def _refuse_retired(env: Mapping[str, str]) -> None:
+    for name, replacement in _RETIRED.items():
+        if env.get(name):
+            raise ConfigError(f"{name} is no longer read; use {replacement} (docs/operating.md#settings)")
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -103,7 +103,9 @@ def test_environ(**overrides: str) -> dict[str, str]:
     # up under one publisher's limit (tests/web/test_ratelimit.py sets its own).
     environ["API_CALLS_PER_MINUTE_PER_KEY"] = "1000000"
     environ["API_CALLS_PER_MINUTE_PER_PUBLISHER"] = "1000000"
-    environ["FAILED_LOGINS_PER_ADDRESS"] = "1000000"
+    # Every test logs in from 127.0.0.1 (tests/web/test_login_limits.py sets its own).
+    environ["LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE"] = "1000000"
+    environ["LOGIN_FREE_FAILURES_PER_EMAIL"] = "1000000"
     return environ | overrides
 
 

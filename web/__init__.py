@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.config import Settings
 from web.dispatch import Dispatcher
@@ -22,6 +23,7 @@ def create_app(settings: Settings) -> Flask:
         health,
         keys,
         log_context,
+        login_limits,
         metrics,
         openapi,
         operator,
@@ -48,10 +50,16 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["licensecodes.settings"] = settings
     # First of all hooks: a request the front refused is answered unread.
     app.before_request(errors.answer_front_refusals)
+    if settings.trusted_proxies:
+        # The client address (the login limits count by it) from the
+        # X-Forwarded-For of that many proxies in front; nothing else of
+        # theirs is believed (docs/operating.md#password-guessing).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)  # type: ignore[method-assign]
     database.init_app(app, settings.database_url)
     health.init_app(app, settings.redis_url)
     app.extensions["licensecodes.dispatcher"] = Dispatcher(settings.redis_url)
     ratelimit.init_app(app, settings)
+    login_limits.init_app(app, settings)
     log_context.init_app(app)
     security.init_app(app)
     auth.init_app(app)

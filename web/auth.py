@@ -1,13 +1,13 @@
-"""Web login: e-mail and password, a session cookie (HttpOnly, SameSite=Lax),
-logout by POST with a CSRF token."""
+"""Web login: e-mail and password, a session cookie (HttpOnly, SameSite=Lax)
+made afresh at login, logout by POST with a CSRF token. Password guessing is
+limited by web/login_limits.py."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -18,7 +18,7 @@ from shared import log_context
 from shared.models import Publisher, User
 from shared.tenants import authenticate_user, end_sessions
 from web.database import db
-from web.ratelimit import FailedLogins
+from web.login_limits import BUSY, HASHING_SLOTS, LOGIN_LIMITS, HashingSlots, LoginLimits, Refusal
 
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -80,28 +80,40 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("pages.products"))
     form = LoginForm()
-    status = 200
     if form.validate_on_submit():
-        email = form.email.data or ""
-        failed_logins: FailedLogins = current_app.extensions["licensecodes.failed_logins"]
-        # Checked before the password: a guesser over the limit learns
-        # nothing more, and costs no more argon2 work.
-        wait = failed_logins.retry_after(email)
-        if wait is not None:
-            minutes = math.ceil(wait / 60)
-            form.password.errors.append(f"Too many failed logins for this e-mail address; try again in {minutes} min.")
-            return render_template("login.html", form=form), 429, {"Retry-After": str(wait)}
+        return _log_in(form)
+    return render_template("login.html", form=form), 400 if request.method == "POST" else 200
+
+
+def _log_in(form: LoginForm) -> ResponseReturnValue:
+    """Check the password unless a limit refuses first (web/login_limits.py):
+    a refused login costs no argon2 work and tells nothing more."""
+    email, address = form.email.data or "", request.remote_addr or ""
+    limits: LoginLimits = current_app.extensions[LOGIN_LIMITS]
+    check = limits.check(address, email)
+    if check.refusal is not None:
+        return _refused(form, check.refusal)
+    slots: HashingSlots = current_app.extensions[HASHING_SLOTS]
+    with slots.slot() as free:
+        if not free:
+            return _refused(form, BUSY)
         user = authenticate_user(db(), email, form.password.data or "")
-        if user is not None:
-            failed_logins.succeeded(email)
-            login_user(_signed_in(user))
-            return redirect(_safe_next(request.args.get("next")))
-        failed_logins.failed(email)
+    if user is None:
+        limits.failed(address, email, check)
         form.password.errors.append("Wrong e-mail address or password.")
-        status = 401
-    elif request.method == "POST":
-        status = 400
-    return render_template("login.html", form=form), status
+        return render_template("login.html", form=form), 401
+    limits.succeeded(address, email)
+    # A new session: nothing planted in the cookie before the login
+    # (session fixation) carries over, and neither does the CSRF token of
+    # the anonymous form; Flask-WTF makes a new one when a form next needs it.
+    session.clear()
+    login_user(_signed_in(user))
+    return redirect(_safe_next(request.args.get("next")))
+
+
+def _refused(form: LoginForm, refusal: Refusal) -> ResponseReturnValue:
+    form.password.errors.append(refusal.message)
+    return render_template("login.html", form=form), 429, {"Retry-After": str(refusal.seconds)}
 
 
 @blueprint.post("/logout")

@@ -4,8 +4,7 @@ the counts:
 - calls, per caller (an API key, or a user signed in on the screens) and per
   publisher (all its keys and users together); over a limit: 429 with
   Retry-After, the seconds until the window lets the next call through;
-- failed logins, per e-mail address: password guessing is slowed to a few
-  tries a quarter of an hour, whichever address it comes from.
+- failed logins are limited in web/login_limits.py, on the same counters.
 
 Sliding window counters (the `limits` library): two counters a window rather
 than one entry a call, so 6,000 calls a minute cost Redis nothing. When
@@ -16,7 +15,6 @@ during a Redis outage: docs/architecture.md#failures-and-what-holds).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -35,14 +33,13 @@ from web.errors import error_page
 
 log = logging.getLogger(__name__)
 
-LOGIN_WINDOW_MINUTES = 15
+KEY_PREFIX = "licensecodes-rate"
 
 
-def _limiter(redis_url: str) -> SlidingWindowCounterRateLimiter:
-    pool = redis_client(redis_url, timeout_seconds=0.5).connection_pool
-    return SlidingWindowCounterRateLimiter(
-        RedisStorage("redis://", connection_pool=pool, key_prefix="licensecodes-rate")
-    )
+def sliding_windows(client: redis.Redis, key_prefix: str = KEY_PREFIX) -> SlidingWindowCounterRateLimiter:
+    """Sliding window counters on the connections of `client`."""
+    storage = RedisStorage("redis://", connection_pool=client.connection_pool, key_prefix=key_prefix)
+    return SlidingWindowCounterRateLimiter(storage)
 
 
 def _seconds_until_next(limiter: SlidingWindowCounterRateLimiter, limit: RateLimitItem, who: str) -> int:
@@ -52,7 +49,7 @@ def _seconds_until_next(limiter: SlidingWindowCounterRateLimiter, limit: RateLim
 
 class RateLimits:
     def __init__(self, redis_url: str, per_caller: int, per_publisher: int) -> None:
-        self._limiter = _limiter(redis_url)
+        self._limiter = sliding_windows(redis_client(redis_url, timeout_seconds=0.5))
         self._per_caller = RateLimitItemPerMinute(per_caller)
         self._per_publisher = RateLimitItemPerMinute(per_publisher)
 
@@ -72,49 +69,11 @@ class RateLimits:
         return None
 
 
-class FailedLogins:
-    """At most `per_address` failed logins for one e-mail address in a
-    sliding quarter of an hour. The address is counted whether or not an
-    account has it, so the answer tells nobody which addresses exist; a
-    successful login starts the count again."""
-
-    def __init__(self, redis_url: str, per_address: int) -> None:
-        self._limiter = _limiter(redis_url)
-        self._limit = RateLimitItemPerMinute(per_address, LOGIN_WINDOW_MINUTES)
-
-    def retry_after(self, email: str) -> int | None:
-        """None when a login for `email` may be tried now, else the seconds to wait."""
-        try:
-            if not self._limiter.test(self._limit, _who(email)):
-                return _seconds_until_next(self._limiter, self._limit, _who(email))
-        except redis.RedisError as error:
-            log.warning("failed logins not checked, Redis is unavailable: %s", error)
-        return None
-
-    def failed(self, email: str) -> None:
-        try:
-            self._limiter.hit(self._limit, _who(email))
-        except redis.RedisError as error:
-            log.warning("a failed login not counted, Redis is unavailable: %s", error)
-
-    def succeeded(self, email: str) -> None:
-        try:
-            self._limiter.clear(self._limit, _who(email))
-        except redis.RedisError as error:
-            log.warning("failed logins not cleared, Redis is unavailable: %s", error)
-
-
-def _who(email: str) -> str:
-    # A digest, not the address: Redis holds no one's e-mail address.
-    return "login:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
 def init_app(app: Flask, settings: Settings) -> None:
     assert settings.redis_url is not None
     app.extensions["licensecodes.rate_limits"] = RateLimits(
         settings.redis_url, settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher
     )
-    app.extensions["licensecodes.failed_logins"] = FailedLogins(settings.redis_url, settings.failed_logins_per_address)
     app.before_request(_limit_screen_calls)
 
 

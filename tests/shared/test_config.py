@@ -4,6 +4,7 @@ explicit environment so that the tests never see the machine's own."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import stat
 from pathlib import Path
 
@@ -32,7 +33,10 @@ def test_the_defaults_are_those_of_the_product(tmp_path: Path, monkeypatch: pyte
     assert settings.max_upload_mb == 100
     assert settings.max_upload_bytes == 100 * 1024 * 1024
     assert (settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher) == (6000, 12000)
-    assert settings.failed_logins_per_address == 10
+    assert (settings.login_failures_per_address_per_minute, settings.login_free_failures_per_email) == (20, 5)
+    assert settings.login_max_wait_seconds == 300
+    assert settings.login_hashes_at_once == (os.cpu_count() or 1)
+    assert settings.trusted_proxies == 0
     assert settings.secure_cookies is False
 
 
@@ -48,7 +52,11 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MAX_UPLOAD_MB": "3",
         "API_CALLS_PER_MINUTE_PER_KEY": "60",
         "API_CALLS_PER_MINUTE_PER_PUBLISHER": "90",
-        "FAILED_LOGINS_PER_ADDRESS": "5",
+        "LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE": "7",
+        "LOGIN_FREE_FAILURES_PER_EMAIL": "5",
+        "LOGIN_MAX_WAIT_SECONDS": "120",
+        "LOGIN_HASHES_AT_ONCE": "3",
+        "TRUSTED_PROXIES": "1",
         "SECURE_COOKIES": "true",
     }
 
@@ -65,8 +73,16 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.max_upload_mb == 3
     assert settings.max_upload_bytes == 3 * 1024 * 1024
     assert (settings.api_calls_per_minute_per_key, settings.api_calls_per_minute_per_publisher) == (60, 90)
-    assert settings.failed_logins_per_address == 5
+    assert (settings.login_failures_per_address_per_minute, settings.login_free_failures_per_email) == (7, 5)
+    assert (settings.login_max_wait_seconds, settings.login_hashes_at_once, settings.trusted_proxies) == (120, 3, 1)
     assert settings.secure_cookies is True
+
+
+def test_the_retired_failed_logins_variable_stops_the_process_naming_its_replacement(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match="FAILED_LOGINS_PER_ADDRESS is no longer read; use LOGIN_FREE_FAILURES_PER_EMAIL"
+    ):
+        Settings.from_env({**QUIET, "LICENSECODES_DATA_DIR": str(tmp_path), "FAILED_LOGINS_PER_ADDRESS": "10"})
 
 
 @pytest.mark.parametrize("raw", ["maybe", "2"])

@@ -253,3 +253,37 @@ def test_a_next_parameter_with_a_line_break_redirects_to_products(client: FlaskC
     tenant = make_tenant("Acme")
     response = post_login(client, tenant.email, tenant.password, next="/products\r\nX-Injected: 1")
     assert (response.status_code, response.location) == (302, "/products")
+
+
+def session_contents(app: Any, client: FlaskClient) -> dict[str, Any]:
+    """What the signed session cookie holds (Flask keeps the session in it)."""
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    contents: dict[str, Any] = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    return contents
+
+
+def test_the_csrf_token_changes_at_login_and_the_old_one_is_refused(
+    app: Any, client: FlaskClient, make_tenant: Any
+) -> None:
+    tenant = make_tenant("Acme")
+    before = csrf_token(client.get("/login"))
+    secret_before = session_contents(app, client)["csrf_token"]
+    response = client.post("/login", data={"csrf_token": before, "email": tenant.email, "password": tenant.password})
+    assert response.status_code == 302
+    after = csrf_token(client.get("/products"))
+    assert session_contents(app, client)["csrf_token"] != secret_before
+    # A token read from the login page before the login (by whoever could) posts nothing after it.
+    assert client.post("/logout", data={"csrf_token": before}).status_code == 400
+    assert is_logged_in(client)
+    assert client.post("/logout", data={"csrf_token": after}).status_code == 302
+
+
+def test_nothing_planted_in_the_session_before_login_survives_it(client: FlaskClient, make_tenant: Any) -> None:
+    tenant = make_tenant("Acme")
+    with client.session_transaction() as planted:
+        planted["planted"] = "by someone else"
+    assert post_login(client, tenant.email, tenant.password).status_code == 302
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert "_user_id" in session

@@ -1,7 +1,7 @@
 """Rate limits (web.ratelimit): calls per key, per signed-in user and per
-publisher, and failed logins per e-mail address; 429 with Retry-After once
-over, counted in Redis across processes, and no outage of the API or the
-login when Redis is gone."""
+publisher; 429 with Retry-After once over, counted in Redis across
+processes, and no outage of the API when Redis is gone. Failed logins:
+tests/web/test_login_limits.py."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from shared.broker import redis_client
 from shared.config import Settings
 from shared.tenants import create_api_key, publisher_named
 from tests.web.test_api import assert_api_error
-from tests.web.test_login import WRONG_LOGIN, is_logged_in, post_login
+from tests.web.test_login import post_login
 from web import create_app
-from web.ratelimit import LOGIN_WINDOW_MINUTES, FailedLogins, RateLimits
+from web.ratelimit import RateLimits
 
-PER_KEY, PER_PUBLISHER, FAILED_LOGINS = 3, 5, 4
+PER_KEY, PER_PUBLISHER = 3, 5
 
 
 @pytest.fixture
@@ -37,7 +37,6 @@ def limited(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Fla
             settings,
             api_calls_per_minute_per_key=PER_KEY,
             api_calls_per_minute_per_publisher=PER_PUBLISHER,
-            failed_logins_per_address=FAILED_LOGINS,
         )
     )
     yield app.test_client()
@@ -86,47 +85,8 @@ def test_a_user_on_the_screens_counts_like_a_key_towards_the_same_publisher(
         assert style.status_code == 200
 
 
-def test_failed_logins_for_one_address_are_refused_with_429_once_over_the_limit(
-    limited: FlaskClient, make_tenant: Any
-) -> None:
-    acme, other = make_tenant("acme"), make_tenant("other")
-    for _ in range(FAILED_LOGINS):
-        wrong = post_login(limited, acme.email, "not-the-password")
-        assert wrong.status_code == 401 and WRONG_LOGIN in wrong.get_data(as_text=True)
-    # Now even the right password is not tried: a guesser cannot tell.
-    refused = post_login(limited, acme.email.upper(), acme.password)
-    assert refused.status_code == 429
-    wait = int(refused.headers["Retry-After"])
-    assert 1 <= wait <= LOGIN_WINDOW_MINUTES * 60
-    assert "Too many failed logins for this e-mail address; try again in" in refused.get_data(as_text=True)
-    assert not is_logged_in(limited)
-    # Another address is not slowed, nor one no account has (counted alike).
-    assert post_login(limited, other.email, other.password).status_code == 302
-
-
-def test_a_successful_login_starts_the_count_again(limited: FlaskClient, make_tenant: Any) -> None:
-    acme = make_tenant("acme")
-    for _ in range(FAILED_LOGINS - 1):
-        assert post_login(limited, acme.email, "not-the-password").status_code == 401
-    assert post_login(limited, acme.email, acme.password).status_code == 302
-    limited.delete_cookie("session")  # signed out
-    for _ in range(FAILED_LOGINS - 1):
-        assert post_login(limited, acme.email, "not-the-password").status_code == 401
-    assert post_login(limited, acme.email, acme.password).status_code == 302
-
-
-def test_an_address_no_account_has_is_counted_like_one_that_exists(limited: FlaskClient) -> None:
-    statuses = [post_login(limited, "nobody@example.com", "guess").status_code for _ in range(FAILED_LOGINS + 1)]
-    assert statuses == [401] * FAILED_LOGINS + [429]
-
-
-def test_without_redis_the_api_and_the_login_still_respond() -> None:
+def test_without_redis_the_api_still_responds() -> None:
     unreachable = RateLimits("redis://127.0.0.1:1/0", per_caller=1, per_publisher=1)
-    logins = FailedLogins("redis://127.0.0.1:1/0", per_address=1)
     started = time.monotonic()
     assert [unreachable.retry_after("key:prefix", 1) for _ in range(3)] == [None, None, None]
-    for _ in range(3):
-        logins.failed("acme@example.com")
-        assert logins.retry_after("acme@example.com") is None
-    logins.succeeded("acme@example.com")
     assert time.monotonic() - started < 10

@@ -20,6 +20,7 @@ def create_app(settings: Settings) -> Flask:
         database,
         errors,
         health,
+        input_guard,
         keys,
         log_context,
         metrics,
@@ -49,6 +50,9 @@ def create_app(settings: Settings) -> Flask:
     database.init_app(app, settings.database_url)
     health.init_app(app, settings.redis_url)
     app.extensions["licensecodes.dispatcher"] = Dispatcher(settings.redis_url)
+    # The first hooks: a key in a URL, a control character or a routing redirect is dealt with before
+    # any other hook reads the query or the caller's key.
+    input_guard.init_app(app)
     ratelimit.init_app(app, settings)
     log_context.init_app(app)
     security.init_app(app)

@@ -19,6 +19,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from shared.storage import BlobWriter, StoredFile
+from web.input_guard import refuse_control_characters
 
 READ_BYTES = 256 * 1024
 # The decoder holds one read plus what it could not parse yet (part headers).
@@ -54,6 +55,9 @@ class _Receiver:
     def handle(self, event: object) -> None:
         if isinstance(event, File):
             self._field = None
+            # The form's rule (web.input_guard), applied as the stream passes: a field or file name
+            # with a control character refuses the upload before its file is stored.
+            refuse_control_characters("file name of the form field", [(event.name, event.filename)])
             if event.name == FILE_FIELD and self._writer is None and self.upload.stored is None:
                 self._writer = BlobWriter(self._session)
                 self.upload.filename = event.filename or ""
@@ -75,7 +79,9 @@ class _Receiver:
             if len(self._value) > MAX_FIELD_BYTES:
                 raise BadRequest(f"the form field {self._field!r} is too long")
             if not event.more_data:
-                self.upload.fields[self._field] = self._value.decode("utf-8", "replace")
+                value = self._value.decode("utf-8", "replace")
+                refuse_control_characters("form field", [(self._field, value)])
+                self.upload.fields[self._field] = value
                 self._field = None
 
 

@@ -30,6 +30,7 @@ def create_app(settings: Settings) -> Flask:
         ratelimit,
         screens,
         security,
+        url_keys,
     )
 
     assert settings.database_url and settings.redis_url, "connect the services first"
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["licensecodes.dispatcher"] = Dispatcher(settings.redis_url)
     # The first hooks: a key in a URL, a control character or a routing redirect is dealt with before
     # any other hook reads the query or the caller's key.
+    url_keys.init_app(app)
     input_guard.init_app(app)
     ratelimit.init_app(app, settings)
     log_context.init_app(app)

@@ -28,6 +28,7 @@ def create_app(settings: Settings) -> Flask:
         operator,
         pages,
         ratelimit,
+        redirects,
         screens,
         security,
         url_keys,
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> Flask:
     # any other hook reads the query or the caller's key.
     url_keys.init_app(app)
     input_guard.init_app(app)
+    redirects.init_app(app)
     ratelimit.init_app(app, settings)
     log_context.init_app(app)
     security.init_app(app)

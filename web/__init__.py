@@ -21,6 +21,7 @@ def create_app(settings: Settings) -> Flask:
         database,
         errors,
         health,
+        input_guard,
         keys,
         log_context,
         login_limits,
@@ -29,8 +30,10 @@ def create_app(settings: Settings) -> Flask:
         operator,
         pages,
         ratelimit,
+        redirects,
         screens,
         security,
+        url_keys,
     )
 
     assert settings.database_url and settings.redis_url, "connect the services first"
@@ -58,6 +61,11 @@ def create_app(settings: Settings) -> Flask:
     database.init_app(app, settings.database_url)
     health.init_app(app, settings.redis_url)
     app.extensions["licensecodes.dispatcher"] = Dispatcher(settings.redis_url)
+    # The first hooks: a key in a URL, a control character or a routing redirect is dealt with before
+    # any other hook reads the query or the caller's key.
+    url_keys.init_app(app)
+    input_guard.init_app(app)
+    redirects.init_app(app)
     ratelimit.init_app(app, settings)
     login_limits.init_app(app, settings)
     log_context.init_app(app)

@@ -205,6 +205,7 @@ blueprint = Blueprint("openapi", __name__, url_prefix="/api/v1", description="Th
 
 @blueprint.get("/openapi.json")
 @blueprint.response(200, {"type": "object"}, description="The OpenAPI document")
+@blueprint.errors(400, keyed=False)
 @blueprint.doc(security=[])
 def openapi_document() -> ResponseReturnValue:
     """This document"""

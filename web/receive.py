@@ -19,8 +19,11 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from shared.storage import BlobWriter, StoredFile
+from web.input_guard import refuse_control_characters
 
 READ_BYTES = 256 * 1024
+# The decoder holds one read plus what it could not parse yet (part headers).
+MAX_BUFFER_BYTES = 2 * READ_BYTES
 MAX_FIELD_BYTES = 1024
 # An upload has a file and a few fields; more parts than this is not one.
 MAX_PARTS = 16
@@ -52,6 +55,9 @@ class _Receiver:
     def handle(self, event: object) -> None:
         if isinstance(event, File):
             self._field = None
+            # The form's rule (web.input_guard), applied as the stream passes: a field or file name
+            # with a control character refuses the upload before its file is stored.
+            refuse_control_characters("file name of the form field", [(event.name, event.filename)])
             if event.name == FILE_FIELD and self._writer is None and self.upload.stored is None:
                 self._writer = BlobWriter(self._session)
                 self.upload.filename = event.filename or ""
@@ -73,7 +79,9 @@ class _Receiver:
             if len(self._value) > MAX_FIELD_BYTES:
                 raise BadRequest(f"the form field {self._field!r} is too long")
             if not event.more_data:
-                self.upload.fields[self._field] = self._value.decode("utf-8", "replace")
+                value = self._value.decode("utf-8", "replace")
+                refuse_control_characters("form field", [(self._field, value)])
+                self.upload.fields[self._field] = value
                 self._field = None
 
 
@@ -89,18 +97,29 @@ def receive_upload(request: Request, session: Session, max_file_bytes: int) -> R
     mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
     if mimetype != "multipart/form-data" or not options.get("boundary"):
         return ReceivedUpload()  # no file part: the caller says how to send one
-    # The decoder's buffer holds one read plus what it could not parse yet
-    # (part headers): bounded, so a body of endless headers is refused.
-    decoder = MultipartDecoder(options["boundary"].encode(), max_form_memory_size=2 * READ_BYTES, max_parts=MAX_PARTS)
+    # The decoder's buffer is bounded, so a body of endless headers is refused.
+    decoder = MultipartDecoder(options["boundary"].encode(), max_form_memory_size=MAX_BUFFER_BYTES, max_parts=MAX_PARTS)
     receiver = _Receiver(session, max_file_bytes)
     stream = request.stream
     while True:
         chunk = stream.read(READ_BYTES)
-        decoder.receive_data(chunk or None)
+        _receive(decoder, chunk or None)
         _drain(decoder, receiver)
         if not chunk:
             break
     return receiver.finish()
+
+
+def _receive(decoder: MultipartDecoder, chunk: bytes | None) -> None:
+    try:
+        decoder.receive_data(chunk)
+    except RequestEntityTooLarge:
+        # What the decoder could not parse yet outgrew its buffer: a part header
+        # that never ends. The body's shape is wrong, not the file's size.
+        raise BadRequest(
+            f"a multipart part header (or the text before the first part) is over the limit of"
+            f" {MAX_BUFFER_BYTES // 1024} KB; send the file and the form fields with ordinary headers"
+        ) from None
 
 
 def _drain(decoder: MultipartDecoder, receiver: _Receiver) -> None:
@@ -114,11 +133,10 @@ def _next_event(decoder: MultipartDecoder) -> object:
     try:
         return decoder.next_event()
     except RequestEntityTooLarge:
-        # The decoder's limits are on the body's shape, not the file's size:
+        # The decoder's limit on the body's shape, not the file's size:
         # "file too large" would send the publisher splitting a small file.
         raise BadRequest(
-            f"the multipart body has more than {MAX_PARTS} parts or a part header over"
-            f" {2 * READ_BYTES // 1024} KB; send the file and the form fields only"
+            f"the multipart body has more than {MAX_PARTS} parts; send the file and the form fields only"
         ) from None
     except ValueError as error:  # the decoder's word for a malformed body
         raise BadRequest(f"the multipart body is malformed: {error}") from None

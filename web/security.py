@@ -7,11 +7,16 @@ The headers go on pages, API responses, downloads and error pages alike: a
 downloaded codes file must never be sniffed into HTML, and no page of ours
 may be framed by another site (clickjacking). The pages load scripts and
 styles from /static only, with no inline code, so the policy can be strict.
+
+Every response but a static file is sent `Cache-Control: no-store`: codes,
+keys and error reports (which name codes) must stay in no cache, shared or
+the browser's, and one rule for every route cannot miss a new page that
+shows them. Nothing else we send is worth caching.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
@@ -35,4 +40,6 @@ def init_app(app: Flask) -> None:
 def _protective_headers(response: Response) -> Response:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
     return response

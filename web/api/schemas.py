@@ -24,6 +24,8 @@ from web.idempotency import REPLAYED_HEADER
 # Longest page and per_page we read: more digits than this is no page anyone means.
 MAX_DIGITS = 9
 SHA256_HEX = r"^[0-9a-f]{64}$"
+# No control character but TAB, LF and CR (web.input_guard).
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 
 S = TypeVar("S", bound=type[ma.Schema])
@@ -270,9 +272,9 @@ class UploadQuery(Paging):
 
 class CodeQuery(Paging):
     q = fields.String(
-        # PostgreSQL text holds no NUL, so no code starts with one.
-        validate=Regexp(r"^[^\x00]*$", error="must not contain NUL characters"),
-        metadata={"description": "only codes that start with this (no NUL)"},
+        # What web.input_guard refuses in every parameter, declared here for the document.
+        validate=Regexp(NO_CONTROL_CHARACTERS, error="must not contain control characters"),
+        metadata={"description": "only codes that start with this (no control characters but TAB, CR and LF)"},
     )
     status = _listed(CODE_STATUSES, "only codes in this status")
 

@@ -8,9 +8,9 @@
                                             │     run asks what the insert would find
                                             ▼
                                            store: INSERT INTO license_codes SELECT …
-                                            │     FROM staging ORDER BY code ON CONFLICT
-                                            │     DO NOTHING; a code skipped names the
-                                            │     duplicates
+                                            │     FROM staging ORDER BY code; a unique
+                                            │     violation, caught in the database, names
+                                            │     the duplicates
                                             ▼
                                            decide: reject (every problem, by line; codes
                                                    of another publisher within the day's
@@ -101,7 +101,7 @@ def _run(
         read = time.perf_counter()
         check(cursor, job, problems, foreign)
         if not problems.count and not foreign.found and not job.dry_run:
-            store.insert_codes(connection, cursor, job, staged.codes, problems, foreign)
+            store.insert_codes(cursor, job, problems, foreign)
         log.info(
             "upload %s: %s rows read and staged in %.2f s, checked and stored in %.2f s",
             job.request_id, staged.rows, read - started, time.perf_counter() - read,

@@ -75,18 +75,33 @@ _EXPIRY = """COALESCE(s.expiry, CASE WHEN COALESCE(s.code_type, %(code_type)s) =
                                    THEN p.evaluation_expiry_days ELSE p.activation_expiry_days END)"""
 
 # In code order: two batches that overlap take their row locks in the same
-# order, so one waits for the other instead of deadlocking. A code already
-# stored (or twice in the file) is skipped, not an error: the caller compares
-# the rows inserted with the rows staged (shared.loading.store.insert_codes).
+# order, so one waits for the other instead of deadlocking. A plain INSERT,
+# which stops at the first code already stored, inside a PL/pgSQL block that
+# catches the unique violation: PostgreSQL logs an uncaught violation with
+# the code in its DETAIL line, a caught one not at all, and a code is a
+# secret no log may hold (docs/operating.md#logs). ON CONFLICT DO NOTHING
+# would avoid the violation too, at a third more time for every insert. The
+# block's outcome is left in a transaction-local setting (INSERT_OUTCOME);
+# the block's own savepoint has taken a refused insert back. The parameters
+# are the request's integers and its code type, one of two words, so the
+# client-side substitution cannot end the dollar quote.
 INSERT = f"""
-INSERT INTO license_codes
-    (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats, attributes)
-SELECT s.code, p.product_id, %(request_id)s, s.line, COALESCE(s.code_type, %(code_type)s), {_EXPIRY},
-       s.build, s.seats, s.attributes
-FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
-ORDER BY s.code
-ON CONFLICT (code) DO NOTHING
+DO $insert$
+BEGIN
+    INSERT INTO license_codes
+        (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats, attributes)
+    SELECT s.code, p.product_id, %(request_id)s, s.line, COALESCE(s.code_type, %(code_type)s), {_EXPIRY},
+           s.build, s.seats, s.attributes
+    FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
+    ORDER BY s.code;
+    PERFORM set_config('licensecodes.insert', 'stored', true);
+EXCEPTION WHEN unique_violation THEN
+    PERFORM set_config('licensecodes.insert', 'duplicate', true);
+END
+$insert$
 """
+
+INSERT_OUTCOME = "SELECT current_setting('licensecodes.insert')"
 
 DUPLICATES_IN_FILE = """
 SELECT line, code, first_line FROM (

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from shared.formats import Problem
 from shared.loading import staging
 from shared.loading.feed import ProblemLog
@@ -16,33 +14,23 @@ from shared.loading.foreign import ForeignDuplicates, existing_message, quoted
 from shared.loading.job import Job
 
 
-def insert_codes(
-    connection: Connection, cursor: Any, job: Job, staged: int, problems: ProblemLog, foreign: ForeignDuplicates
-) -> None:
-    """Insert every staged code; if some were not inserted, take the insert
-    back and name the duplicates. The unique index has the last word when
-    two batches race (docs/architecture.md#invariants-and-what-enforces-them).
-
-    ON CONFLICT DO NOTHING, not a unique violation: PostgreSQL writes a
-    violation to its own log with the code in its DETAIL line, and a code
-    is a secret that no log may hold (docs/operating.md#logs). A row that
-    meets another batch's uncommitted copy of its code waits for that
-    transaction, as a plain insert would: if it commits, the row is skipped
-    (and the duplicate query below, a new statement, sees the committed
-    code); if it rolls back, the row goes in. So the race ends as before:
-    exactly one batch stores a code, and the other is rejected."""
-    savepoint = connection.begin_nested()
-    cursor.execute(staging.INSERT, job.parameters)
-    inserted = cursor.rowcount
-    if inserted == staged:
-        savepoint.commit()
-        return
-    savepoint.rollback()
-    find_duplicates(cursor, job, problems, foreign)
-    if not problems.count and not foreign.found:
-        raise RuntimeError(
-            f"upload {job.request_id}: {staged - inserted} codes were not inserted, with no duplicate to name"
-        )
+def insert_codes(cursor: Any, job: Job, problems: ProblemLog, foreign: ForeignDuplicates) -> None:
+    """Insert every staged code, or none and name the duplicates when the
+    unique index refuses one. The index has the last word when two batches
+    race (docs/architecture.md#invariants-and-what-enforces-them): a code
+    that meets another batch's uncommitted copy waits for that transaction,
+    and is refused only if it commits. The refusal is caught in the
+    database, never logged there (shared.loading.staging.INSERT)."""
+    for _attempt in (1, 2):
+        cursor.execute(staging.INSERT, job.parameters)
+        cursor.execute(staging.INSERT_OUTCOME)
+        if cursor.fetchone()[0] == "stored":
+            return
+        find_duplicates(cursor, job, problems, foreign)
+        if problems.count or foreign.found:
+            return
+        # The batch we collided with is no longer there to name: once more.
+    raise RuntimeError(f"upload {job.request_id}: the insert kept colliding with no duplicate to name")
 
 
 def find_duplicates(cursor: Any, job: Job, problems: ProblemLog, foreign: ForeignDuplicates) -> None:

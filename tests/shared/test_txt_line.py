@@ -279,7 +279,7 @@ def staged_and_written_down(
                 stage(cursor, job, prepared.watch(items), problems, lambda: None, Progress())
                 cursor.execute("SELECT line, code, expiry, build, seats FROM staging ORDER BY line")
                 staged = cursor.fetchall()
-                insert_codes(connection, cursor, job, len(staged), problems, ForeignDuplicates(0))
+                insert_codes(cursor, job, problems, ForeignDuplicates(0))
                 assert problems.count == 0, problems.listed()
                 stored = prepared.store(connection, job.blob_id, job.sha256)
             written_down = b"".join(read_chunks(connection, stored.blob_id))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import queue
 import shutil
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import clean_environ
+from shared.config import Settings
+from tests.conftest import clean_environ, test_environ
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -135,3 +138,47 @@ def python_process(code: str, environ: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@contextlib.contextmanager
+def web_server(settings: Settings, *, workers: int, threads: int, **extra: str) -> Iterator[int]:
+    """`licensecodes web` on the test services, with `extra` settings; yields
+    its port once /healthz answers."""
+    assert settings.database_url and settings.redis_url
+    data_dir, port = short_temp_dir(), free_port()
+    environ = test_environ(
+        LICENSECODES_DATA_DIR=str(data_dir),
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        SECRET_KEY=settings.secret_key,  # the test's API keys are HMACs under it
+        PORT=str(port),
+        **extra,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web", "web", "--workers", str(workers), "--threads", str(threads)],
+        env=environ,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = LineReader(process)
+    try:
+        assert wait_until(lambda: _healthy(port), timeout=60), output.text()
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        output.text()
+        remove_dir(data_dir)
+
+
+def _healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import http.client
 import selectors
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.config import Settings
-from tests import conftest as suite
-from tests.e2e.processes import REPO, LineReader, free_port, remove_dir, short_temp_dir
+from tests.e2e.processes import web_server
 
 pytestmark = pytest.mark.e2e
 
@@ -31,50 +27,10 @@ SLACK = 5  # seconds the server may take beyond a timeout on this shared machine
 
 
 @pytest.fixture
-def web_server(settings: Settings) -> Iterator[int]:
-    data_dir = short_temp_dir()
-    port = free_port()
-    assert settings.database_url and settings.redis_url
-    environ = suite.test_environ(
-        LICENSECODES_DATA_DIR=str(data_dir),
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
-        SECRET_KEY=settings.secret_key,
-        PORT=str(port),
-    )
-    web = subprocess.Popen(
-        [sys.executable, "-m", "web", "web", "--workers", "2", "--threads", "4"],
-        env=environ,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = LineReader(web)
-    try:
-        output.wait_for("Booting worker", timeout=60)
-        _wait_for_health(port)
+def server(settings: Settings) -> Iterator[int]:
+    """`licensecodes web` as `make run` starts it: two processes of four threads."""
+    with web_server(settings, workers=2, threads=4) as port:
         yield port
-    finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=60)
-        remove_dir(data_dir)
-
-
-def _wait_for_health(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    raise AssertionError("the web server did not answer /healthz")
 
 
 class HostileClient:
@@ -150,12 +106,12 @@ class HostileClient:
 
 
 def test_slow_and_idle_connections_do_not_delay_another_client_and_are_closed_in_time(
-    web_server: int,
+    server: int,
     make_tenant,  # type: ignore[no-untyped-def]
 ) -> None:
     attacker = make_tenant("Attacker", (1001,))
     other = make_tenant("Other", (2001,))
-    hostile = HostileClient(web_server, attacker.api_key, 1001)
+    hostile = HostileClient(server, attacker.api_key, 1001)
     hostile.open_all()
     attack = threading.Thread(target=hostile.run, args=(BODY_WINDOW + 3 * SLACK,))
     attack.start()
@@ -164,7 +120,7 @@ def test_slow_and_idle_connections_do_not_delay_another_client_and_are_closed_in
     statuses: list[int] = []
     deadline = time.monotonic() + BODY_WINDOW + SLACK
     while time.monotonic() < deadline:
-        connection = http.client.HTTPConnection("127.0.0.1", web_server, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", server, timeout=10)
         started = time.monotonic()
         connection.request("GET", "/api/v1/products", headers={"Authorization": f"Bearer {other.api_key}"})
         response = connection.getresponse()

@@ -22,7 +22,7 @@ import pytest
 
 from shared.config import Settings
 from tests import conftest as suite
-from tests.e2e.processes import REPO, LineReader, free_port, remove_dir, short_temp_dir, wait_until
+from tests.e2e.processes import REPO, web_server
 from tests.web.test_login_limits import fresh_counters
 
 pytestmark = pytest.mark.e2e
@@ -87,44 +87,18 @@ class Response:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[int]:
     """`licensecodes web` on the test services, with small login limits."""
-    assert settings.database_url and settings.redis_url
-    data_dir, port = short_temp_dir(), free_port()
-    environ = suite.test_environ(
-        LICENSECODES_DATA_DIR=str(data_dir),
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
-        SECRET_KEY=settings.secret_key,  # the test's API keys are HMACs under it
-        PORT=str(port),
-        LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE=str(PER_ADDRESS),
-        LOGIN_FREE_FAILURES_PER_EMAIL=str(FREE),
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "web", "web", "--workers", "1", "--threads", str(SERVER_THREADS)],
-        env=environ,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = LineReader(process)
     fresh_counters(settings)
     try:
-        assert wait_until(lambda: _healthy(port), timeout=60), output.text()
-        yield port
+        with web_server(
+            settings,
+            workers=1,
+            threads=SERVER_THREADS,
+            LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE=str(PER_ADDRESS),
+            LOGIN_FREE_FAILURES_PER_EMAIL=str(FREE),
+        ) as port:
+            yield port
     finally:
-        process.terminate()
-        process.wait(timeout=60)
-        output.text()
-        remove_dir(data_dir)
         fresh_counters(settings)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with Client(port) as client:
-            return client.call("GET", "/healthz").status == 200
-    except OSError:
-        return False
 
 
 def flood(port: int, number: int, victim: str, until: float, results: list[Response]) -> None:

@@ -38,8 +38,8 @@ def create_key() -> ResponseReturnValue:
     secret_key = current_app.extensions["licensecodes.settings"].secret_key
     new_key = create_api_key(db(), _publisher(), secret_key, label)
     db().commit()
-    # no-store: the page holds the key, which no cache or back button may keep.
-    return _keys_page(new_key=new_key, new_label=label), 200, {"Cache-Control": "no-store"}
+    # The page holds the key: web.security sends it no-store, as every page.
+    return _keys_page(new_key=new_key, new_label=label)
 
 
 @blueprint.post("/keys/<prefix>/revoke")

@@ -59,7 +59,7 @@ from limits import RateLimitItemPerMinute
 
 from shared.broker import redis_client
 from shared.config import Settings
-from web.ratelimit import KEY_PREFIX, sliding_windows
+from web.ratelimit import KEY_PREFIX, seconds_until, sliding_windows
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class LoginLimits:
         stats = self._limiter.get_window_stats(self._per_address, _Keys.of_address(address))
         if stats.remaining > 0:
             return None
-        wait = max(1, math.ceil(stats.reset_time - time.time()))
+        wait = seconds_until(stats.reset_time)
         return LoginCheck(Refusal(wait, f"Too many failed logins from your network address; try again in {wait} s."))
 
     def _waiting(self, address: str, email: str) -> LoginCheck:

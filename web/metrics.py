@@ -50,7 +50,7 @@ def metrics() -> ResponseReturnValue:
     except SQLAlchemyError:
         current_app.logger.warning("metrics: the database does not answer", exc_info=True)
         return jsonify(error="unavailable", message="The database does not answer."), 503
-    return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
+    return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def _bearer_is(token: str) -> bool:

@@ -63,8 +63,7 @@ def queue() -> ResponseReturnValue:
         chart_size=(CHART_WIDTH, CHART_HEIGHT),
         bucket_minutes=CHART_BUCKET_MINUTES,
     )
-    # no-store: the page names every publisher; no shared cache may keep it.
-    return page, 200, {"Cache-Control": "no-store"}
+    return page
 
 
 def chart_bars(buckets: list[ChartBucket]) -> list[Bar]:

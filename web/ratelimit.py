@@ -42,9 +42,13 @@ def sliding_windows(client: redis.Redis, key_prefix: str = KEY_PREFIX) -> Slidin
     return SlidingWindowCounterRateLimiter(storage)
 
 
+def seconds_until(reset_time: float) -> int:
+    """Retry-After for a window that lets the next call through at `reset_time`."""
+    return max(1, math.ceil(reset_time - time.time()))
+
+
 def _seconds_until_next(limiter: SlidingWindowCounterRateLimiter, limit: RateLimitItem, who: str) -> int:
-    reset_at = limiter.get_window_stats(limit, who).reset_time
-    return max(1, math.ceil(reset_at - time.time()))
+    return seconds_until(limiter.get_window_stats(limit, who).reset_time)
 
 
 class RateLimits:

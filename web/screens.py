@@ -58,7 +58,7 @@ def uploads(product_id: int) -> ResponseReturnValue:
 @login_required
 def uploads_table(product_id: int) -> ResponseReturnValue:
     """The table alone, for the script that refreshes it (static/uploads.js)."""
-    return render_template("uploads_table.html", **_requests_table(product_id)), {"Cache-Control": "no-store"}
+    return render_template("uploads_table.html", **_requests_table(product_id))
 
 
 def _requests_table(product_id: int) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def _request_page(upload_id: int, *, fragment: bool) -> ResponseReturnValue:
         pending=upload.is_pending,
         fragment=fragment,
     )
-    return page, {"Cache-Control": "no-store"}
+    return page
 
 
 def _time_left(deadline: datetime.datetime) -> str:

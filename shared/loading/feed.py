@@ -17,7 +17,6 @@ from shared.models import MAX_REPORTED_PROBLEMS
 from shared.states import MAX_LISTED_ERRORS
 
 _NULL = "\\N"
-SPOOL_IN_MEMORY_BYTES = 1024 * 1024  # a worker's scratch file stays in memory up to this size
 READ_BYTES = 1024 * 1024  # what psycopg2 asks for at a time (copy_expert's size)
 
 

@@ -85,7 +85,7 @@ def name_within_budget(
     params = {"publisher_id": publisher_id}
     connection.execute(text(_ENSURE), params)
     already: int = connection.execute(text(_LOCK), params).scalar_one()
-    named = min(foreign.found, len(foreign.kept), max(foreign.keep - already, 0))
+    named = min(len(foreign.kept), max(foreign.keep - already, 0))  # kept: the first found, at most keep
     withheld = foreign.found - named
     connection.execute(text(_SPEND), {**params, "named": named, "withheld": withheld, "refused": int(withheld > 0)})
     for line, code in foreign.kept[:named]:

@@ -40,10 +40,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from shared.formats import CleanLines, CodeRecord
-from shared.loading.feed import SPOOL_IN_MEMORY_BYTES
 from shared.storage import CHUNK_BYTES, BlobWriter, StoredFile
 
 Item = TypeVar("Item")
+# The download is spooled in memory up to this size, then in a temporary file.
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ BULK_BYTES = 1024 * 1024
 # The tasks, by name: the web sends them by name and never imports the worker.
 PROCESS_TASK = "uploads.process"
 SWEEP_TASK = "uploads.sweep"
+DEAD_CLAIMS_TASK = "uploads.release_dead_claims"
 
 
 def queue_for(size_bytes: int) -> str:

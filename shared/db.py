@@ -22,9 +22,14 @@ def database_url(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str, **options: object) -> Engine:
+def make_engine(url: str, application_name: str | None = None, **options: object) -> Engine:
+    """`application_name`: how pg_stat_activity names the sessions (which
+    process holds which)."""
     # Sessions in UTC: every time the API shows is ISO 8601 UTC.
-    return create_engine(database_url(url), pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"}, **options)
+    connect_args = {"options": "-c timezone=UTC"}
+    if application_name is not None:
+        connect_args["application_name"] = application_name
+    return create_engine(database_url(url), pool_pre_ping=True, connect_args=connect_args, **options)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

@@ -44,6 +44,10 @@ _DURATIONS = {
 _SWEEP_COUNTERS = {
     "runs": ("licensecodes_sweep_runs", "Sweeps run by beat."),
     "expired_claims": ("licensecodes_sweep_expired_claims", "Claims released by the sweep after their lease ran out."),
+    "dead_claims": (
+        "licensecodes_sweep_dead_claims",
+        "Claims released because their worker's database session had gone (a worker killed, say).",
+    ),
     "failed": ("licensecodes_sweep_given_up", "Requests the sweep rejected as processing_failed (out of attempts)."),
     "published": ("licensecodes_sweep_republished", "Wake-up messages the sweep published again."),
 }

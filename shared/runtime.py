@@ -15,9 +15,13 @@ from shared.db import make_engine, make_sessions
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, name: str = "licensecodes") -> None:
+        """`name`: the process's kind; its sessions are named `<name> <pid>`
+        in pg_stat_activity, so an operator can tell which worker process
+        holds the session a claim names (`claim_backend_pid`)."""
         assert settings.database_url is not None, "connect the services first"
         self.settings = settings
+        self._name = name
         self._pid = -1
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
@@ -29,7 +33,7 @@ class Runtime:
             if self._engine is not None:
                 self._engine.dispose(close=False)  # the parent's sockets stay the parent's
             assert self.settings.database_url is not None
-            self._engine = make_engine(self.settings.database_url)
+            self._engine = make_engine(self.settings.database_url, f"{self._name} {os.getpid()}")
             self._sessions = make_sessions(self._engine)
             self._pid = os.getpid()
         return self._engine

@@ -2,9 +2,10 @@
 
     queued ──claim──▶ processing ──complete──▶ completed
       │                  │  └──────reject───▶ rejected
-      │                  └─ lease expired, or the worker failed:
-      │                     back to queued, or rejected `processing_failed`
-      │                     after MAX_ATTEMPTS claims
+      │                  └─ the worker's database session gone, its lease
+      │                     expired, or the worker failed: back to queued,
+      │                     or rejected `processing_failed` after
+      │                     MAX_ATTEMPTS claims
       └──delete──▶ deleted
 
 Each move is one guarded UPDATE (`… WHERE status = 'queued'`): PostgreSQL
@@ -18,30 +19,24 @@ each move is drawn in docs/architecture.md#request-states.
 
 from __future__ import annotations
 
-import datetime
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select, text, update
+from sqlalchemy import case, func, literal_column, select, text, tuple_, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
+from shared.backends import end_session, sessions_gone
 from shared.broker import BULK_BYTES
 from shared.errors import Conflict, NotFound
 from shared.formats import Problem
 from shared.models import UploadRequest
 from shared.statuses import RequestStatus
 
-log = logging.getLogger(__name__)
-
 MAX_ATTEMPTS = 3
 MAX_LISTED_ERRORS = 100
-# pg_terminate_backend's wait (PostgreSQL 14 and newer) for an ended session to go.
-END_SESSION_WAIT_MS = 5000
 
 PROCESSING_FAILED_REASON = (
     "The Code Generator failed on this file three times (a worker crashed, say). "
@@ -144,12 +139,21 @@ def record_progress(connection: Database, held: Claim, lines: int, bytes_read: i
     return recorded is not None
 
 
-def record_backend(connection: Database, held: Claim, pid: int, started: datetime.datetime) -> bool:
-    """Note which database session does the claim's work (see release_expired_claims)."""
+def record_backend(connection: Database, held: Claim) -> bool:
+    """Name this connection's database session (pid and start) as the one
+    doing the claim's work: the sweep ends it once the lease has run out
+    (release_expired_claims), and releases the claim at once when it has
+    gone (release_dead_claims). The worker calls it in the claim's own
+    transaction, so no claim of its is ever without a session."""
+    started: Any = (
+        select(literal_column("backend_start"))
+        .select_from(text("pg_stat_activity"))
+        .where(literal_column("pid") == func.pg_backend_pid())
+    )
     recorded = connection.scalar(
         update(UploadRequest)
         .where(_held(held))
-        .values(claim_backend_pid=pid, claim_backend_start=started)
+        .values(claim_backend_pid=func.pg_backend_pid(), claim_backend_start=started.scalar_subquery())
         .returning(UploadRequest.id)
     )
     return recorded is not None
@@ -251,7 +255,7 @@ def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
         )
     ):
         if pid is not None and started is not None:  # None: the worker died before naming its session
-            _end_session(session, pid, started)
+            end_session(session, pid, started)
     expired = (
         select(UploadRequest.id)
         .where(UploadRequest.status == RequestStatus.PROCESSING, UploadRequest.lease_until < func.now())
@@ -267,22 +271,42 @@ def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
     return [(row.id, row.status, row.size_bytes) for row in rows]
 
 
-def _end_session(session: Session, pid: int, started: datetime.datetime) -> None:
-    """End the session with this pid and start (a pid alone may have been
-    reused), if it still runs, and wait (up to END_SESSION_WAIT_MS) until it
-    has gone and its locks with it. A role may end its own sessions; where it
-    may not, the release waits for the locks as before."""
-    try:
-        with session.begin_nested():
-            session.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid, :wait_ms) FROM pg_stat_activity "
-                    "WHERE pid = :pid AND backend_start = :started AND pid <> pg_backend_pid()"
-                ),
-                {"pid": pid, "started": started, "wait_ms": END_SESSION_WAIT_MS},
-            )
-    except SQLAlchemyError:
-        log.warning("could not end the database session %s of an expired claim", pid, exc_info=True)
+def release_dead_claims(session: Session) -> list[tuple[int, str, int]]:
+    """Claims whose worker is gone, released without waiting for the lease:
+    the database session the claim named (record_backend) has ended, as a
+    killed worker's sessions do when the kernel closes its sockets. Back to
+    queued, or rejected after MAX_ATTEMPTS, as release_expired_claims does,
+    with the same answer. A claim that names no session (made before claims
+    named one) waits for its lease."""
+    named = session.execute(
+        select(UploadRequest.id, UploadRequest.claim_backend_pid, UploadRequest.claim_backend_start).where(
+            UploadRequest.status == RequestStatus.PROCESSING,
+            UploadRequest.claim_backend_pid.is_not(None),
+            UploadRequest.claim_backend_start.is_not(None),
+        )
+    ).all()
+    gone = sessions_gone(session, {(row.claim_backend_pid, row.claim_backend_start) for row in named})
+    dead = [tuple(row) for row in named if (row.claim_backend_pid, row.claim_backend_start) in gone]
+    if not dead:
+        return []
+    # Still naming the dead session when locked: a claim released and taken
+    # again meanwhile names a live one, and is left alone.
+    still_dead = (
+        select(UploadRequest.id)
+        .where(
+            UploadRequest.status == RequestStatus.PROCESSING,
+            tuple_(UploadRequest.id, UploadRequest.claim_backend_pid, UploadRequest.claim_backend_start).in_(dead),
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        update(UploadRequest)
+        .where(UploadRequest.id.in_(still_dead))
+        .values(**_released_values())
+        .returning(UploadRequest.id, UploadRequest.status, UploadRequest.size_bytes)
+    ).all()
+    return [(row.id, row.status, row.size_bytes) for row in rows]
 
 
 def needing_a_message(session: Session, republish_after_seconds: int) -> list[tuple[int, int]]:

@@ -13,12 +13,14 @@ import redis
 
 SWEEP_COUNTS_KEY = "licensecodes:sweep-counts"
 # The fields of the sweep task's result (worker.tasks), plus the runs themselves.
-SWEEP_FIELDS = ("runs", "expired_claims", "failed", "published")
+SWEEP_FIELDS = ("runs", "expired_claims", "dead_claims", "failed", "published")
 
 
-def record_sweep(client: redis.Redis, result: Mapping[str, int]) -> None:
+def record_sweep(client: redis.Redis, result: Mapping[str, int], run: bool = True) -> None:
+    """Add a sweep's result; `run`: count it as one more run."""
     pipeline = client.pipeline(transaction=False)
-    pipeline.hincrby(SWEEP_COUNTS_KEY, "runs", 1)
+    if run:
+        pipeline.hincrby(SWEEP_COUNTS_KEY, "runs", 1)
     for field in SWEEP_FIELDS[1:]:
         if result.get(field):
             pipeline.hincrby(SWEEP_COUNTS_KEY, field, int(result[field]))

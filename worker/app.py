@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 
-from shared.broker import SWEEP_TASK, celery_settings
+from shared.broker import DEAD_CLAIMS_TASK, SWEEP_TASK, celery_settings
 from shared.config import Settings
 from shared.runtime import Runtime
 from worker.tasks import register_tasks
@@ -15,12 +17,15 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("licensecodes")
     app.conf.update(celery_settings(settings.redis_url))
     app.conf.beat_schedule = {
-        "sweep": {
-            "task": SWEEP_TASK,
-            "schedule": float(settings.sweep_interval_seconds),
-            # A sweep that waited longer than one interval is stale: the next one comes anyway.
-            "options": {"expires": float(settings.sweep_interval_seconds)},
-        }
+        "sweep": _every(SWEEP_TASK, settings.sweep_interval_seconds),
+        # The sweep's first step alone, often: a dead worker's request is
+        # taken again within seconds (docs/operating.md#settings).
+        "dead-claims": _every(DEAD_CLAIMS_TASK, settings.dead_claims_interval_seconds),
     }
-    register_tasks(app, Runtime(settings))
+    register_tasks(app, Runtime(settings, "licensecodes worker"))
     return app
+
+
+def _every(task: str, seconds: int) -> dict[str, Any]:
+    # A message that waited longer than one interval is stale: the next one comes anyway.
+    return {"task": task, "schedule": float(seconds), "options": {"expires": float(seconds)}}

@@ -5,7 +5,9 @@ it claims the fairest queued request of that queue, which may be another
 one (docs/architecture.md#fair-queuing), and a duplicate or late message
 that finds nothing queued does nothing. `uploads.sweep` is what makes the processing window
 hold when a message is lost or a worker dies
-(docs/architecture.md#failures-and-what-holds).
+(docs/architecture.md#failures-and-what-holds); `uploads.release_dead_claims`,
+its first step alone, runs every few seconds so that a dead worker's request
+is taken again in seconds.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import logging
 
 import redis
 from celery import Celery
+from sqlalchemy.engine import Connection
 
 from shared import loading, log_context, states
-from shared.broker import PROCESS_TASK, SWEEP_TASK, queue_for
+from shared.broker import DEAD_CLAIMS_TASK, PROCESS_TASK, SWEEP_TASK, queue_for
 from shared.errors import ClaimLost
 from shared.runtime import Runtime
 from shared.statuses import RequestStatus
@@ -32,18 +35,34 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             return _process(request_id)
 
     def _process(named_id: int) -> str:
-        with runtime.sessions.begin() as session:
-            held = states.claim(session, named_id, runtime.settings.lease_seconds)
-        if held is None:
-            return "not claimed"  # nothing queued: decided, deleted, or other workers have them
+        # One connection from the claim to the decision: its session is the
+        # one the claim names, so the session outlives the claim only if the
+        # worker does (docs/architecture.md#failures-and-what-holds).
+        with runtime.engine.connect() as connection:
+            held = _claim(connection, named_id)
+            if held is None:
+                return "not claimed"  # nothing queued: decided, deleted, or other workers have them
+            return _decide(connection, held, named_id)
+
+    def _claim(connection: Connection, named_id: int) -> states.Claim | None:
+        """The claim, and the name of the session that will do its work, in
+        one transaction: no claim of a worker is ever without a session."""
+        with connection.begin():
+            held = states.claim(connection, named_id, runtime.settings.lease_seconds)
+            if held is not None:
+                states.record_backend(connection, held)
+        return held
+
+    def _decide(connection: Connection, held: states.Claim, named_id: int) -> str:
         request_id = held.request_id
         # Undone with the message's request id, by the task.
         log_context.bind(request_id=request_id, publisher_id=held.publisher_id)
         through = "" if request_id == named_id else f" through the message of upload {named_id}"
         log.info("upload %s: claimed (attempt %s)%s", request_id, held.attempt, through)
+        settings = runtime.settings
         try:
             outcome = loading.decide(
-                runtime.engine, held, runtime.settings.lease_seconds, runtime.settings.foreign_duplicates_per_day
+                runtime.engine, held, settings.lease_seconds, settings.foreign_duplicates_per_day, connection
             )
         except ClaimLost:
             log.warning("upload %s: lost the claim; another worker decides it", request_id)
@@ -56,31 +75,63 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         log.info("upload %s: %s", request_id, outcome)
         return outcome
 
+    def _publish(waiting: dict[int, int]) -> None:
+        """A wake-up message for each request (id: size), on its size's queue."""
+        for request_id, size in sorted(waiting.items()):
+            process_upload.apply_async(args=[request_id], queue=queue_for(size))
+
     @app.task(name=SWEEP_TASK)
     def sweep() -> dict[str, int]:
         with runtime.sessions.begin() as session:
-            released = states.release_expired_claims(session)
+            dead = states.release_dead_claims(session)
+            released = dead + states.release_expired_claims(session)
             waiting = dict(states.needing_a_message(session, runtime.settings.republish_after_seconds))
-            waiting.update(
-                (request_id, size) for request_id, status, size in released if status == RequestStatus.QUEUED
-            )
+            waiting.update(_queued_again(released))
             states.mark_enqueued(session, sorted(waiting))
-        for request_id, size in sorted(waiting.items()):
-            process_upload.apply_async(args=[request_id], queue=queue_for(size))
+        _publish(waiting)
         failed = sum(1 for _, status, _ in released if status == RequestStatus.REJECTED)
         if released or waiting:
             log.info(
-                "sweep: %s expired claims, %s given up, %s requests published", len(released), failed, len(waiting)
-            )
-        result = {"expired_claims": len(released), "failed": failed, "published": len(waiting)}
+                "sweep: %s dead workers' claims, %s expired claims, %s given up, %s requests published",
+                len(dead), len(released) - len(dead), failed, len(waiting),
+            )  # fmt: skip
+        result = {
+            "expired_claims": len(released) - len(dead),
+            "dead_claims": len(dead),
+            "failed": failed,
+            "published": len(waiting),
+        }
         _count_sweep(runtime, result)
         return result
 
+    @app.task(name=DEAD_CLAIMS_TASK)
+    def release_dead_claims() -> dict[str, int]:
+        """The sweep's first step alone, cheap enough to run every few
+        seconds: the claims of workers whose database session has gone."""
+        with runtime.sessions.begin() as session:
+            released = states.release_dead_claims(session)
+            waiting = _queued_again(released)
+            states.mark_enqueued(session, sorted(waiting))
+        _publish(waiting)
+        failed = sum(1 for _, status, _ in released if status == RequestStatus.REJECTED)
+        if released:
+            log.info("dead workers' claims released: %s, %s of them given up", len(released), failed)
+        result = {"dead_claims": len(released), "failed": failed, "published": len(waiting)}
+        if released:
+            _count_sweep(runtime, result, run=False)
+        return result
 
-def _count_sweep(runtime: Runtime, result: dict[str, int]) -> None:
+
+def _queued_again(released: list[tuple[int, str, int]]) -> dict[int, int]:
+    """The released requests that went back to queued, with their sizes."""
+    return {request_id: size for request_id, status, size in released if status == RequestStatus.QUEUED}
+
+
+def _count_sweep(runtime: Runtime, result: dict[str, int], run: bool = True) -> None:
     """For /metrics. The sweep has done its work by now: a Redis outage costs
-    the counts, never the sweep."""
+    the counts, never the sweep. `run`: count it as a run of the sweep
+    (the frequent check of dead workers' claims is not one)."""
     try:
-        record_sweep(runtime.redis, result)
+        record_sweep(runtime.redis, result, run=run)
     except redis.RedisError:
         log.warning("sweep: not counted for /metrics, Redis is unavailable", exc_info=True)

@@ -53,6 +53,22 @@ from shared.storage import read_chunks
 log = logging.getLogger(__name__)
 
 
+# While a statement runs, PostgreSQL notices that its client has gone only
+# when it next reads or writes: a worker killed during the insert would
+# leave its session, its locks and a claim that looks alive until the insert
+# ends. With this the server looks at the socket every second and ends the
+# session (PostgreSQL 14 and newer, on Linux, macOS and the BSDs; where the
+# server refuses it, the session goes when the statement ends).
+WATCH_THE_CLIENT = """
+DO $$
+BEGIN
+    PERFORM set_config('client_connection_check_interval', '1000', true);
+EXCEPTION WHEN undefined_object OR invalid_parameter_value THEN
+    NULL;
+END $$
+"""
+
+
 @dataclass(frozen=True)
 class Staged:
     codes: int  # good lines staged
@@ -64,21 +80,29 @@ def decide(
     held: states.Claim,
     lease_seconds: int,
     foreign_duplicates_per_day: int = FOREIGN_DUPLICATES_PER_DAY,
+    connection: Connection | None = None,
 ) -> str:
     """Validate and store (or reject) the claimed request; return its final
     status. Raises ClaimLost when the claim was taken away meanwhile.
-    `foreign_duplicates_per_day`: the budget of shared.loading.foreign."""
+    `foreign_duplicates_per_day`: the budget of shared.loading.foreign.
+    `connection`: the one whose session made the claim and named itself on
+    it (worker.tasks), for the work to run on; None, a connection of the
+    engine's is named here and used."""
     job = load_job(engine, held.request_id)
     progress = Progress()
-    with LeaseKeeper(engine, held, lease_seconds, progress) as lease, engine.connect() as reader:
+    with (
+        LeaseKeeper(engine, held, lease_seconds, progress) as lease,
+        engine.connect() as reader,
+        _working(engine, held, connection) as working,
+    ):
         chunks = read_chunks(reader.execution_options(isolation_level="AUTOCOMMIT"), job.blob_id)
         items = bounded(job.read(progress.counting(chunks)))
         foreign = ForeignDuplicates(keep=foreign_duplicates_per_day)
-        return _run(engine, job, held, items, lease.check_claim, progress, foreign)
+        return _run(working, job, held, items, lease.check_claim, progress, foreign)
 
 
 def _run(
-    engine: Engine,
+    connection: Connection,
     job: Job,
     held: states.Claim,
     items: Iterator[Item],
@@ -90,12 +114,12 @@ def _run(
     prepared = _prepared_download(job)
     if prepared is not None:
         items = prepared.watch(items)
-    with engine.connect() as connection, contextlib.closing(problems), _closing(prepared):
+    with contextlib.closing(problems), _closing(prepared):
         transaction = connection.begin()
         # The psycopg2 cursor of this same connection: the COPY and the moves
         # of shared.states share one transaction.
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        _record_backend(engine, cursor, held)
+        cursor.execute(WATCH_THE_CLIENT)
         started = time.perf_counter()
         staged = stage(cursor, job, items, problems, check_claim, progress)
         read = time.perf_counter()
@@ -181,13 +205,24 @@ def _decide_completed(
     return RequestStatus.COMPLETED
 
 
-def _record_backend(engine: Engine, cursor: Any, held: states.Claim) -> None:
-    """Name this transaction's session on the request, in a transaction of
-    its own (the sweep must see it while this one runs)."""
-    cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-    pid, started = cursor.fetchone()
-    with engine.begin() as connection:
-        _fenced(states.record_backend(connection, held, pid, started), held)
+@contextlib.contextmanager
+def _working(engine: Engine, held: states.Claim, claimed_on: Connection | None) -> Iterator[Connection]:
+    """The connection the work runs on, its session named on the request.
+    The caller's is handed back without a transaction: one the work left
+    open when it raised is rolled back here, before the caller gives the
+    request back on another connection, which would otherwise wait for this
+    one's locks."""
+    if claimed_on is None:
+        with engine.connect() as connection:
+            with connection.begin():  # its own transaction: the sweep must see it while the work runs
+                _fenced(states.record_backend(connection, held), held)
+            yield connection
+        return
+    try:
+        yield claimed_on
+    finally:
+        if claimed_on.in_transaction():
+            claimed_on.rollback()
 
 
 def _prepared_download(job: Job) -> PreparedDownload | None:

@@ -37,8 +37,9 @@ class Worker:
     """One `licensecodes worker` with one pool child: the child is the one
     that holds a claim, so a fault aimed at it cannot miss."""
 
-    def __init__(self, name: str, log_path: Path) -> None:
+    def __init__(self, name: str, log_path: Path, environ: dict[str, str] | None = None) -> None:
         self.name, self.log_path = name, log_path
+        self.environ = environ or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
@@ -47,7 +48,7 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker", "worker", "--concurrency=1", "-n", f"{self.name}@%h"],
             # A message lost with Redis is published again after seconds, not a minute.
-            env=test_environ(REPUBLISH_AFTER_SECONDS="3"),
+            env=test_environ(**({"REPUBLISH_AFTER_SECONDS": "3"} | self.environ)),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -69,6 +70,12 @@ class Worker:
                 return children[0]
             time.sleep(0.02)
         raise AssertionError(f"worker {self.name} has no pool child")
+
+    def family(self) -> set[int]:
+        """The pids of the worker and its pool children."""
+        assert self.process is not None
+        main = psutil.Process(self.process.pid)
+        return {main.pid, *(child.pid for child in main.children(recursive=True))}
 
     def kill(self) -> None:
         """SIGKILL to the worker and its child at once, as a host crash would."""
@@ -104,11 +111,12 @@ class Faults:
     tenant: Tenant
     sessions: sessionmaker[Session]
     log_path: Path
+    environ: dict[str, str] = field(default_factory=dict)  # the workers' and beat's own settings
     workers: list[Worker] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
 
     def worker(self, name: str) -> Worker:
-        started = Worker(name, self.log_path).start()
+        started = Worker(name, self.log_path, self.environ).start()
         self.workers.append(started)
         return started
 
@@ -203,12 +211,26 @@ class Faults:
 
 
 @pytest.fixture
-def faults(client: FlaskClient, make_tenant: Any, sessions: sessionmaker[Session], engine: Engine) -> Iterator[Faults]:
+def fault_environ() -> dict[str, str]:
+    """Settings of a trial's workers and beat over the test session's
+    (tests/conftest.py test_environ); a module overrides this fixture to
+    run its trials with others."""
+    return {}
+
+
+@pytest.fixture
+def faults(
+    client: FlaskClient,
+    make_tenant: Any,
+    sessions: sessionmaker[Session],
+    engine: Engine,
+    fault_environ: dict[str, str],
+) -> Iterator[Faults]:
     log_path = TEST_DATA_DIR / "logs" / f"faults-{secrets.token_hex(3)}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    stage = Faults(client, make_tenant("faults", (PRODUCT,)), sessions, log_path)
+    stage = Faults(client, make_tenant("faults", (PRODUCT,)), sessions, log_path, fault_environ)
     beat = subprocess.Popen(
-        [sys.executable, "-m", "worker", "beat"], env=test_environ(), cwd=REPO,
+        [sys.executable, "-m", "worker", "beat"], env=test_environ(**fault_environ), cwd=REPO,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

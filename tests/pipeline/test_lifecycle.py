@@ -160,13 +160,10 @@ def test_the_sweep_ends_the_database_session_of_a_claim_that_outlived_its_lease(
         held = states.claim(session, request_id, settings.lease_seconds)
         assert held is not None
     engine = sessions.kw["bind"]
-    hung = engine.connect()  # a worker's transaction, its worker paused since
+    hung = engine.connect()  # a worker's connection, its worker paused during its transaction
+    with hung.begin():
+        assert states.record_backend(hung, held)
     hung.begin()
-    pid, started = hung.execute(
-        text("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-    ).one()
-    with engine.begin() as connection:
-        assert states.record_backend(connection, held, pid, started)
     bystander = engine.connect()  # any other session stays
     bystander.begin()
     with sessions.begin() as session:

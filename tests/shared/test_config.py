@@ -204,11 +204,17 @@ def test_an_empty_secret_key_file_is_refused_with_advice(tmp_path: Path) -> None
         Settings.from_env({"LICENSECODES_DATA_DIR": str(tmp_path)})
 
 
-def test_the_lease_and_the_sweep_interval_have_defaults_and_can_be_shortened() -> None:
+def test_the_lease_and_the_sweep_intervals_have_defaults_and_can_be_shortened() -> None:
     defaults = Settings.from_env({"SECRET_KEY": "k"})
-    assert (defaults.lease_seconds, defaults.sweep_interval_seconds) == (120, 60)
-    short = Settings.from_env({"SECRET_KEY": "k", "LEASE_SECONDS": "5", "SWEEP_INTERVAL_SECONDS": "1"})
-    assert (short.lease_seconds, short.sweep_interval_seconds) == (5, 1)
+    assert (defaults.lease_seconds, defaults.sweep_interval_seconds, defaults.dead_claims_interval_seconds) == (
+        120,
+        60,
+        5,
+    )
+    short = Settings.from_env(
+        {"SECRET_KEY": "k", "LEASE_SECONDS": "5", "SWEEP_INTERVAL_SECONDS": "1", "DEAD_CLAIMS_INTERVAL_SECONDS": "1"}
+    )
+    assert (short.lease_seconds, short.sweep_interval_seconds, short.dead_claims_interval_seconds) == (5, 1, 1)
     with pytest.raises(ConfigError, match="LEASE_SECONDS"):
         Settings.from_env({"SECRET_KEY": "k", "LEASE_SECONDS": "1"})
 

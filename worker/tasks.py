@@ -36,8 +36,8 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
 
     def _process(named_id: int) -> str:
         # One connection from the claim to the decision: its session is the
-        # one the claim names, so the session outlives the claim only if the
-        # worker does (docs/architecture.md#failures-and-what-holds).
+        # one the claim names, and lives as long as this worker does
+        # (docs/architecture.md#a-dead-worker-noticed-in-seconds).
         with runtime.engine.connect() as connection:
             held = _claim(connection, named_id)
             if held is None:

@@ -15,7 +15,7 @@ from tests import conftest as suite
 from tests.conftest import REPO, TEST_DATA_DIR
 
 
-def test_beat_sends_the_sweep_beside_a_corrupt_schedule_file_from_an_older_release(
+def test_beat_sends_the_sweeps_beside_a_corrupt_schedule_file_from_an_older_release(
     tmp_path: Path, settings: Settings
 ) -> None:
     # `settings`: beat sends the sweep to the test services, so they must be
@@ -34,9 +34,11 @@ def test_beat_sends_the_sweep_beside_a_corrupt_schedule_file_from_an_older_relea
         )
     try:
         deadline = time.monotonic() + 60
-        while "Sending due task sweep" not in log_path.read_text(errors="replace"):
+        # Both entries: the sweep, and the check of dead workers' claims between sweeps.
+        sent = ("Sending due task sweep", "Sending due task dead-claims")
+        while not all(line in log_path.read_text(errors="replace") for line in sent):
             assert beat.poll() is None, f"beat exited:\n{log_path.read_text(errors='replace')}"
-            assert time.monotonic() < deadline, f"no sweep sent:\n{log_path.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, f"not both sent:\n{log_path.read_text(errors='replace')}"
             time.sleep(0.1)
     finally:
         beat.terminate()

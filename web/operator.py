@@ -16,6 +16,7 @@ from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from shared.code_counts import totals_by_status
 from shared.queue_view import (
     CHART_BUCKET_MINUTES,
     ChartBucket,
@@ -58,6 +59,7 @@ def queue() -> ResponseReturnValue:
         processing=pending_requests(connection, RequestStatus.PROCESSING),
         rejections=sorted(rejections, key=lambda d: (-d.last_hour, d.reason_code)),
         withheld=withheld_duplicates(connection),
+        codes=totals_by_status(connection),
         buckets=buckets,
         bars=chart_bars(buckets),
         chart_size=(CHART_WIDTH, CHART_HEIGHT),

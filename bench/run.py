@@ -65,6 +65,7 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="lc-bench-", dir="/tmp"))
     work = Path(tempfile.mkdtemp(prefix="lc-bench-files-"))
     machine = {"host": platform.node(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    started = time.perf_counter()
     print(f"licensecodes benchmark: {machine['host']}, {machine['cores']} cores, {machine['date']}", flush=True)
     server = start_server(data_dir, free_port())
     try:
@@ -81,8 +82,10 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"machine": machine, "runs": arguments.runs, "results": results}, indent=2))
-    print(f"figures written to {out.relative_to(REPO)}")
+    minutes = (time.perf_counter() - started) / 60
+    figures = {"machine": machine, "runs": arguments.runs, "minutes": minutes, "results": results}
+    out.write_text(json.dumps(figures, indent=2))
+    print(f"the whole run took {minutes:.1f} minutes; figures written to {out.relative_to(REPO)}")
 
 
 def _server_seconds(body: dict[str, Any]) -> dict[str, float] | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import signal
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -54,8 +53,8 @@ LOG_LINES_SHOWN = 15
 
 
 def serve(settings: Settings) -> int:
-    stop_requested = threading.Event()
-    _on_stop_signals(stop_requested)
+    stop = StopRequest()
+    _on_stop_signals(stop)
     started = time.monotonic()
     _refuse_a_taken_port(settings)
     settings = connect(settings)
@@ -67,12 +66,13 @@ def serve(settings: Settings) -> int:
     deaths = DeathReport(redis_client(settings.redis_url, timeout_seconds=1.0))
     try:
         for child in children:
-            child.start()
+            if not stop.requested:
+                child.start()
 
         def announce() -> None:
             _print_banner(settings, credentials, log_dir, time.monotonic() - started)
 
-        return _supervise(_health_url(settings), children, deaths, stop_requested, announce)
+        return _supervise(_health_url(settings), children, deaths, stop, announce)
     finally:
         stop_children(children)
         print("licensecodes: stopped.", flush=True)
@@ -106,11 +106,26 @@ def _prepare_database(settings: Settings) -> DemoCredentials | None:
         engine.dispose()
 
 
-def _on_stop_signals(stop_requested: threading.Event) -> None:
+class StopRequest:
+    """Set by SIGINT and SIGTERM. A plain flag rather than a threading.Event,
+    and the handler prints nothing: a handler runs between two bytecodes of
+    the main thread, which may be inside a print (a second write to stdout
+    then raises) or inside Event.wait holding the event's lock."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep, then return whether a stop was requested. A signal does not
+        cut the sleep short (PEP 475): a stop waits at most `seconds`."""
+        if not self.requested:
+            time.sleep(seconds)
+        return self.requested
+
+
+def _on_stop_signals(stop: StopRequest) -> None:
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        if not stop_requested.is_set():
-            print("\nlicensecodes: stopping…", flush=True)
-        stop_requested.set()
+        stop.requested = True
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -120,14 +135,14 @@ def _supervise(
     health_url: str,
     children: list[Child],
     deaths: DeathReport,
-    stop_requested: threading.Event,
+    stop: StopRequest,
     announce: Callable[[], None],
 ) -> int:
     """Tend the children until a stop is requested (0) or serve gives up (1).
     Until the web first answers /healthz, also wait for that and announce it."""
     ready_by = time.monotonic() + READY_TIMEOUT_SECONDS
     ready = False
-    while not stop_requested.wait(0.2 if ready else 0.1):
+    while not stop.wait(0.2 if ready else 0.1):
         if not all(_tend(child, deaths) for child in children):
             return 1
         if not ready and _answers_ok(health_url):
@@ -140,6 +155,7 @@ def _supervise(
             )
             _print_tail(children[0])
             return 1
+    print("\nlicensecodes: stopping…", flush=True)
     return 0
 
 

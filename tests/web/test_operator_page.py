@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.broker import redis_client
 from shared.config import Settings
-from shared.process_restarts import ProcessDeath, record_death
+from shared.process_restarts import RESTARTS_KEY, ProcessDeath, record_death
 from shared.tenants import grant_operator
 from tests.conftest import Tenant
 from tests.pipeline.conftest import queued_request, txt
@@ -140,8 +140,9 @@ def test_an_operator_sees_the_processes_serve_restarted_and_where_it_gave_up(
     operator = make_tenant("acme", (101,))
     make_operator(sessions, operator)
     log_in(client, operator)
-    assert "No process has died." in client.get("/operator").get_data(as_text=True)
     redis = redis_client(settings.redis_url or "")
+    redis.delete(RESTARTS_KEY)  # the session's Redis: what earlier tests recorded
+    assert "No process has died." in client.get("/operator").get_data(as_text=True)
     died_at = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
     record_death(redis, ProcessDeath("worker", died_at, "was killed by signal 9 (SIGKILL)", 4000.0, 1, 1.0))
     record_death(redis, ProcessDeath("beat", died_at, "exited with status 1", 0.4, 5, None))

@@ -31,6 +31,7 @@ from typing import Any
 
 from bench.baseline import bare_copy_seconds
 from bench.files import write_txt
+from bench.scale import MEASURED_SIZE, run_scale
 from bench.service import (
     REPO,
     MemoryPeaks,
@@ -53,11 +54,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="large sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="runs of each large size (the median is shown)")
     parser.add_argument("--latency-runs", type=int, default=50, help="uploads of 10 codes")
+    parser.add_argument("--server-codes", type=int, default=int(os.environ.get("BENCH_SERVER_CODES") or 0),
+                        help="then fill the server to this many codes and measure again "
+                        "(bench/README.md#the-scale-mode; default $BENCH_SERVER_CODES, 0: not)")  # fmt: skip
+    parser.add_argument("--reads", type=int, default=50, help="scale mode: reads of each page (median and p95)")
+    parser.add_argument("--read-seconds", type=float, default=20,
+                        help="scale mode: fewer reads of a page once they took this long")  # fmt: skip
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",") if size]
     data_dir = Path(tempfile.mkdtemp(prefix="lc-bench-", dir="/tmp"))
     work = Path(tempfile.mkdtemp(prefix="lc-bench-files-"))
     machine = {"host": platform.node(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    started = time.perf_counter()
     print(f"licensecodes benchmark: {machine['host']}, {machine['cores']} cores, {machine['date']}", flush=True)
     server = start_server(data_dir, free_port())
     try:
@@ -65,14 +73,19 @@ def main() -> None:
         results: dict[str, Any] = {"latency_10_codes": bench.latency(arguments.latency_runs)}
         for size in sizes:
             results[str(size)] = bench.size(size, extras=size == max(sizes))
+        if arguments.server_codes:
+            results["scale"] = run_scale(bench, arguments.server_codes, arguments.reads, arguments.read_seconds,
+                                         results.get(str(MEASURED_SIZE)))  # fmt: skip
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"machine": machine, "runs": arguments.runs, "results": results}, indent=2))
-    print(f"figures written to {out.relative_to(REPO)}")
+    minutes = (time.perf_counter() - started) / 60
+    figures = {"machine": machine, "runs": arguments.runs, "minutes": minutes, "results": results}
+    out.write_text(json.dumps(figures, indent=2))
+    print(f"the whole run took {minutes:.1f} minutes; figures written to {out.relative_to(REPO)}")
 
 
 def _server_seconds(body: dict[str, Any]) -> dict[str, float] | None:

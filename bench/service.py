@@ -54,20 +54,29 @@ class Server:
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(json.loads(response.read())["total"]) > 0
 
-    def publisher(self, name: str, product_id: int) -> tuple[str, int]:
-        """Another publisher NAME with a product, made with the CLI: (API key, product id)."""
+    def cli(self, *arguments: str) -> str:
+        """Run a `licensecodes` operator command on this data directory; its output."""
         environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         environ["LICENSECODES_DATA_DIR"] = str(self.data_dir)
+        done = subprocess.run([sys.executable, "-m", "web", *arguments], env=environ, cwd=REPO,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        return done.stdout
 
-        def cli(*arguments: str) -> str:
-            done = subprocess.run([sys.executable, "-m", "web", *arguments], env=environ, cwd=REPO,
-                                  capture_output=True, text=True, check=True)  # fmt: skip
-            return done.stdout
+    def publisher(self, name: str, product_id: int) -> tuple[str, int]:
+        """Another publisher NAME with a product, made with the CLI: (API key, product id)."""
+        self.cli("create-publisher", name)
+        self.product(name, product_id)
+        return self.cli("create-api-key", "--publisher", name).strip().splitlines()[-1], product_id
 
-        cli("create-publisher", name)
-        cli("create-product", "--publisher", name, "--product-id", str(product_id), "--short-code", name,
-            "--name", name.title())  # fmt: skip
-        return cli("create-api-key", "--publisher", name).strip().splitlines()[-1], product_id
+    def product(self, publisher: str, product_id: int) -> None:
+        """Another product of the publisher, its short code made of its name and id."""
+        short_code = f"{publisher}-{product_id}"
+        self.cli("create-product", "--publisher", publisher, "--product-id", str(product_id),
+                 "--short-code", short_code, "--name", short_code.title())  # fmt: skip
+
+    def user(self, publisher: str, email: str, password: str) -> None:
+        """A web login for the publisher, made with the CLI."""
+        self.cli("create-user", "--publisher", publisher, "--password", password, email)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import Connection, Engine, text
 
+from shared.code_counts import totals_by_status
 from shared.models import REQUEST_STATES
 from shared.queue_view import DECIDED, PENDING, decisions_last_hour, withheld_totals
 from shared.statuses import RequestStatus
@@ -67,7 +68,7 @@ class ServiceCollector(Collector):
             metrics = [
                 _requests_by_state(connection),
                 *_pending(connection, self._window_seconds),
-                _codes_stored(connection),
+                *_codes(connection),
                 *_decisions(connection),
                 *_durations(connection),
                 *_withheld(connection),
@@ -119,16 +120,16 @@ def _pending(connection: Connection, window_seconds: int) -> list[Metric]:
     ]
 
 
-def _codes_stored(connection: Connection) -> Metric:
-    # The requests' own counts, not count(*) over millions of codes: the
-    # Code Generator is the only writer of codes and records each count.
-    stored = connection.scalar(
-        text(
-            "SELECT coalesce(sum(code_count), 0) FROM upload_requests "
-            f"WHERE status = '{RequestStatus.COMPLETED}' AND NOT dry_run"
-        )
+def _codes(connection: Connection) -> list[Metric]:
+    # The maintained counts (shared.code_counts), never a count of the codes table.
+    by_status = totals_by_status(connection)
+    stored = GaugeMetricFamily(
+        "licensecodes_codes_stored", "License codes stored, in all.", value=sum(by_status.values())
     )
-    return GaugeMetricFamily("licensecodes_codes_stored", "License codes stored, in all.", value=int(stored or 0))
+    codes = GaugeMetricFamily("licensecodes_codes", "License codes stored, by status.", labels=["status"])
+    for status, count in by_status.items():
+        codes.add_metric([status], count)
+    return [stored, codes]
 
 
 def _decisions(connection: Connection) -> list[Metric]:

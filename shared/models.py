@@ -188,9 +188,7 @@ class UploadRequest(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"))
     # Null for a CSV file whose rows span several of the publisher's products.
-    product_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("products.product_id", ondelete="CASCADE"), index=True
-    )
+    product_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("products.product_id", ondelete="CASCADE"))
     format: Mapped[str] = mapped_column(String(8))
     code_type: Mapped[str] = mapped_column(String(16), server_default="activation")
     filename: Mapped[str] = mapped_column(String(255), server_default="")
@@ -303,7 +301,12 @@ class UploadRequest(Base):
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         CheckConstraint("codes_sha256 IS NULL OR codes_sha256 ~ '^[0-9a-f]{64}$'", name="codes_sha256_hex"),
         CheckConstraint("error_count >= 0 AND attempts >= 0", name="counts_not_negative"),
+        # The lists of requests, newest first, with each filter: every page
+        # starts at its first row (docs/architecture.md#reads-at-scale).
         Index("ix_upload_requests_publisher_id_created", "publisher_id", text("id DESC")),
+        Index("ix_upload_requests_publisher_status_created", "publisher_id", "status", text("id DESC")),
+        Index("ix_upload_requests_product_created", "product_id", text("id DESC")),
+        Index("ix_upload_requests_product_status_created", "product_id", "status", text("id DESC")),
         UniqueConstraint("publisher_id", "idempotency_key", name=IDEMPOTENCY_CONSTRAINT),
         # The sweep looks for requests that have waited or held a lease too long.
         Index(
@@ -378,6 +381,29 @@ class LicenseCode(Base):
         # (request_id, line_no): stored in code order, its keys would land
         # at random and cost 2.4 s a million; request_id alone appends.
         Index("ix_license_codes_request_id", "request_id"),
+        # Every page of a product's codes, with or without a status or a
+        # prefix, starts at its first row here (docs/architecture.md#reads-at-scale).
+        Index("ix_license_codes_product_status_code", "product_id", "status", "code"),
+    )
+
+
+class CodeCount(Base):
+    """How many codes one product holds of one code type in one status,
+    kept in the transaction that stores or moves them, so that no screen,
+    total or metric counts rows (docs/architecture.md#maintained-counts).
+    A row exists once the product has had a code of that type and status."""
+
+    __tablename__ = "code_counts"
+
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    codes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint(_one_of("code_type", CODE_TYPES), name="code_type_known"),
+        CheckConstraint(_one_of("status", CODE_STATUSES), name="status_known"),
+        CheckConstraint("codes >= 0", name="codes_not_negative"),
     )
 
 

@@ -15,61 +15,13 @@ from sqlalchemy.orm import Session
 from shared import states
 from shared.db import add_unique
 from shared.errors import Conflict, IdempotencyKeyTaken, InvalidValue, NotFound
-from shared.models import (
-    CODE_STATUSES,
-    CODE_TYPES,
-    IDEMPOTENCY_CONSTRAINT,
-    LicenseCode,
-    Product,
-    UploadRequest,
-)
-from shared.statuses import LISTED, RequestStatus
+from shared.models import CODE_TYPES, IDEMPOTENCY_CONSTRAINT, Product, UploadRequest
+from shared.statuses import RequestStatus
 from shared.storage import StoredFile, discard_unshared_blob
 
-LISTED_STATES = tuple(status.value for status in LISTED)
-MAX_PER_PAGE = 200
-# Far beyond any real list, and far below where OFFSET overflows a bigint.
-MAX_PAGE = 1_000_000
 # Bidirectional overrides and isolates survive NFC and would let a file name
 # display as something else ("invoice‮txt.exe").
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    per_page: int
-
-    @classmethod
-    def parse(cls, page: str | None, per_page: str | None, default_per_page: int = 50) -> Page:
-        number, size = _positive(page, "page", 1), _positive(per_page, "per_page", default_per_page)
-        if number > MAX_PAGE:
-            raise InvalidValue(f"page must be at most {MAX_PAGE:,}, not {number}")
-        return cls(number, min(size, MAX_PER_PAGE))
-
-    @classmethod
-    def of(cls, number: int | None, per_page: int | None, default_per_page: int = 50) -> Page:
-        """The page of numbers already checked (the API declares its own,
-        web.api.schemas.Paging): more than MAX_PER_PAGE is taken as MAX_PER_PAGE."""
-        size = default_per_page if per_page is None else per_page
-        return cls(1 if number is None else number, min(size, MAX_PER_PAGE))
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.per_page
-
-
-def _positive(raw: str | None, name: str, default: int) -> int:
-    if raw is None:  # absent; `page=` is refused like any other non-number, as the API document says
-        return default
-    if not is_whole_number(raw) or len(raw) > 9 or int(raw) < 1:
-        raise InvalidValue(f"{name} must be a whole number of at least 1, not {raw!r}")
-    return int(raw)
-
-
-def is_whole_number(raw: str) -> bool:
-    """ASCII digits only: str.isdigit() also takes "¹" and "²", which int() refuses."""
-    return raw.isascii() and raw.isdigit()
 
 
 def display_filename(raw: str | None) -> str:
@@ -224,41 +176,3 @@ def upload_of(session: Session, publisher_id: int, request_id: int) -> UploadReq
     if request is None:
         raise NotFound(f"there is no upload {request_id}")
     return request
-
-
-def uploads_of(
-    session: Session, publisher_id: int, page: Page, *, product_id: int | None = None, status: str | None = None
-) -> tuple[Sequence[UploadRequest], int]:
-    """A page of the publisher's requests, newest first, and their total."""
-    if status is not None and status not in LISTED_STATES:
-        raise InvalidValue(f"status must be one of {', '.join(LISTED_STATES)}, not {status!r}")
-    query = select(UploadRequest).where(
-        UploadRequest.publisher_id == publisher_id, UploadRequest.status != RequestStatus.DELETED
-    )
-    if product_id is not None:
-        query = query.where(UploadRequest.product_id == product_id)
-    if status is not None:
-        query = query.where(UploadRequest.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(UploadRequest.id.desc()).offset(page.offset).limit(page.per_page)).all()
-    return rows, total
-
-
-def codes_of(
-    session: Session, product: Product, page: Page, *, prefix: str | None = None, status: str | None = None
-) -> tuple[Sequence[LicenseCode], int]:
-    """A page of a product's codes in code order, and their total. The
-    caller has already found the product through its publisher."""
-    if status is not None and status not in CODE_STATUSES:
-        raise InvalidValue(f"status must be one of {', '.join(CODE_STATUSES)}, not {status!r}")
-    if prefix is not None and "\x00" in prefix:
-        # PostgreSQL text cannot hold NUL, so no code starts with one; psycopg2 would refuse the query.
-        raise InvalidValue("q must not contain NUL characters")
-    query = select(LicenseCode).where(LicenseCode.product_id == product.product_id)
-    if prefix:
-        query = query.where(LicenseCode.code.startswith(prefix, autoescape=True))
-    if status is not None:
-        query = query.where(LicenseCode.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(LicenseCode.code).offset(page.offset).limit(page.per_page)).all()
-    return rows, total

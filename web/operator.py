@@ -3,7 +3,8 @@ people who run the service (users with `is_operator`, granted by
 `licensecodes grant-operator`).
 
 Requests are shown by id, publisher, product, size, state and times; the
-queries (shared.queue_view) read no code, key or file name. To anyone else
+queries (shared.queue_view) read no code, key or file name. Below them, the
+child processes `licensecodes serve` restarted (shared.process_restarts). To anyone else
 logged in the page responds 404, as if it did not exist: a publisher learns
 nothing about the other publishers, not even that there is such a page.
 """
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, render_template
+import redis
+from flask import Blueprint, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from shared.code_counts import totals_by_status
+from shared.process_restarts import ProcessDeath, recent_deaths
 from shared.queue_view import (
     CHART_BUCKET_MINUTES,
     ChartBucket,
@@ -58,12 +62,23 @@ def queue() -> ResponseReturnValue:
         processing=pending_requests(connection, RequestStatus.PROCESSING),
         rejections=sorted(rejections, key=lambda d: (-d.last_hour, d.reason_code)),
         withheld=withheld_duplicates(connection),
+        codes=totals_by_status(connection),
         buckets=buckets,
         bars=chart_bars(buckets),
         chart_size=(CHART_WIDTH, CHART_HEIGHT),
         bucket_minutes=CHART_BUCKET_MINUTES,
+        deaths=process_deaths(),
     )
     return page
+
+
+def process_deaths() -> list[ProcessDeath] | None:
+    """The recent deaths of serve's children; None when Redis cannot say,
+    which must not take the rest of the page with it."""
+    try:
+        return recent_deaths(current_app.extensions["licensecodes.redis"])
+    except (redis.RedisError, OSError):
+        return None
 
 
 def chart_bars(buckets: list[ChartBucket]) -> list[Bar]:

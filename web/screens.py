@@ -10,6 +10,7 @@ product or request is a 404, exactly like a missing one.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -20,20 +21,15 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import ValidationError
 
-from shared.errors import Conflict, DomainError
+from shared.code_counts import counts_of_products
+from shared.errors import Conflict, DomainError, InvalidValue
+from shared.listings import codes_of, uploads_of
 from shared.loading.progress import checked_so_far
 from shared.models import CODE_STATUSES, CODE_TYPES
+from shared.paging import Key, Window, checked_code_cursor, checked_page, whole_number
 from shared.products import product_of
 from shared.statuses import RequestStatus
-from shared.uploads import (
-    Page,
-    codes_of,
-    confirmed_among,
-    upload_of,
-    uploads_of,
-    why_no_codes,
-    why_no_report,
-)
+from shared.uploads import confirmed_among, upload_of, why_no_codes, why_no_report
 from web import upload_actions
 from web.accept import accept_upload
 from web.auth import current_publisher_id
@@ -63,16 +59,17 @@ def uploads_table(product_id: int) -> ResponseReturnValue:
 
 def _requests_table(product_id: int) -> dict[str, Any]:
     product = product_of(db(), current_publisher_id(), product_id)
-    page = _page(UPLOADS_PER_PAGE)
-    rows, total = uploads_of(db(), current_publisher_id(), page, product_id=product.product_id)
+    listing = uploads_of(db(), current_publisher_id(), _window(UPLOADS_PER_PAGE, whole_number), product_id=product_id)
+    rows = listing.items
     pending = any(row.is_pending for row in rows)
     confirmed = confirmed_among(db(), [row.id for row in rows if row.dry_run and row.is_completed])
     now = _database_now() if pending else None
     return {
         "product": product,
         "uploads": rows,
-        "page": page,
-        "total": total,
+        "listing": listing,
+        # The table refreshes the page it shows (static/uploads.js).
+        "window_args": {name: request.args[name] for name in ("after", "before", "page") if name in request.args},
         "pending": pending,
         "confirmed": confirmed,
         "deadlines": {row.id: _minutes_left(row.deadline_at, now) for row in rows if now and row.is_pending},
@@ -222,20 +219,22 @@ def download_codes(upload_id: int) -> ResponseReturnValue:
 @login_required
 def codes(product_id: int) -> ResponseReturnValue:
     product = product_of(db(), current_publisher_id(), product_id)
-    page = _page(CODES_PER_PAGE)
     prefix = request.args.get("q", "").strip()
     status = request.args.get("status", "").strip() or ALL_STATUSES
-    rows, total = codes_of(
-        db(), product, page, prefix=prefix or None, status=None if status == ALL_STATUSES else status
+    listing = codes_of(
+        db(),
+        product,
+        _window(CODES_PER_PAGE, checked_code_cursor, jump=True),
+        prefix=prefix or None,
+        status=None if status == ALL_STATUSES else status,
     )
     # What the pager's links carry along, without empty parameters.
     filters = {name: value for name, value in (("q", prefix), ("status", status)) if value not in ("", ALL_STATUSES)}
     return render_template(
         "codes.html",
         product=product,
-        codes=rows,
-        page=page,
-        total=total,
+        listing=listing,
+        counts=counts_of_products(db(), [product.product_id])[product.product_id],
         q=prefix,
         status=status,
         statuses=(ALL_STATUSES, *CODE_STATUSES),
@@ -243,8 +242,17 @@ def codes(product_id: int) -> ResponseReturnValue:
     )
 
 
-def _page(per_page: int) -> Page:
-    return Page.parse(request.args.get("page"), None, per_page)
+def _window(limit: int, cursor: Callable[[str | None, str], Key | None], *, jump: bool = False) -> Window[Key]:
+    """The page the screen's links ask for (shared.paging): after a cursor
+    (Next), before one (Previous), from a code on (the jump of the Code
+    View), or by number within the first pages."""
+    names = ("after", "before", "from") if jump else ("after", "before")
+    given = {name: cursor(request.args.get(name) or None, name) for name in names}
+    given = {name: value for name, value in given.items() if value is not None}
+    if len(given) > 1:
+        raise InvalidValue(f"{' and '.join(given)} both say where the page starts; send one of them")
+    page = checked_page(whole_number(request.args.get("page"), "page"), bool(given))
+    return Window(limit, given.get("after"), given.get("before"), given.get("from"), page)
 
 
 def _screen_of(product_id: int | None) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.loading.progress import checked_so_far
 from shared.models import LicenseCode, Product, UploadRequest
+from shared.paging import Listing
 
 
 def iso(moment: datetime.datetime | None) -> str | None:
@@ -72,5 +73,6 @@ def code_json(code: LicenseCode) -> dict[str, Any]:
     }
 
 
-def page_json(items: list[dict[str, Any]], number: int, per_page: int, total: int) -> dict[str, Any]:
-    return {"items": items, "page": number, "per_page": per_page, "total": total}
+def listing_json(items: list[dict[str, Any]], listing: Listing[Any, Any], next_url: str | None) -> dict[str, Any]:
+    """A page of a list (docs/api.md#pages)."""
+    return {"items": items, "next": next_url, "total": listing.total, "total_is_exact": listing.total_is_exact}

@@ -201,6 +201,8 @@ def _decide_completed(
     """In the transaction that stored the codes: the summary or the download, and the move."""
     summary = store.summary(cursor, job) if job.dry_run else None
     codes_blob_id, codes_sha256 = _download(connection, cursor, job, prepared)
+    if not job.dry_run:
+        store.add_counts(cursor, job, staged.codes)
     _fenced(states.complete(connection, held, staged.codes, summary, codes_blob_id, codes_sha256), held)
     return RequestStatus.COMPLETED
 

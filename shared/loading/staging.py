@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.statuses import CodeStatus
+
 # The insert sorts up to two million codes: in memory, not in temporary files.
 SETTINGS = "SET LOCAL work_mem TO '256MB'"
 
@@ -102,6 +104,27 @@ $insert$
 """
 
 INSERT_OUTCOME = "SELECT current_setting('licensecodes.insert')"
+
+# The counts of the stored codes, added in the transaction that stored them,
+# as its last statement before the request's own move: the count rows are
+# locked until the commit, and a take from the pool waits for them
+# (docs/architecture.md#maintained-counts). In key order, so that two
+# batches adding to the same counts wait for each other, never deadlock. A
+# TXT file's codes are all of the request's product and code type, and the
+# loader has counted them: no second pass over the file.
+_ADD_COUNTS = """
+INSERT INTO code_counts AS c (product_id, code_type, status, codes)
+{rows}
+ON CONFLICT (product_id, code_type, status) DO UPDATE SET codes = c.codes + EXCLUDED.codes
+"""
+ADD_COUNTS = {
+    "txt": _ADD_COUNTS.format(rows=f"VALUES (%(product_id)s, %(code_type)s, '{CodeStatus.AVAILABLE}', %(stored)s)"),
+    "csv": _ADD_COUNTS.format(
+        rows=f"""SELECT p.product_id, COALESCE(s.code_type, %(code_type)s), '{CodeStatus.AVAILABLE}', count(*)
+FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
+GROUP BY 1, 2 ORDER BY 1, 2"""
+    ),
+}
 
 DUPLICATES_IN_FILE = """
 SELECT line, code, first_line FROM (

@@ -33,6 +33,11 @@ def insert_codes(cursor: Any, job: Job, problems: ProblemLog, foreign: ForeignDu
     raise RuntimeError(f"upload {job.request_id}: the insert kept colliding with no duplicate to name")
 
 
+def add_counts(cursor: Any, job: Job, stored: int) -> None:
+    """Count the codes just stored (shared.loading.staging.ADD_COUNTS)."""
+    cursor.execute(staging.ADD_COUNTS[job.format], job.parameters | {"stored": stored})
+
+
 def find_duplicates(cursor: Any, job: Job, problems: ProblemLog, foreign: ForeignDuplicates) -> None:
     """In the file first; against the server only once the file itself is
     clean (docs/product.md#rejections)."""

@@ -1,6 +1,7 @@
 """`licensecodes serve` as a newcomer runs it: first start on an empty data
 directory, the printed URL, login and key working, Ctrl-C leaving nothing
-behind, a second start keeping the data, a dying child stopping the rest."""
+behind, a second start keeping the data; a child that dies restarted, one
+that keeps dying at start ending serve; a port already taken refused."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import http.cookiejar
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,9 +19,11 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
+import requests
 
 from shared import embedded
 from tests.e2e.processes import (
@@ -33,7 +37,9 @@ from tests.e2e.processes import (
     redis_pid,
     remove_dir,
     short_temp_dir,
+    wait_until,
 )
+from web.restart_policy import QUICK_DEATHS_TO_GIVE_UP
 
 pytestmark = pytest.mark.e2e
 START_TIMEOUT = 120.0
@@ -87,11 +93,11 @@ def data_dir() -> Iterator[Path]:
     remove_dir(path)
 
 
-def start_serve(data_dir: Path, port: int) -> Served:
-    started = time.monotonic()
+def launch_serve(data_dir: Path, port: int, **extra: str) -> tuple[subprocess.Popen[str], LineReader]:
+    """`licensecodes serve` started, not yet waited for."""
     process = subprocess.Popen(
         [sys.executable, "-m", "web", "serve"],
-        env=embedded_environ(data_dir, PORT=str(port)),
+        env=embedded_environ(data_dir, PORT=str(port), **extra),
         cwd=REPO,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -99,7 +105,12 @@ def start_serve(data_dir: Path, port: int) -> Served:
         text=True,
         process_group=0,
     )
-    output = LineReader(process)
+    return process, LineReader(process)
+
+
+def start_serve(data_dir: Path, port: int, **extra: str) -> Served:
+    started = time.monotonic()
+    process, output = launch_serve(data_dir, port, **extra)
     output.wait_for("Press Ctrl-C to stop.", timeout=START_TIMEOUT)
     seconds = time.monotonic() - started
     text = output.text()
@@ -124,6 +135,11 @@ def create_publisher(data_dir: Path, name: str) -> subprocess.CompletedProcess[s
 
 def log_in(served: Served) -> str:
     """Log in through the real login form; return the products page."""
+    return logged_in(served)[1]
+
+
+def logged_in(served: Served) -> tuple[urllib.request.OpenerDirector, str]:
+    """An opener holding the demo user's session, and the products page."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     form = opener.open(served.url + "/login", timeout=10).read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
@@ -131,7 +147,7 @@ def log_in(served: Served) -> str:
     body = urllib.parse.urlencode({"csrf_token": token.group(1), "email": served.email, "password": served.password})
     with opener.open(served.url + "/login", data=body.encode(), timeout=10) as response:
         assert response.url.endswith("/products")
-        return str(response.read().decode())
+        return opener, str(response.read().decode())
 
 
 def test_serve_starts_everything_and_ctrl_c_leaves_nothing_behind(data_dir: Path) -> None:
@@ -193,15 +209,170 @@ def test_serve_starts_everything_and_ctrl_c_leaves_nothing_behind(data_dir: Path
     assert [pid for pid in pids if alive(pid)] == []
 
 
-def test_a_child_that_dies_is_reported_and_the_rest_are_stopped(data_dir: Path) -> None:
-    served = start_serve(data_dir, free_port())
-    pids = served.every_pid()
-    worker = next(
-        child for child in psutil.Process(served.process.pid).children() if "--hostname=uploads@%h" in child.cmdline()
-    )
-    worker.kill()
+# What tells each child apart among serve's children, in its command line.
+CHILD_MARKERS = {
+    "web": "-m web web",
+    "worker": "--hostname=uploads@%h",
+    "bulk-worker": "--hostname=bulk@%h",
+    "beat": "-m worker beat",
+}
+DECIDED_TIMEOUT = 90.0
 
-    assert served.finish() == 1
-    assert "the worker process was killed by signal 9; stopping the others" in served.output.text()
-    assert [pid for pid in pids if alive(pid)] == []
+
+def child_of(served: Served, name: str) -> psutil.Process:
+    children = psutil.Process(served.process.pid).children()
+    return next(child for child in children if CHILD_MARKERS[name] in " ".join(child.cmdline()))
+
+
+def upload(served: Served, name: str, lines: int) -> int:
+    """Upload `lines` codes to the demo product through the API; return the request id."""
+    content = "".join(f"1001\tKILLED-{name.upper()}-{number:08d}\r\n" for number in range(lines)).encode("cp1252")
+    response = requests.post(
+        f"{served.url}/api/v1/products/1001/uploads",
+        headers={"Authorization": f"Bearer {served.api_key}"},
+        files={"file": ("codes.txt", content)},
+        data={"code_type": "activation"},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    return int(response.json()["id"])
+
+
+def decided(served: Served, upload_id: int) -> dict[str, Any]:
+    deadline = time.monotonic() + DECIDED_TIMEOUT
+    while time.monotonic() < deadline:
+        status, body = served.get(f"/api/v1/uploads/{upload_id}", key=served.api_key)
+        request = json.loads(body) if status == 200 else {}
+        if request.get("status") in ("completed", "rejected"):
+            return dict(request)
+        time.sleep(0.2)
+    raise AssertionError(f"upload {upload_id} was not decided within {DECIDED_TIMEOUT} s")
+
+
+def sweep_runs(served: Served) -> int:
+    status, body = served.get("/metrics")
+    assert status == 200
+    found = re.search(r"^licensecodes_sweep_runs_total (\d+)", body.decode(), re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def healthy(served: Served) -> bool:
+    try:
+        return served.get("/healthz")[0] == 200
+    except (urllib.error.URLError, OSError):
+        return False  # the restarted web server is not listening yet
+
+
+def sweeps_run_again(served: Served) -> bool:
+    runs = sweep_runs(served)
+    return wait_until(lambda: sweep_runs(served) > runs, timeout=30)
+
+
+def test_each_child_killed_in_turn_is_restarted_and_the_service_decides_uploads_again(data_dir: Path) -> None:
+    # Sweeps every 2 s show that a restarted beat sends them again.
+    served = start_serve(data_dir, free_port(), SWEEP_INTERVAL_SECONDS="2")
+    killed = []
+    try:
+        grant = subprocess.run(
+            [sys.executable, "-m", "web", "grant-operator", served.email],
+            env=embedded_environ(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert grant.returncode == 0, grant.stderr
+        for name in CHILD_MARKERS:
+            child = child_of(served, name)
+            killed.append(child.pid)
+            child.kill()
+            killed_at = time.monotonic()
+            served.output.wait_for(f"the {name} process was killed by signal 9 (SIGKILL)", timeout=10)
+            served.output.wait_for(f"started the {name} process again", timeout=10)
+            assert wait_until(lambda: healthy(served), timeout=60), served.output.text()
+            answered = time.monotonic() - killed_at
+            # A file over 1 MiB goes to the bulk worker's queue, a small one to the other worker's.
+            request = decided(served, upload(served, name, lines=45_000 if name == "bulk-worker" else 10))
+            assert request["status"] == "completed", request
+            if name == "beat":
+                assert sweeps_run_again(served), "the restarted beat sends no sweep"
+            print(
+                f"\n{name} killed: /healthz answered {answered:.1f} s later, "
+                f"an upload was decided {time.monotonic() - killed_at:.1f} s later"
+            )
+
+        opener, _ = logged_in(served)
+        page = opener.open(served.url + "/operator", timeout=10).read().decode()
+        restarts = page[page.index("restarts-caption") : page.index("</table>", page.index("restarts-caption"))]
+        for name in CHILD_MARKERS:
+            assert f'<th scope="row">{name}</th>' in restarts
+        assert restarts.count("was killed by signal 9 (SIGKILL)") == 4
+        assert restarts.count("restarted after 1 s") == 4
+    finally:
+        pids = served.every_pid()
+        code = served.press_ctrl_c()
+    assert code == 0, served.output.text()
+    assert [pid for pid in pids | set(killed) if alive(pid)] == []
+    assert processes_mentioning(str(data_dir)) == []
+
+
+def crashing_at_start(folder: Path, name: str) -> str:
+    """A PYTHONPATH whose sitecustomize makes one child of serve exit at once,
+    at every start, as a bad setting or a broken install would."""
+    (folder / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        f"if {CHILD_MARKERS[name]!r} in ' '.join(sys.argv):\n"
+        f"    sys.stderr.write('{name}: cannot start (made to fail by the test)\\n')\n"
+        "    sys.stderr.flush()\n"
+        "    os._exit(3)\n"
+    )
+    return str(folder)
+
+
+def test_a_child_that_keeps_dying_at_start_ends_serve_with_a_clear_message(data_dir: Path, tmp_path: Path) -> None:
+    process, output = launch_serve(data_dir, free_port(), PYTHONPATH=crashing_at_start(tmp_path, "bulk-worker"))
+
+    code = process.wait(timeout=120)
+
+    text = output.text()
+    assert code == 1, text
+    assert text.count("the bulk-worker process exited with status 3") == QUICK_DEATHS_TO_GIVE_UP
+    assert [int(delay) for delay in re.findall(r"restarting it in (\d+) s", text)] == [1, 2, 4, 8]
+    assert f"it died {QUICK_DEATHS_TO_GIVE_UP} times in a row within 15 s of its start" in text
+    assert "giving up and stopping everything" in text
+    assert "bulk-worker: cannot start (made to fail by the test)" in text  # the end of its log
+    assert text.rstrip().endswith("licensecodes: stopped.")
+    assert processes_mentioning(str(data_dir)) == []
+    assert postgres_pid(data_dir) is None or not alive(postgres_pid(data_dir))
+
+
+def test_ctrl_c_while_a_restart_is_pending_stops_everything_and_starts_nothing(data_dir: Path, tmp_path: Path) -> None:
+    process, output = launch_serve(data_dir, free_port(), PYTHONPATH=crashing_at_start(tmp_path, "bulk-worker"))
+    try:
+        output.wait_for("restarting it in 4 s", timeout=START_TIMEOUT)
+    finally:
+        process.send_signal(signal.SIGINT)
+    code = process.wait(timeout=90)
+
+    text = output.text()
+    assert code == 0, text
+    after_ctrl_c = text[text.index("licensecodes: stopping…") :]
+    assert "started the bulk-worker process again" not in after_ctrl_c
+    starts = (data_dir / "logs" / "bulk-worker.log").read_text().count("cannot start (made to fail by the test)")
+    assert starts == 3  # the first start and two restarts; none after Ctrl-C
+    assert text.rstrip().endswith("licensecodes: stopped.")
+    assert processes_mentioning(str(data_dir)) == []
+
+
+def test_a_port_already_taken_is_refused_at_once(data_dir: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        process, output = launch_serve(data_dir, port)
+        code = process.wait(timeout=30)
+
+    assert code == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in output.text()
+    assert "set PORT to a free port" in output.text()
     assert processes_mentioning(str(data_dir)) == []

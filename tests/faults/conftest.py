@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.models import LicenseCode, UploadRequest
 from tests.conftest import REPO, TEST_DATA_DIR, Tenant, test_environ
-from tests.pipeline.conftest import txt, upload
+from tests.pipeline.conftest import assert_counts_are_exact, txt, upload
 
 PRODUCT = 4242
 
@@ -189,6 +189,7 @@ class Faults:
             assert stored == []
         assert orphans == 0
         assert stale == 0
+        assert_counts_are_exact(self.sessions)
         # Decided once: one worker reported the outcome, however many tried
         # (none when the sweep gave up on it after the last attempt). The
         # worker logs its outcome just after its commit: give it a moment. A

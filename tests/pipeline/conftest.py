@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
 
 from shared.broker import BULK_QUEUE, QUEUE, redis_client
+from shared.code_counts import counted_rows, kept_counts
 from shared.config import Settings
 from shared.models import Product
 from shared.statuses import DECIDED
@@ -172,3 +173,13 @@ def at_once(*calls: Callable[[], object]) -> list[object]:
     for thread in threads:
         thread.join()
     return results
+
+
+def assert_counts_are_exact(sessions: sessionmaker[Session]) -> None:
+    """The maintained counts of codes (docs/architecture.md#maintained-counts)
+    equal a count of the rows, both read in one snapshot: whatever else is
+    committing meanwhile, codes and their counts commit together."""
+    with sessions() as session:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        kept, counted = kept_counts(session), counted_rows(session)
+    assert kept == counted

@@ -43,7 +43,7 @@ from shared.models import LicenseCode, UploadRequest
 from shared.runtime import Runtime
 from shared.uploads import delete_upload
 from tests.conftest import Tenant
-from tests.pipeline.conftest import at_once, queued_request, txt
+from tests.pipeline.conftest import assert_counts_are_exact, at_once, queued_request, txt
 from worker.tasks import register_tasks
 
 PRODUCT = 4711
@@ -129,6 +129,7 @@ def test_a_message_delivered_to_six_workers_at_once_is_claimed_once_and_stored_o
         assert stored_codes(sessions, request_id) == codes, f"trial {trial}"
         outcomes["single claim"] += 1
     assert total_codes(sessions) == 3 * CLAIM_TRIALS
+    assert_counts_are_exact(sessions)
     print(f"\nclaim race: {CLAIM_TRIALS} trials of {DELIVERIES} deliveries, {outcomes['single claim']} single claims")
 
 
@@ -253,6 +254,7 @@ def test_overlapping_batches_decided_at_once_120_trials_at_most_one_of_a_pair_co
                 seen["sharing nothing, completed"] += 1
         expected_codes += sum(len(files[i]) for i in completed)
         assert total_codes(sessions) == expected_codes, f"trial {trial}"
+        assert_counts_are_exact(sessions)
     pairs_seen = seen["pairs, one completed"] + seen["pairs, neither completed"]
     print(
         f"\noverlapping batches: {OVERLAP_TRIALS} trials of {BATCHES} requests decided at once, no exception; "
@@ -274,6 +276,7 @@ def test_batches_that_share_no_code_decided_at_once_all_complete_60_trials(
         for codes, request_id in zip(files, request_ids, strict=True):
             assert sorted(stored_codes(sessions, request_id)) == sorted(codes), f"trial {trial}"
     assert total_codes(sessions) == DISJOINT_TRIALS * BATCHES * OWN_CODES
+    assert_counts_are_exact(sessions)
     print(f"\ndisjoint batches: {DISJOINT_TRIALS} trials of {BATCHES} requests decided at once, all completed")
 
 

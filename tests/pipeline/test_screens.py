@@ -312,7 +312,11 @@ def test_the_table_asks_the_script_to_poll_only_while_a_request_is_pending(
     assert polling() == "false"
     queued = queued_request(sessions, acme, txt("1234\tWAIT-1"))
     assert polling() == "true"
-    assert page(client.get(TABLE)).attributes["requests"]["data-src"] == f"{TABLE}?page=1"
+    assert page(client.get(TABLE)).attributes["requests"]["data-src"] == TABLE
+    # A later page refreshes itself, not the first one.
+    assert page(client.get(TABLE, query_string={"after": queued + 1})).attributes["requests"]["data-src"] == (
+        f"{TABLE}?after={queued + 1}"
+    )
     assert "reload the page" in client.get(SCREEN).get_data(as_text=True)  # the <noscript> hint
     delete_from_screen(client, queued)
     assert polling() == "false"
@@ -324,10 +328,20 @@ def test_the_requests_table_is_paginated_newest_first(
     ids = [queued_request(sessions, acme, txt(f"1234\tP-{n}")) for n in range(23)]
     first = page(client.get(SCREEN))
     assert list(first.rows) == ids[::-1][:20]
-    second = client.get(SCREEN, query_string={"page": 2}).get_data(as_text=True)
+    first_html = client.get(SCREEN).get_data(as_text=True)
+    assert showing(1, 20, 23, "requests") in words(first_html)
+    links = dict(re.findall(r'rel="(prev|next)"[^>]*href="([^"]+)"', first_html))
+    assert html.unescape(links["next"]) == f"{SCREEN}?after={ids[3]}"
+    second = client.get(html.unescape(links["next"])).get_data(as_text=True)
     assert list(Parsed(second).rows) == ids[::-1][20:]
-    assert showing(21, 23, 23, "requests") in words(second)
+    assert "Showing 3 of 23 requests" in words(second)
+    back = dict(re.findall(r'rel="(prev|next)"[^>]*href="([^"]+)"', second))["prev"]
+    assert list(Parsed(client.get(html.unescape(back)).get_data(as_text=True)).rows) == ids[::-1][:20]
+    numbered = client.get(SCREEN, query_string={"page": 2}).get_data(as_text=True)
+    assert list(Parsed(numbered).rows) == ids[::-1][20:]
+    assert showing(21, 23, 23, "requests") in words(numbered)
     assert client.get(TABLE, query_string={"page": "x"}).status_code == 400
+    assert client.get(TABLE, query_string={"after": "x"}).status_code == 400
 
 
 def without_csrf(response: TestResponse) -> str:
@@ -404,11 +418,14 @@ def test_the_code_view_pages_by_50_in_code_order_and_its_links_keep_the_search(
     text = words(response.get_data(as_text=True))
     assert showing(51, 100, 120, "codes") in text
     links = dict(re.findall(r'rel="(prev|next)"[^>]*href="([^"]+)"', response.get_data(as_text=True)))
-    assert html.unescape(links["prev"]) == f"{CODE_VIEW}?page=1&q=C-"
-    assert html.unescape(links["next"]) == f"{CODE_VIEW}?page=3&q=C-"
+    assert html.unescape(links["prev"]) == f"{CODE_VIEW}?before=C-050&q=C-"
+    assert html.unescape(links["next"]) == f"{CODE_VIEW}?after=C-099&q=C-"
     last = client.get(html.unescape(links["next"]))
     assert page(last).codes == [f"C-{n:03}" for n in range(100, 120)]
+    assert "Showing 20 of 120 codes" in words(last.get_data(as_text=True))
     assert 'rel="next"' not in last.get_data(as_text=True)
+    back = dict(re.findall(r'rel="(prev|next)"[^>]*href="([^"]+)"', last.get_data(as_text=True)))["prev"]
+    assert page(client.get(html.unescape(back))).codes == listed
     assert page(client.get(CODE_VIEW)).codes == catalogue[:50]
 
 

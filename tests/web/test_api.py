@@ -218,13 +218,19 @@ def test_a_post_route_of_the_api_blueprint_is_exempt_from_csrf_while_a_page_post
     assert page.mimetype == "text/html"
 
 
-def test_a_page_number_past_any_list_is_refused_with_400_not_a_500(client: FlaskClient, make_tenant: Any) -> None:
+def test_page_numbers_work_for_the_first_100_pages_and_beyond_them_name_after(
+    client: FlaskClient, make_tenant: Any
+) -> None:
     tenant = make_tenant("Acme", (1234,))
     for path in ("/api/v1/uploads", "/api/v1/products/1234/codes"):
-        response = client.get(f"{path}?page={2**70}", headers=tenant.auth)
-        assert response.status_code == 400, path
-        assert response.get_json()["error"]["code"] == "invalid"
-        assert client.get(f"{path}?page=1000000", headers=tenant.auth).status_code == 200
+        assert client.get(f"{path}?page=100", headers=tenant.auth).status_code == 200
+        for page in (101, 1_000_000):
+            response = client.get(f"{path}?page={page}", headers=tenant.auth)
+            assert response.status_code == 400, (path, page)
+            error = response.get_json()["error"]
+            assert error["code"] == "invalid"
+            assert "after" in error["message"], error
+        assert client.get(f"{path}?page={2**70}", headers=tenant.auth).status_code == 400
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,16 @@ with no code value on it; the operator role granted by the command line."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.broker import redis_client
+from shared.config import Settings
+from shared.process_restarts import RESTARTS_KEY, ProcessDeath, record_death
 from shared.tenants import grant_operator
 from tests.conftest import Tenant
 from tests.pipeline.conftest import queued_request, txt
@@ -128,3 +132,27 @@ def rows_of(page: str, anchor: str) -> str:
 def row_of(rows: str, request_id: int) -> str:
     start = rows.index(f"#{request_id}</th>")
     return rows[start : rows.index("</tr>", start)]
+
+
+def test_an_operator_sees_the_processes_serve_restarted_and_where_it_gave_up(
+    client: FlaskClient, make_tenant: Any, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    operator = make_tenant("acme", (101,))
+    make_operator(sessions, operator)
+    log_in(client, operator)
+    redis = redis_client(settings.redis_url or "")
+    redis.delete(RESTARTS_KEY)  # the session's Redis: what earlier tests recorded
+    assert "No process has died." in client.get("/operator").get_data(as_text=True)
+    died_at = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
+    record_death(redis, ProcessDeath("worker", died_at, "was killed by signal 9 (SIGKILL)", 4000.0, 1, 1.0))
+    record_death(redis, ProcessDeath("beat", died_at, "exited with status 1", 0.4, 5, None))
+
+    page = client.get("/operator").get_data(as_text=True)
+
+    rows = rows_of(page, "restarts-caption")
+    beat, worker = rows.index('<th scope="row">beat</th>'), rows.index('<th scope="row">worker</th>')
+    assert beat < worker  # newest first
+    assert "was killed by signal 9 (SIGKILL)" in rows[worker:]
+    assert "1 h 6 min" in rows[worker:] and "restarted after 1 s" in rows[worker:]
+    assert '<td class="num">5</td>' in rows[beat:worker]
+    assert "Gave up: stopped everything" in rows[beat:worker]

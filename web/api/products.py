@@ -7,11 +7,13 @@ from typing import Any
 from flask import g, jsonify
 from flask.typing import ResponseReturnValue
 
+from shared.listings import codes_of
+from shared.paging import checked_code_cursor
 from shared.products import product_of, products_of
-from shared.uploads import Page, codes_of
 from web.api import blueprint, schemas
+from web.api.pages import next_page_url, window_of
 from web.database import db
-from web.serialize import code_json, page_json, product_json
+from web.serialize import code_json, listing_json, product_json
 
 PRODUCT_ID = [{"in": "path", "name": "product_id", "description": "the product's id"}]
 
@@ -37,8 +39,12 @@ def get_product(product_id: int) -> ResponseReturnValue:
 @blueprint.response(200, schemas.CodePage, description="A page of codes")
 @blueprint.errors(404)
 def list_codes(query: dict[str, Any], product_id: int) -> ResponseReturnValue:
-    """A product's codes, in code order"""
+    """A product's codes, in code order
+
+    A page at a time: follow `next` for the page after, at any depth. The
+    total is exact unless `q` is given, and then counted up to 10,000.
+    """
     product = product_of(db(), g.publisher_id, product_id)
-    page = Page.of(query.get("page"), query.get("per_page"))
-    codes, total = codes_of(db(), product, page, prefix=query.get("q"), status=query.get("status"))
-    return jsonify(page_json([code_json(c) for c in codes], page.number, page.per_page, total))
+    window = window_of(query, checked_code_cursor(query.get("after"), "after"))
+    listing = codes_of(db(), product, window, prefix=query.get("q"), status=query.get("status"))
+    return jsonify(listing_json([code_json(c) for c in listing.items], listing, next_page_url(listing, query)))

@@ -15,8 +15,16 @@ import marshmallow as ma
 from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range, Regexp
 
-from shared.models import CODE_STATUSES, CODE_TYPES, MAX_IDEMPOTENCY_KEY_LENGTH, REASON_CODES, UPLOAD_FORMATS
-from shared.uploads import LISTED_STATES, MAX_PAGE, MAX_PER_PAGE, is_whole_number
+from shared.listings import LISTED_STATES
+from shared.models import (
+    CODE_STATUSES,
+    CODE_TYPES,
+    MAX_CODE_LENGTH,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    REASON_CODES,
+    UPLOAD_FORMATS,
+)
+from shared.paging import COUNT_LIMIT, MAX_LIMIT, MAX_NUMBERED_PAGES, PAGE_LIMIT_MESSAGE, is_whole_number
 from web.accept import BOOLEAN_WORDS
 from web.idempotency import HEADER as IDEMPOTENCY_HEADER
 from web.idempotency import REPLAYED_HEADER
@@ -163,7 +171,7 @@ class Code(ma.Schema):
 
 def _page_of(item: type[ma.Schema], name: str) -> type[ma.Schema]:
     class Meta:
-        description = "One page, and the total over all pages."
+        description = "One page, the way to the next, and the total over all pages."
 
     page: type[ma.Schema] = type(
         name,
@@ -171,9 +179,14 @@ def _page_of(item: type[ma.Schema], name: str) -> type[ma.Schema]:
         {
             "Meta": Meta,
             "items": fields.List(fields.Nested(item)),
-            "page": fields.Integer(validate=Range(min=1, max=MAX_PAGE)),
-            "per_page": fields.Integer(validate=Range(min=1, max=MAX_PER_PAGE)),
-            "total": _count(),
+            "next": fields.String(
+                allow_none=True,
+                metadata={"description": "the relative URL of the next page, or null on the last page"},
+            ),
+            "total": _count("every item of the list, or, when total_is_exact is false, more than this"),
+            "total_is_exact": fields.Boolean(
+                metadata={"description": f"false when the total was counted up to {COUNT_LIMIT:,} and there are more"}
+            ),
         },
     )
     return closed(page)
@@ -235,8 +248,15 @@ class WholeNumber(fields.Integer):
     """ASCII digits only, as `is_whole_number` takes them: int() would also
     take "+1", " 1" and "1_000", and str.isdigit() "¹"."""
 
-    def __init__(self, *, minimum: int, maximum: int | None = None, max_digits: int | None = None, **kwargs: Any):
-        over = "must be at most {max:,}, not {input}"
+    def __init__(
+        self,
+        *,
+        minimum: int,
+        maximum: int | None = None,
+        max_digits: int | None = None,
+        over: str = "must be at most {max:,}, not {input}",
+        **kwargs: Any,
+    ):
         super().__init__(validate=Range(min=minimum, max=maximum, error=over), **kwargs)
         self.minimum = minimum
         self.max_digits = max_digits
@@ -251,12 +271,25 @@ class WholeNumber(fields.Integer):
 
 
 class Paging(ma.Schema):
-    page = WholeNumber(minimum=1, maximum=MAX_PAGE, max_digits=MAX_DIGITS, metadata={"description": "the page, from 1"})
+    limit = WholeNumber(
+        minimum=1,
+        maximum=MAX_LIMIT,
+        max_digits=MAX_DIGITS,
+        metadata={"description": f"items a page, 1 to {MAX_LIMIT} (default 50)"},
+    )
+    # Page numbers from before cursors: the first pages only (shared.paging.checked_page).
+    page = WholeNumber(
+        minimum=1,
+        maximum=MAX_NUMBERED_PAGES,
+        max_digits=MAX_DIGITS,
+        over=PAGE_LIMIT_MESSAGE,
+        metadata={"description": f"the page, 1 to {MAX_NUMBERED_PAGES}; deeper, send after; not read beside after"},
+    )
     per_page = WholeNumber(
         minimum=1,
         maximum=10**MAX_DIGITS - 1,
         max_digits=MAX_DIGITS,
-        metadata={"description": f"items a page (default 50); more than {MAX_PER_PAGE} is taken as {MAX_PER_PAGE}"},
+        metadata={"description": f"as limit; more than {MAX_LIMIT} is taken as {MAX_LIMIT}"},
     )
 
 
@@ -266,6 +299,12 @@ def _listed(choices: tuple[str, ...], description: str) -> fields.String:
 
 
 class UploadQuery(Paging):
+    after = WholeNumber(
+        minimum=1,
+        maximum=2**63 - 1,
+        max_digits=19,
+        metadata={"description": "the id of the last request of the page before (as the next link sends it)"},
+    )
     product_id = WholeNumber(minimum=0, metadata={"description": "only this product's"})
     status = _listed(LISTED_STATES, "only those in this status")
 
@@ -277,6 +316,13 @@ class CodeQuery(Paging):
         metadata={"description": "only codes that start with this (no control characters but TAB, CR and LF)"},
     )
     status = _listed(CODE_STATUSES, "only codes in this status")
+    after = fields.String(
+        validate=[
+            Length(min=1, max=MAX_CODE_LENGTH),
+            Regexp(NO_CONTROL_CHARACTERS, error="must not contain control characters"),
+        ],
+        metadata={"description": "the last code of the page before (as the next link sends it)"},
+    )
 
 
 class IdempotencyKey(fields.String):

@@ -8,23 +8,19 @@ from typing import Any
 from flask import Response, g, jsonify, url_for
 from flask.typing import ResponseReturnValue
 
+from shared.listings import uploads_of
 from shared.models import UploadRequest
 from shared.products import product_of
-from shared.uploads import (
-    Page,
-    upload_of,
-    uploads_of,
-    why_no_codes,
-    why_no_report,
-)
+from shared.uploads import upload_of, why_no_codes, why_no_report
 from web import idempotency, upload_actions
 from web.accept import accept_upload
 from web.api import blueprint, schemas
+from web.api.pages import next_page_url, window_of
 from web.api.products import PRODUCT_ID
 from web.database import db
 from web.downloads import codes_response, errors_response
 from web.errors import api_error
-from web.serialize import page_json, upload_json
+from web.serialize import listing_json, upload_json
 
 UPLOAD_ID = [{"in": "path", "name": "upload_id", "description": "the upload request's id"}]
 
@@ -58,11 +54,9 @@ def create_upload(headers: dict[str, Any], product_id: int) -> ResponseReturnVal
 @blueprint.errors()
 def list_uploads(query: dict[str, Any]) -> ResponseReturnValue:
     """The caller's upload requests, newest first"""
-    page = Page.of(query.get("page"), query.get("per_page"))
-    uploads, total = uploads_of(
-        db(), g.publisher_id, page, product_id=query.get("product_id"), status=query.get("status")
-    )
-    return jsonify(page_json([upload_json(u) for u in uploads], page.number, page.per_page, total))
+    window = window_of(query, query.get("after"))
+    listing = uploads_of(db(), g.publisher_id, window, product_id=query.get("product_id"), status=query.get("status"))
+    return jsonify(listing_json([upload_json(u) for u in listing.items], listing, next_page_url(listing, query)))
 
 
 @blueprint.get("/uploads/<int:upload_id>", parameters=UPLOAD_ID)

@@ -75,12 +75,17 @@ def test_a_whole_worker_killed_mid_request_is_replaced_within_seconds(
         time.sleep(faults.rng.uniform(0, 0.5))
     else:
         until_inserting(faults, backend)
+    with faults.sessions() as session:  # by the database's clock, as the claim's start is
+        killed_at = session.scalar(text("SELECT clock_timestamp()"))
+    killed = time.monotonic()  # the signals go at once; kill() then waits for the processes to go
     holder.kill()
-    killed = time.monotonic()
     assert faults.decided(upload, timeout=WITHIN_SECONDS + 30) == "completed"
     elapsed = time.monotonic() - killed
     with capsys.disabled():
         print(f"\n  worker killed while {moment}: upload {upload.request_id} completed {elapsed:.1f} s after the kill")
     assert elapsed < WITHIN_SECONDS, f"completed {elapsed:.1f} s after the kill"
     assert faults.attempts(upload.request_id) == 2
+    with faults.sessions() as session:
+        retried_at = session.scalar(select(UploadRequest.started_at).where(UploadRequest.id == upload.request_id))
+    assert retried_at is not None and retried_at > killed_at, "taken again before its worker died"
     faults.check(upload, interrupted=True)

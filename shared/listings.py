@@ -30,9 +30,9 @@ def codes_of(
     The index is (product, status, code). With one status, a page is one
     range of it. With every status, each status is read as its own range,
     the first `limit` codes of each, and the page is the first `limit` of
-    those together: PostgreSQL 15 cannot skip from one status to the next
-    within a single scan of the index, and a scan of the product's range
-    in (status, code) order would sort all of its codes for every page."""
+    those together. One scan of the product's range of the index returns
+    its codes in (status, code) order, not in code order: sorting them
+    would read every code of the product for every page."""
     if status is not None and status not in CODE_STATUSES:
         raise InvalidValue(f"status must be one of {', '.join(CODE_STATUSES)}, not {status!r}")
     if prefix is not None and "\x00" in prefix:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from shared.code_counts import codes_counted
 from shared.errors import InvalidValue
 from shared.models import CODE_STATUSES, LicenseCode, Product, UploadRequest
-from shared.paging import COUNT_LIMIT, Listing, Window, cursors, page_of
+from shared.paging import COUNT_LIMIT, Listing, Window, listing_of
 from shared.statuses import LISTED, RequestStatus
 
 LISTED_STATES = tuple(status.value for status in LISTED)
@@ -57,8 +57,6 @@ def codes_of(
             .limit(window.limit + 1)
         )
     rows = session.scalars(query).all()
-    items, more = page_of(rows, window)
-    next_after, previous_before = cursors(items, window, more, lambda row: row.code)
     if prefix:
         total, exact = _counted_up_to_limit(
             session,
@@ -69,7 +67,7 @@ def codes_of(
         )
     else:
         total, exact = codes_counted(session, product.product_id, status), True
-    return Listing(items, next_after, previous_before, total, exact, window)
+    return listing_of(rows, window, lambda row: row.code, total, exact)
 
 
 def _code_filters(product: Product, status: str, prefix: str | None, window: Window[str]) -> list[Any]:
@@ -112,10 +110,8 @@ def uploads_of(
     rows = session.scalars(
         select(UploadRequest).where(*bounds).order_by(order).offset(window.offset).limit(window.limit + 1)
     ).all()
-    items, more = page_of(rows, window)
-    next_after, previous_before = cursors(items, window, more, lambda row: row.id)
     total, exact = _counted_up_to_limit(session, [select(literal(1)).where(*filters).limit(COUNT_LIMIT + 1)])
-    return Listing(items, next_after, previous_before, total, exact, window)
+    return listing_of(rows, window, lambda row: row.id, total, exact)
 
 
 def _counted_up_to_limit(session: Session, queries: list[Any]) -> tuple[int, bool]:

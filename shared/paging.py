@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from shared.errors import InvalidValue
+from shared.models import MAX_CODE_LENGTH
 
 Item = TypeVar("Item")
 Key = TypeVar("Key", str, int)
@@ -109,8 +110,6 @@ def checked_code_cursor(value: str | None, name: str) -> str | None:
     """A code as a cursor. Any text compares with the codes; a NUL byte
     (which PostgreSQL text cannot hold) and other control characters are
     refused for every parameter already (web.input_guard)."""
-    from shared.models import MAX_CODE_LENGTH
-
     if value is None:
         return None
     if not value or len(value) > MAX_CODE_LENGTH:
@@ -118,25 +117,22 @@ def checked_code_cursor(value: str | None, name: str) -> str | None:
     return value
 
 
-def page_of(rows: Sequence[Item], window: Window[Key]) -> tuple[list[Item], bool]:
-    """The rows of a query asked for `window.limit + 1` (one more tells
-    whether the list goes on), in list order, and whether it goes on in the
-    direction read."""
+def listing_of(
+    rows: Sequence[Item], window: Window[Key], key_of: Callable[[Item], Key], total: int, total_is_exact: bool
+) -> Listing[Item, Key]:
+    """The page of a query that asked for `window.limit + 1` rows in the
+    direction read (one more tells whether the list goes on that way)."""
     more = len(rows) > window.limit
     items = list(rows[: window.limit])
     if window.backwards:
         items.reverse()
-    return items, more
-
-
-def cursors(
-    items: Sequence[Item], window: Window[Key], more: bool, key_of: Callable[[Item], Key]
-) -> tuple[Key | None, Key | None]:
-    """(next_after, previous_before) of a page read in `window`."""
-    if not items:
-        return None, None
-    first, last = key_of(items[0]), key_of(items[-1])
-    if window.backwards:
-        return last, first if more else None
-    at_start = window.after is None and window.start is None and window.page == 1
-    return (last if more else None), (None if at_start else first)
+    next_after: Key | None = None
+    previous_before: Key | None = None
+    if items:
+        first, last = key_of(items[0]), key_of(items[-1])
+        if window.backwards:
+            next_after, previous_before = last, first if more else None
+        else:
+            at_start = window.after is None and window.start is None and window.page == 1
+            next_after, previous_before = (last if more else None), (None if at_start else first)
+    return Listing(items, next_after, previous_before, total, total_is_exact, window)

@@ -42,10 +42,14 @@ def settings(memory_bytes: int) -> dict[str, str]:
     machine: a million codes go into a unique index that outgrows 128 MB of
     shared buffers after a few million, and a megabyte of WAL per thousand
     codes would force a checkpoint in the middle of every large upload
-    (together 2-3 s of a million codes: bench/README.md). An eighth of the
-    machine's memory, at most 1 GB; WAL up to 2 GB between checkpoints."""
-    megabytes = max(128, min(1024, memory_bytes // 8 // 2**20))
-    return {"shared_buffers": f"{megabytes}MB", "max_wal_size": "2GB", "checkpoint_timeout": "15min"}
+    (together 2-3 s of a million codes: bench/README.md). At 20 million
+    codes the two large indexes of the codes table hold about 2.5 GB, and
+    a million codes stored touch nearly all of their pages: each checkpoint
+    inside an upload writes every page it touches to the WAL again, whole
+    (docs/operating.md#traps-and-how-the-code-handles-them). An eighth of
+    the machine's memory, at most 2 GB; WAL up to 8 GB between checkpoints."""
+    megabytes = max(128, min(2048, memory_bytes // 8 // 2**20))
+    return {"shared_buffers": f"{megabytes}MB", "max_wal_size": "8GB", "checkpoint_timeout": "15min"}
 
 
 def _start(pgdata: Path) -> None:

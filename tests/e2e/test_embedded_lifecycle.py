@@ -147,7 +147,7 @@ def _as_shown(value: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("memory_gb", "shared_buffers"), [(0.5, "128MB"), (4, "512MB"), (24, "1024MB"), (256, "1024MB")]
+    ("memory_gb", "shared_buffers"), [(0.5, "128MB"), (4, "512MB"), (24, "2048MB"), (256, "2048MB")]
 )
 def test_shared_buffers_are_an_eighth_of_the_memory_within_bounds(memory_gb: float, shared_buffers: str) -> None:
     assert postgres.settings(int(memory_gb * 2**30))["shared_buffers"] == shared_buffers

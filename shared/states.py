@@ -262,13 +262,7 @@ def release_expired_claims(session: Session) -> list[tuple[int, str, int]]:
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    rows = session.execute(
-        update(UploadRequest)
-        .where(UploadRequest.id.in_(expired))
-        .values(**_released_values())
-        .returning(UploadRequest.id, UploadRequest.status, UploadRequest.size_bytes)
-    ).all()
-    return [(row.id, row.status, row.size_bytes) for row in rows]
+    return _release(session, expired)
 
 
 def release_dead_claims(session: Session) -> list[tuple[int, str, int]]:
@@ -300,9 +294,15 @@ def release_dead_claims(session: Session) -> list[tuple[int, str, int]]:
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
+    return _release(session, still_dead)
+
+
+def _release(session: Session, chosen: Any) -> list[tuple[int, str, int]]:
+    """The claims of the requests `chosen` selects given up: back to queued,
+    or rejected after MAX_ATTEMPTS; (id, new status, size) of each."""
     rows = session.execute(
         update(UploadRequest)
-        .where(UploadRequest.id.in_(still_dead))
+        .where(UploadRequest.id.in_(chosen))
         .values(**_released_values())
         .returning(UploadRequest.id, UploadRequest.status, UploadRequest.size_bytes)
     ).all()

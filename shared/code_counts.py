@@ -3,23 +3,19 @@ the counts kept with the codes (docs/architecture.md#maintained-counts):
 the Code Generator adds to them in the transaction that stores codes
 (shared.loading.staging.ADD_COUNTS), and every move of a code between
 statuses moves its count in the same transaction. Nothing here counts rows
-of the codes table, except `counted_rows`, the tests' proof that the
-counts are right.
+of the codes table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from shared.models import CODE_STATUSES, CodeCount
 
-# (product id, code type, status) → codes
-Counts = dict[tuple[int, str, str], int]
 # An ORM session or a plain connection (/metrics reads with one).
 Database = Session | Connection
 
@@ -64,18 +60,3 @@ def totals_by_status(session: Database) -> dict[str, int]:
     rows = session.execute(select(CodeCount.status, func.sum(CodeCount.codes)).group_by(CodeCount.status))
     totals.update((status, int(codes)) for status, codes in rows)
     return totals
-
-
-def kept_counts(session: Database) -> Counts:
-    """The maintained counts, rows of zero left out."""
-    rows = session.execute(select(CodeCount.product_id, CodeCount.code_type, CodeCount.status, CodeCount.codes))
-    return {(p, t, s): int(n) for p, t, s, n in rows if n}
-
-
-def counted_rows(session: Database) -> Counts:
-    """The same counts taken by counting every row of the codes table: slow
-    on a big server, and the proof that the maintained counts are right."""
-    rows: Any = session.execute(
-        text("SELECT product_id, code_type, status, count(*) FROM license_codes GROUP BY 1, 2, 3")
-    )
-    return {(p, t, s): int(n) for p, t, s, n in rows}

@@ -61,7 +61,7 @@ def codes_of(
         total, exact = _counted_up_to_limit(
             session,
             [
-                select(literal(1)).where(*_code_filters(product, one_status, prefix, Window())).limit(COUNT_LIMIT + 1)
+                select(literal(1)).where(*_code_filters(product, one_status, prefix, Window()))
                 for one_status in statuses
             ],
         )
@@ -110,7 +110,7 @@ def uploads_of(
     rows = session.scalars(
         select(UploadRequest).where(*bounds).order_by(order).offset(window.offset).limit(window.limit + 1)
     ).all()
-    total, exact = _counted_up_to_limit(session, [select(literal(1)).where(*filters).limit(COUNT_LIMIT + 1)])
+    total, exact = _counted_up_to_limit(session, [select(literal(1)).where(*filters)])
     return listing_of(rows, window, lambda row: row.id, total, exact)
 
 

@@ -19,14 +19,13 @@ import psutil
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import FileStorage
 from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
 
 from shared.broker import BULK_QUEUE, QUEUE, redis_client
-from shared.code_counts import counted_rows, kept_counts
 from shared.config import Settings
 from shared.models import Product
 from shared.statuses import DECIDED
@@ -183,3 +182,15 @@ def assert_counts_are_exact(sessions: sessionmaker[Session]) -> None:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         kept, counted = kept_counts(session), counted_rows(session)
     assert kept == counted
+
+
+def kept_counts(session: Session) -> dict[tuple[int, str, str], int]:
+    """The maintained counts, (product, code type, status) → codes, rows of zero left out."""
+    rows = session.execute(text("SELECT product_id, code_type, status, codes FROM code_counts WHERE codes > 0"))
+    return {(p, t, s): int(n) for p, t, s, n in rows}
+
+
+def counted_rows(session: Session) -> dict[tuple[int, str, str], int]:
+    """The same, by counting every row of the codes table: the proof."""
+    rows = session.execute(text("SELECT product_id, code_type, status, count(*) FROM license_codes GROUP BY 1, 2, 3"))
+    return {(p, t, s): int(n) for p, t, s, n in rows}

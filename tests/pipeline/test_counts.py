@@ -14,9 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.code_counts import kept_counts
 from tests.conftest import Tenant
-from tests.pipeline.conftest import assert_counts_are_exact, txt, upload, wait_decided
+from tests.pipeline.conftest import assert_counts_are_exact, kept_counts, txt, upload, wait_decided
 from tests.pipeline.test_csv_and_dry_run import import_csv
 from tests.web.test_paging import login
 

@@ -143,32 +143,28 @@ def test_the_requests_list_pages_newest_first_by_id(
     assert [item["id"] for item in rejected] == [item["id"] for item in items if item["status"] == "rejected"]
 
 
+CODES = f"/api/v1/products/{PRODUCT}/codes"
+
+
 @pytest.mark.parametrize(
-    ("query", "named"),
+    ("path", "query", "named"),
     [
-        ("limit=0", "limit"),
-        ("limit=10000", "limit"),
-        ("limit=-1", "limit"),
-        ("after=", "after"),
-        ("after=A%00", "after"),
-        (f"after={'A' * 129}", "after"),
-        ("page=101", "after"),
+        (CODES, "limit=0", "limit"),
+        (CODES, "limit=10000", "limit"),
+        (CODES, "limit=-1", "limit"),
+        (CODES, "after=", "after"),
+        (CODES, "after=A%00", "after"),
+        (CODES, f"after={'A' * 129}", "after"),
+        (CODES, "page=101", "after"),
+        ("/api/v1/uploads", "after=abc", "after"),
+        ("/api/v1/uploads", "after=0", "after"),
+        ("/api/v1/uploads", "limit=501", "limit"),
     ],
 )
 def test_bad_paging_parameters_get_a_400_that_names_them(
-    client: FlaskClient, tenant: Tenant, query: str, named: str
+    client: FlaskClient, tenant: Tenant, path: str, query: str, named: str
 ) -> None:
-    response = client.get(f"/api/v1/products/{PRODUCT}/codes?{query}", headers=tenant.auth)
-
-    assert response.status_code == 400
-    assert named in response.get_json()["error"]["message"]
-
-
-@pytest.mark.parametrize(("query", "named"), [("after=abc", "after"), ("after=0", "after"), ("limit=501", "limit")])
-def test_bad_paging_parameters_of_the_requests_list_get_a_400_that_names_them(
-    client: FlaskClient, tenant: Tenant, query: str, named: str
-) -> None:
-    response = client.get(f"/api/v1/uploads?{query}", headers=tenant.auth)
+    response = client.get(f"{path}?{query}", headers=tenant.auth)
 
     assert response.status_code == 400
     assert named in response.get_json()["error"]["message"]

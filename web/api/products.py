@@ -8,7 +8,6 @@ from flask import g, jsonify
 from flask.typing import ResponseReturnValue
 
 from shared.listings import codes_of
-from shared.paging import checked_code_cursor
 from shared.products import product_of, products_of
 from web.api import blueprint, schemas
 from web.api.pages import next_page_url, window_of
@@ -45,6 +44,6 @@ def list_codes(query: dict[str, Any], product_id: int) -> ResponseReturnValue:
     total is exact unless `q` is given, and then counted up to 10,000.
     """
     product = product_of(db(), g.publisher_id, product_id)
-    window = window_of(query, checked_code_cursor(query.get("after"), "after"))
+    window = window_of(query, query.get("after"))  # its length checked by schemas.CodeQuery
     listing = codes_of(db(), product, window, prefix=query.get("q"), status=query.get("status"))
     return jsonify(listing_json([code_json(c) for c in listing.items], listing, next_page_url(listing, query)))

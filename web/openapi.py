@@ -85,11 +85,16 @@ class _Parser(FlaskParser):
     ) -> NoReturn:
         raise InvalidValue(_first_message(error.messages)) from None
 
+    def _handle_invalid_json_error(self, error: Exception, req: Request, *args: Any, **kwargs: Any) -> NoReturn:
+        raise InvalidValue(f"the body is not valid JSON ({error})") from None
+
 
 def _first_message(messages: Any) -> str:
     """webargs nests the messages by location, then by parameter name."""
     location, by_name = next(iter(messages.items()))
     name, problems = next(iter(by_name.items()))
+    if name == "_schema":  # a JSON body that is not an object
+        return "the body must be a JSON object"
     problem = problems[0] if isinstance(problems, list) else str(problems)
     return f"the {name} header {problem}" if location == "headers" else f"{name} {problem}"
 

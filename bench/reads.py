@@ -121,8 +121,15 @@ def timed(session: requests.Session, address: str, reads: int, budget_seconds: f
 
 
 def p95(times: list[float]) -> float:
-    """The 95th percentile, as the rest of the bench takes it: the value at rank round(0.95 n)."""
-    return sorted(times)[max(0, round(0.95 * len(times)) - 1)]
+    return percentile(times, 0.95)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at rank round(fraction n) of the sorted values (the first
+    at least): how every percentile of the bench is taken."""
+    if not values:
+        raise ValueError("no values to take a percentile of")
+    return sorted(values)[max(0, round(fraction * len(values)) - 1)]
 
 
 def cell(figures: dict[str, Any], reads: int) -> str:

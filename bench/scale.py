@@ -5,6 +5,8 @@ timed, with 100,000 requests in the list.
 
     BENCH_SERVER_CODES=20000000 make bench
     .venv/bin/python -m bench --sizes 1000000 --runs 1 --latency-runs 5 --server-codes 4000000 --reads 10
+
+Last, the takes (bench/takes.py) from the big product's pool.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bench.files import write_txt
 from bench.fill import fill_codes, fill_requests, stored_codes
 from bench.reads import Position, Publisher, Read, cell, pages_by_cursor, position_at, timed, url
 from bench.service import PRODUCT_ID, MemoryPeaks, upload_until_decided
+from bench.takes import TakeSettings, run_takes
 
 if TYPE_CHECKING:
     from bench.run import Bench
@@ -36,7 +39,12 @@ MB = 2**20
 
 
 def run_scale(
-    bench: Bench, server_codes: int, reads: int, read_seconds: float, empty: dict[str, Any] | None
+    bench: Bench,
+    server_codes: int,
+    reads: int,
+    read_seconds: float,
+    empty: dict[str, Any] | None,
+    takes: TakeSettings | None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     server = bench.server
@@ -88,6 +96,8 @@ def run_scale(
         measured = measure_reads(bench, publishers, reads, read_seconds)
     rss = {role: round(value / MB, 1) for role, value in memory.peaks.items()}
     print(f"{'':>12}  peak RSS during the reads: web {rss['web']:.0f} MB, worker {rss['worker']:.0f} MB")
+    # After the reads, which the distributed codes would otherwise change.
+    taken = run_takes(server, PRODUCT_ID, takes) if takes is not None else None
     minutes = (time.perf_counter() - started) / 60
     print(f"{'':>12}  the scale part took {minutes:.1f} minutes", flush=True)
     return {
@@ -97,6 +107,7 @@ def run_scale(
         "requests": filled,
         "reads": measured,
         "reads_peak_rss_mb": rss,
+        "takes": taken,
         "minutes": minutes,
     }
 

@@ -1,14 +1,22 @@
-"""The scale mode of the benchmark (bench/README.md#the-scale-mode) against
-the schema and the API it measures: the requests it copies in SQL must leave
-the rows the real path would, and a deep read must ask for the same place
-whether the server pages by cursor or by page number."""
+"""The benchmark's own logic. The scale mode (bench/README.md#the-scale-mode)
+against the schema and the API it measures: the requests it copies in SQL
+must leave the rows the real path would, and a deep read must ask for the
+same place whether the server pages by cursor or by page number. The takes
+(bench/README.md#takes): how their figures are taken, and the check that
+no code went out twice."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+import pytest
 from sqlalchemy import UniqueConstraint
 
+from bench.cpu import used_between
 from bench.fill import COPIED_WITH_A_REQUEST, NOT_COPIED
-from bench.reads import Read, position_at, url
+from bench.reads import Read, percentile, position_at, url
+from bench.takers import Outcome, failure_reason
+from bench.takes import hand_outs, summary
 from shared.models import Base, UploadRequest
 
 
@@ -42,3 +50,63 @@ def test_a_deep_read_no_page_number_reaches_is_not_asked_of_a_server_without_cur
     read = Read("Code View", "deep", "/products/7/codes", position=position_at(12, "A B"))
     assert url(read, cursors=True) == "/products/7/codes?after=A+B"
     assert url(read, cursors=False) is None
+
+
+def test_a_percentile_is_the_value_at_its_rank_among_the_sorted_values() -> None:
+    values = [float(n) for n in range(100, 0, -1)]  # 100 down to 1
+    assert percentile(values, 0.5) == 50
+    assert percentile(values, 0.95) == 95
+    assert percentile(values, 0.99) == 99
+    assert percentile([7.0], 0.99) == 7
+    assert percentile([3.0, 1.0], 0.01) == 1  # never below the first
+
+
+def test_a_percentile_of_nothing_is_refused() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 0.5)
+
+
+def test_codes_received_and_held_alike_pass_the_check() -> None:
+    checked = hand_outs(["A", "B", "C"], ["C", "A", "B"])
+    assert (checked.no_code_twice, checked.as_received) == (True, True)
+    assert (checked.received, checked.stored, checked.stored_distinct) == (3, 3, 3)
+
+
+def test_a_code_held_by_two_allocations_is_a_code_out_twice() -> None:
+    checked = hand_outs(["A", "B"], ["A", "B", "B"])
+    assert (checked.stored, checked.stored_distinct, checked.no_code_twice) == (3, 2, False)
+
+
+def test_a_code_received_in_two_answers_is_a_code_out_twice() -> None:
+    checked = hand_outs(["A", "A"], ["A"])
+    assert (checked.received_twice, checked.no_code_twice) == (1, False)
+
+
+def test_a_code_held_but_never_received_and_one_received_but_not_held_are_told_apart() -> None:
+    checked = hand_outs(["A", "X"], ["A", "B"])
+    assert checked.no_code_twice
+    assert (checked.not_received, checked.not_stored, checked.as_received) == (1, 1, False)
+
+
+def test_the_rate_counts_the_takes_answered_over_the_time_from_the_first_start_to_the_last_answer() -> None:
+    first = Outcome(latencies=[0.010, 0.030], codes=["A", "B"], started=100.0, ended=109.0, cpu_seconds=1.0)
+    second = Outcome(
+        latencies=[0.020], codes=["C"], failures=Counter({"HTTP 409 pool_empty": 2}), started=101.0, ended=110.0
+    )
+    figures = summary([first, second])
+    assert (figures["taken"], figures["seconds"], figures["per_second"]) == (3, 10.0, 0.3)
+    assert (figures["failed"], figures["failures"]) == (2, {"HTTP 409 pool_empty": 2})
+    assert figures["median_ms"] == pytest.approx(20)
+    assert figures["p99_ms"] == pytest.approx(30)
+    assert figures["takers_cpu_seconds"] == 1.0
+
+
+def test_a_failure_is_named_by_its_status_and_the_apis_error_code() -> None:
+    assert failure_reason(409, b'{"error": {"code": "pool_empty", "message": "..."}}') == "HTTP 409 pool_empty"
+    assert failure_reason(502, b"<html>Bad Gateway</html>") == "HTTP 502"
+
+
+def test_cpu_time_is_summed_by_role_and_a_process_started_meanwhile_counts_from_zero() -> None:
+    before = {1: ("web", 10.0), 2: ("postgres", 5.0)}
+    after = {1: ("web", 12.5), 2: ("postgres", 6.0), 3: ("postgres", 0.5)}
+    assert used_between(before, after) == {"web": 2.5, "worker": 0.0, "postgres": 1.5, "redis": 0.0}

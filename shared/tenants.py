@@ -6,6 +6,8 @@ transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import literal_column, select, update
@@ -19,6 +21,11 @@ from shared.models import ApiKey, Publisher, User
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
+# A key's last use is written at most once a minute: a busy client must not
+# turn every call into a row update and a commit.
+_USE_UNNOTED = ApiKey.last_used_at.is_(None) | (
+    ApiKey.last_used_at < func.now() - literal_column("interval '1 minute'")
+)
 # Verified when the e-mail is unknown, so that a wrong address takes as long
 # as a wrong password and logins do not reveal which addresses exist.
 _DUMMY_HASH = _hasher.hash("an address that does not exist")
@@ -97,16 +104,30 @@ def create_api_key(session: Session, publisher: Publisher, secret_key: str, labe
     return new_key.plaintext
 
 
-def publisher_id_for_api_key(session: Session, plaintext: str, secret_key: str) -> int | None:
-    """The publisher a valid, unrevoked key belongs to, or None."""
+@dataclass(frozen=True)
+class KeyUse:
+    """A call made with a valid, unrevoked key."""
+
+    publisher_id: int
+    # The key's last use was written now, as it is at most once a minute:
+    # the caller commits it.
+    noted: bool
+
+
+def use_api_key(session: Session, plaintext: str, secret_key: str) -> KeyUse | None:
+    """The publisher a valid, unrevoked key belongs to, its use noted when
+    the last note is a minute old; None for any other key."""
     prefix = apikeys.prefix_of(plaintext)
     if prefix is None:
         return None
-    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
+    key = session.execute(
+        select(ApiKey.id, ApiKey.publisher_id, ApiKey.digest, _USE_UNNOTED.label("unnoted")).where(
+            ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)
+        )
+    ).one_or_none()
     if key is None or not apikeys.matches(plaintext, key.digest, secret_key):
         return None
-    _note_use(session, key.id)
-    return key.publisher_id
+    return KeyUse(key.publisher_id, noted=bool(key.unnoted) and _note_use(session, key.id))
 
 
 def api_keys_of(session: Session, publisher_id: int) -> list[ApiKey]:
@@ -126,14 +147,7 @@ def revoke_api_key(session: Session, publisher: Publisher, prefix: str) -> None:
         raise NotFound(f"publisher {publisher.name!r} has no active API key starting lc_{prefix}")
 
 
-def _note_use(session: Session, key_id: int) -> None:
-    # At most one write a minute per key: a busy client must not turn every
-    # read into a row update.
-    session.execute(
-        update(ApiKey)
-        .where(
-            ApiKey.id == key_id,
-            ApiKey.last_used_at.is_(None) | (ApiKey.last_used_at < func.now() - literal_column("interval '1 minute'")),
-        )
-        .values(last_used_at=func.now())
-    )
+def _note_use(session: Session, key_id: int) -> bool:
+    """Write the key's last use unless a call beside this one just did; whether this one did."""
+    noted = session.execute(update(ApiKey).where(ApiKey.id == key_id, _USE_UNNOTED).values(last_used_at=func.now()))
+    return bool(noted.rowcount)  # type: ignore[attr-defined]

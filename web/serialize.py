@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from shared.loading.progress import checked_so_far
 from shared.models import Allocation, LicenseCode, Product, UploadRequest
 from shared.paging import Listing
 from shared.pool.batches import BatchRevoked
 from shared.pool.stock import TypeStock
+
+
+class HandedCode(Protocol):
+    """A code as an allocation shows it: a stored code, or one a take just picked."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def expiry_days(self) -> int: ...
+    @property
+    def build_no(self) -> int | None: ...
+    @property
+    def seats(self) -> int | None: ...
 
 
 def iso(moment: datetime.datetime | None) -> str | None:
@@ -78,7 +92,7 @@ def code_json(code: LicenseCode, references: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def allocation_json(allocation: Allocation, codes: list[LicenseCode]) -> dict[str, Any]:
+def allocation_json(allocation: Allocation, codes: Sequence[HandedCode]) -> dict[str, Any]:
     return {
         "id": allocation.id,
         "product_id": allocation.product_id,

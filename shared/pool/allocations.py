@@ -86,6 +86,9 @@ class Taken:
     allocation: Allocation
     # An earlier call with the same reference made it: nothing was taken now.
     replayed: bool
+    # The codes this call gave the allocation, in the order they left the
+    # pool; None when it gave none (a replay, a backorder).
+    codes: Sequence[PickedCode] | None = None
 
 
 _INSERT = text(f"""
@@ -123,20 +126,20 @@ def take(session: Session, product: Product, ask: Ask) -> Taken:
             raise PoolEmpty(_short_message(ask, available))
         return Taken(allocation, replayed=False)
     fill(session, allocation, picked)
-    return Taken(allocation, replayed=False)
+    return Taken(allocation, replayed=False, codes=picked)
 
 
 def fill(session: Session, allocation: Allocation, picked: Sequence[PickedCode]) -> None:
     """Give the picked codes to the allocation as its mode says: reserved
-    until its reservation ends, or distributed."""
+    until its reservation ends, or distributed.
+
+    The counts move last: every take of a product updates the same count
+    rows, each locked from its update to the commit, so whatever a take
+    does after them, every other take of the product waits for
+    (docs/architecture.md#maintained-counts)."""
     reserve = allocation.mode == AllocationMode.RESERVE
     status = CodeStatus.RESERVED if reserve else CodeStatus.DISTRIBUTED
     picking.hand_out(session, allocation.id, picked, status)
-    counts.move(
-        session, allocation.product_id, allocation.code_type, {CodeStatus.AVAILABLE: -len(picked), status: len(picked)}
-    )
-    if not reserve:
-        picking.count_distributed(session, allocation.product_id, allocation.code_type, len(picked))
     session.execute(
         text(
             "UPDATE allocations SET status = :status, filled_at = now(),"
@@ -147,6 +150,11 @@ def fill(session: Session, allocation: Allocation, picked: Sequence[PickedCode])
         {"status": status.value, "reserve": reserve, "id": allocation.id},
     )
     session.refresh(allocation)
+    counts.move(
+        session, allocation.product_id, allocation.code_type, {CodeStatus.AVAILABLE: -len(picked), status: len(picked)}
+    )
+    if not reserve:
+        picking.count_distributed(session, allocation.product_id, allocation.code_type, len(picked))
 
 
 def _replayed(session: Session, product: Product, ask: Ask) -> Taken:

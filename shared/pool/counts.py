@@ -19,11 +19,14 @@ _ADD = text(
     "ON CONFLICT (product_id, code_type, status) DO UPDATE SET codes = c.codes + EXCLUDED.codes RETURNING c.codes"
 )
 # Taking away: the row exists, since the codes do (a CHECK refuses a negative count, even one ON CONFLICT would add).
+# It returns the product's threshold too: the row stays locked to the commit, and every take of the
+# product waits for it, so a statement saved here is saved from every take's wait
+# (docs/architecture.md#maintained-counts).
 _TAKE = text(
     "UPDATE code_counts SET codes = codes + :n "
-    "WHERE product_id = :product_id AND code_type = :code_type AND status = :status RETURNING codes"
+    "WHERE product_id = :product_id AND code_type = :code_type AND status = :status "
+    "RETURNING codes, (SELECT low_stock_threshold FROM products WHERE product_id = :product_id) AS threshold"
 )
-_THRESHOLD = text("SELECT low_stock_threshold FROM products WHERE product_id = :product_id")
 
 
 def move(session: Session, product_id: int, code_type: str, changes: Mapping[str, int]) -> dict[str, int]:
@@ -32,19 +35,24 @@ def move(session: Session, product_id: int, code_type: str, changes: Mapping[str
     order of their status, whatever the move, so that two moves of the
     same product never wait on each other in a circle."""
     now: dict[str, int] = {}
+    threshold = 0  # the product's, read with the count taken away from (a move takes from one status)
     for status in sorted(changes):
         n = changes[status]
-        if n:
-            params = {"product_id": product_id, "code_type": code_type, "status": status, "n": n}
-            now[status] = int(session.execute(_ADD if n > 0 else _TAKE, params).scalar_one())
+        params = {"product_id": product_id, "code_type": code_type, "status": status, "n": n}
+        if n > 0:
+            now[status] = int(session.execute(_ADD, params).scalar_one())
+        elif n < 0:
+            row = session.execute(_TAKE, params).one()
+            now[status], threshold = int(row.codes), int(row.threshold)
     taken = -changes.get(CodeStatus.AVAILABLE, 0)
     if taken > 0:
-        _note_low_stock(session, product_id, code_type, now[CodeStatus.AVAILABLE], taken)
+        _note_low_stock(session, product_id, code_type, now[CodeStatus.AVAILABLE], taken, threshold)
     return now
 
 
-def _note_low_stock(session: Session, product_id: int, code_type: str, available: int, taken: int) -> None:
-    threshold = int(session.execute(_THRESHOLD, {"product_id": product_id}).scalar_one())
+def _note_low_stock(
+    session: Session, product_id: int, code_type: str, available: int, taken: int, threshold: int
+) -> None:
     if available < threshold <= available + taken:
         events.record(
             session,

@@ -33,6 +33,22 @@ def test_a_take_hands_out_the_oldest_codes_first_in_file_order(
     assert_counts_are_exact(sessions)
 
 
+@pytest.mark.parametrize("mode", ["distribute", "reserve"])
+def test_a_take_answers_with_the_allocation_as_a_read_of_it_returns_it(
+    client: FlaskClient, sessions: sessionmaker[Session], make_tenant: Any, mode: str
+) -> None:
+    # The take answers from the codes it picked, the read from the stored ones: the two must agree.
+    acme = make_tenant("acme", (1,))
+    stock_pool(sessions, 1, 3)
+    with sessions.begin() as session:
+        session.execute(text("UPDATE license_codes SET build_no = line_no * 10, seats = line_no WHERE product_id = 1"))
+    taken = take(client, acme, 1, reference="order-1", quantity=2, mode=mode)
+    assert taken.status_code == 201, taken.get_json()
+    read = client.get(taken.headers["Location"], headers=acme.auth)
+    assert taken.get_json() == read.get_json()
+    assert [(c["build_no"], c["seats"]) for c in taken.get_json()["codes"]] == [(10, 1), (20, 2)]
+
+
 def test_the_same_reference_again_returns_the_same_codes_and_takes_nothing(
     client: FlaskClient, sessions, make_tenant
 ) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import apikeys
@@ -14,13 +14,14 @@ from shared.errors import Conflict, InvalidValue, NotFound
 from shared.models import ApiKey, Product, Publisher, User
 from shared.products import NewProduct, create_product, product_of, products_of
 from shared.tenants import (
+    KeyUse,
     authenticate_user,
     create_api_key,
     create_publisher,
     create_user,
-    publisher_id_for_api_key,
     publisher_named,
     revoke_api_key,
+    use_api_key,
 )
 
 SECRET = "the-server-secret"
@@ -147,8 +148,8 @@ def test_an_api_key_resolves_to_its_own_publisher(sessions: sessionmaker[Session
         other_key = create_api_key(session, other, SECRET)
 
     with sessions.begin() as session:
-        assert publisher_id_for_api_key(session, acme_key, SECRET) == acme.id
-        assert publisher_id_for_api_key(session, other_key, SECRET) == other.id
+        assert _publisher_of(session, acme_key, SECRET) == acme.id
+        assert _publisher_of(session, other_key, SECRET) == other.id
 
 
 def test_the_database_holds_a_digest_and_never_the_key(sessions: sessionmaker[Session]) -> None:
@@ -177,8 +178,8 @@ def test_a_revoked_key_resolves_to_nobody(sessions: sessionmaker[Session]) -> No
         revoke_api_key(session, acme, apikeys.prefix_of(key) or "")
 
     with sessions.begin() as session:
-        assert publisher_id_for_api_key(session, key, SECRET) is None
-        assert publisher_id_for_api_key(session, kept, SECRET) == acme.id
+        assert _publisher_of(session, key, SECRET) is None
+        assert _publisher_of(session, kept, SECRET) == acme.id
 
 
 def test_a_key_cannot_be_revoked_twice_or_by_another_publisher(sessions: sessionmaker[Session]) -> None:
@@ -191,7 +192,7 @@ def test_a_key_cannot_be_revoked_twice_or_by_another_publisher(sessions: session
         with pytest.raises(NotFound):
             revoke_api_key(session, other, prefix)
     with sessions.begin() as session:
-        assert publisher_id_for_api_key(session, key, SECRET) == acme.id
+        assert _publisher_of(session, key, SECRET) == acme.id
         revoke_api_key(session, acme, prefix)
     with sessions.begin() as session:
         with pytest.raises(NotFound):
@@ -204,7 +205,7 @@ def test_a_key_checked_under_another_secret_resolves_to_nobody(sessions: session
         key = create_api_key(session, acme, SECRET)
 
     with sessions.begin() as session:
-        assert publisher_id_for_api_key(session, key, "another-secret") is None
+        assert _publisher_of(session, key, "another-secret") is None
 
 
 def test_a_forged_or_malformed_key_resolves_to_nobody(sessions: sessionmaker[Session]) -> None:
@@ -214,9 +215,9 @@ def test_a_forged_or_malformed_key_resolves_to_nobody(sessions: sessionmaker[Ses
     forged = key[:-1] + ("y" if key.endswith("x") else "x")
 
     with sessions.begin() as session:
-        assert publisher_id_for_api_key(session, forged, SECRET) is None
-        assert publisher_id_for_api_key(session, key[:-1], SECRET) is None
-        assert publisher_id_for_api_key(session, "", SECRET) is None
+        assert _publisher_of(session, forged, SECRET) is None
+        assert _publisher_of(session, key[:-1], SECRET) is None
+        assert _publisher_of(session, "", SECRET) is None
 
 
 def test_using_a_key_notes_when_it_was_last_used(sessions: sessionmaker[Session]) -> None:
@@ -226,10 +227,37 @@ def test_using_a_key_notes_when_it_was_last_used(sessions: sessionmaker[Session]
         assert session.scalars(select(ApiKey.last_used_at)).one() is None
 
     with sessions.begin() as session:
-        publisher_id_for_api_key(session, key, SECRET)
+        assert use_api_key(session, key, SECRET) == KeyUse(acme.id, noted=True)
 
     with sessions() as session:
         assert session.scalars(select(ApiKey.last_used_at)).one() is not None
+
+
+def test_a_key_used_again_within_the_minute_writes_nothing_until_the_minute_is_over(
+    sessions: sessionmaker[Session],
+) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        key = create_api_key(session, acme, SECRET)
+        use_api_key(session, key, SECRET)
+    with sessions.begin() as session:
+        noted = session.scalars(select(ApiKey.last_used_at)).one()
+
+    with sessions.begin() as session:
+        assert use_api_key(session, key, SECRET) == KeyUse(acme.id, noted=False)
+    with sessions.begin() as session:
+        assert session.scalars(select(ApiKey.last_used_at)).one() == noted
+        session.execute(update(ApiKey).values(last_used_at=ApiKey.last_used_at - text("interval '61 seconds'")))
+
+    with sessions.begin() as session:
+        assert use_api_key(session, key, SECRET) == KeyUse(acme.id, noted=True)
+    with sessions() as session:
+        assert session.scalars(select(ApiKey.last_used_at)).one() > noted
+
+
+def _publisher_of(session: Session, key: str, secret_key: str) -> int | None:
+    use = use_api_key(session, key, secret_key)
+    return None if use is None else use.publisher_id
 
 
 # Products

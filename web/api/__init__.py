@@ -10,7 +10,7 @@ from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from shared import apikeys, log_context
-from shared.tenants import publisher_id_for_api_key
+from shared.tenants import use_api_key
 from web.database import db
 from web.errors import api_error
 from web.openapi import Blueprint
@@ -27,10 +27,15 @@ def _require_api_key() -> ResponseReturnValue | None:
     if scheme.lower() != "bearer" or not key.strip():
         return api_error(401, "unauthorized", "Send your API key in the header Authorization: Bearer <key>.")
     settings = current_app.extensions["licensecodes.settings"]
-    publisher_id = publisher_id_for_api_key(db(), key.strip(), settings.secret_key)
-    if publisher_id is None:
+    use = use_api_key(db(), key.strip(), settings.secret_key)
+    if use is None:
         return api_error(401, "unauthorized", "The API key is not valid or has been revoked.")
-    db().commit()  # the key's last use
+    if use.noted:
+        db().commit()  # the key's last use, kept whatever the call does next
+    # Otherwise the call goes on in the transaction the check began, on the
+    # same connection: no commit and no second connection from the pool a
+    # call (docs/architecture.md#the-cost-of-a-call).
+    publisher_id = use.publisher_id
     caller = f"key:{apikeys.prefix_of(key.strip())}"
     wait = current_app.extensions["licensecodes.rate_limits"].retry_after(caller, publisher_id)
     if wait is not None:

@@ -65,7 +65,11 @@ def take_codes(asked: dict[str, Any], product_id: int) -> ResponseReturnValue:
         status = 200
     else:
         status = 202 if allocation.status == AllocationStatus.BACKORDERED else 201
-    return jsonify(_allocation_json(allocation)), status, headers
+    # The codes a take just handed out are the ones it picked: answered
+    # without reading them again, which would take another connection from
+    # the pool after the commit (docs/architecture.md#the-cost-of-a-call).
+    body = _allocation_json(allocation) if taken.codes is None else allocation_json(allocation, taken.codes)
+    return jsonify(body), status, headers
 
 
 @blueprint.get("/allocations/<int:allocation_id>", parameters=ALLOCATION_ID)

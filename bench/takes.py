@@ -13,6 +13,7 @@ take and a stock read timed beside a plain authenticated read
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import shutil
 import statistics
@@ -130,6 +131,7 @@ def run_takes(server: Server, product_id: int, settings: TakeSettings) -> dict[s
     received = [code for outcome in outcomes for code in outcome.codes] + alone.pop("codes")
     figures["hand_outs"] = _checked(server.database_url, product_id, run, received)
     figures["one_client"] = alone
+    figures["next_pick"] = _next_pick(server.database_url, product_id)
     _print(figures)
     return figures
 
@@ -184,6 +186,40 @@ def _one_client(base: str, api_key: str, product_id: int, references: str, reads
     return figures
 
 
+# The statement a take picks its codes with (shared/pool/picking.py), a copy
+# that tests/test_bench.py holds to it: its cost after the takes says what
+# the codes they took left at the head of the pool's index.
+PICK = """
+SELECT id, code, expiry_days, build_no, seats FROM license_codes
+WHERE product_id = :product_id AND code_type = :code_type AND status = 'available'
+ORDER BY request_id, line_no
+LIMIT :quantity
+FOR UPDATE SKIP LOCKED
+"""
+
+
+def _next_pick(database_url: str, product_id: int) -> dict[str, Any]:
+    """The next take's pick, explained and rolled back: its time in the
+    database, the pages it read, and the rows of codes the last vacuum has
+    not yet cleared (each a taken code whose entry the pick steps over)."""
+    statement = re.sub(r":(\w+)", r"%(\1)s", PICK)
+    with closing(psycopg2.connect(database_url)) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement,
+            {"product_id": product_id, "code_type": CODE_TYPE, "quantity": 1},
+        )
+        plan = cursor.fetchone()[0][0]
+        connection.rollback()
+        cursor.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'license_codes'")
+        dead = int(cursor.fetchone()[0])
+    top = plan["Plan"]
+    return {
+        "ms": float(plan["Execution Time"]),
+        "pages": int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0)),
+        "dead_rows": dead,
+    }
+
+
 _HELD = """
 SELECT c.code, c.status = 'distributed' AND c.allocation_id = a.id AND a.status = 'distributed'
 FROM allocations AS a
@@ -213,7 +249,8 @@ def _checked(database_url: str, product_id: int, run: str, received: list[str]) 
 
 def _print(figures: dict[str, Any]) -> None:
     print()
-    for line in (_rate_line(figures), _cpu_line(figures), _check_line(figures["hand_outs"]), _alone_line(figures)):
+    lines = (_rate_line(figures), _cpu_line(figures), _check_line(figures["hand_outs"]), _alone_line(figures))
+    for line in (*lines, _pick_line(figures["next_pick"])):
         print(f"{'':>12}  {line}", flush=True)
 
 
@@ -268,6 +305,13 @@ def _alone_line(figures: dict[str, Any]) -> str:
         f"one client: a take median {take['median_ms']:.1f} ms, p95 {take['p95_ms']:.1f} ms; "
         f"GET /api/v1/products median {plain['median_ms']:.1f} ms (a take costs {alone['take_over_read']:.1f} "
         f"of it); stock read median {stock['median_ms']:.1f} ms, p95 {stock['p95_ms']:.1f} ms"
+    )
+
+
+def _pick_line(pick: dict[str, Any]) -> str:
+    return (
+        f"the next take's pick: {pick['ms']:.2f} ms in the database, {pick['pages']:,} pages read; "
+        f"{pick['dead_rows']:,} dead rows of codes await the vacuum"
     )
 
 

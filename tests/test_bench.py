@@ -16,8 +16,9 @@ from bench.cpu import used_between
 from bench.fill import COPIED_WITH_A_REQUEST, NOT_COPIED
 from bench.reads import Read, percentile, position_at, url
 from bench.takers import Outcome, failure_reason
-from bench.takes import hand_outs, summary
+from bench.takes import PICK, hand_outs, summary
 from shared.models import Base, UploadRequest
+from shared.pool import picking
 
 
 def test_a_copied_request_repeats_no_column_that_must_be_unique() -> None:
@@ -110,3 +111,7 @@ def test_cpu_time_is_summed_by_role_and_a_process_started_meanwhile_counts_from_
     before = {1: ("web", 10.0), 2: ("postgres", 5.0)}
     after = {1: ("web", 12.5), 2: ("postgres", 6.0), 3: ("postgres", 0.5)}
     assert used_between(before, after) == {"web": 2.5, "worker": 0.0, "postgres": 1.5, "redis": 0.0}
+
+
+def test_the_pick_the_bench_explains_is_the_one_a_take_runs() -> None:
+    assert " ".join(PICK.split()) == " ".join(str(picking._PICK).split())

@@ -425,7 +425,12 @@ class AllocationQuery(Paging):
         metadata={"description": "the id of the last allocation of the page before (as the next link sends it)"},
     )
     reference = fields.String(
-        validate=Length(min=1, max=MAX_REFERENCE_LENGTH), metadata={"description": "only the one with this reference"}
+        validate=[
+            Length(min=1, max=MAX_REFERENCE_LENGTH),
+            # What web.input_guard refuses in every parameter, declared here for the document.
+            Regexp(NO_CONTROL_CHARACTERS, error="must not contain control characters"),
+        ],
+        metadata={"description": "only the one with this reference"},
     )
     status = _listed(ALLOCATION_STATUSES, "only allocations in this status")
 

@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> Flask:
         openapi,
         operator,
         pages,
+        pool_screens,
         ratelimit,
         redirects,
         screens,
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(screens.blueprint)
+    app.register_blueprint(pool_screens.blueprint)
     app.register_blueprint(keys.blueprint)
     app.register_blueprint(operator.blueprint)
     app.register_blueprint(health.blueprint)

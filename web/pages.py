@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from shared.code_counts import counts_of_products
+from shared.pool.stock import stocks_of_products
 from shared.products import products_of
 from web.auth import current_publisher_id
 from web.database import db
@@ -24,4 +25,5 @@ def home() -> ResponseReturnValue:
 def products() -> ResponseReturnValue:
     products = products_of(db(), current_publisher_id())
     counts = counts_of_products(db(), [product.product_id for product in products])
-    return render_template("products.html", products=products, counts=counts)
+    stocks = stocks_of_products(db(), products)
+    return render_template("products.html", products=products, counts=counts, stocks=stocks)

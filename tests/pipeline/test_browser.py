@@ -127,6 +127,18 @@ def send(page: Page, name: str, content: bytes, *, check_only: bool = False) -> 
     return row_of(page, name)
 
 
+def accept_dialogs(page: Page) -> list[str]:
+    """Accept every confirm() of the page; the list of their messages, as they come."""
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    return dialogs
+
+
 def row_of(page: Page, filename: str) -> Locator:
     row = page.get_by_role("row").filter(has_text=filename)
     expect(row).to_have_count(1)
@@ -178,13 +190,7 @@ def test_a_queued_request_is_deleted_after_the_confirm_dialog(
     page: Page, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
     queued_request(sessions, acme, txt("1234\tWAITING-1"))  # no worker hears of it
-    dialogs: list[str] = []
-
-    def accept(dialog: Any) -> None:
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)
+    dialogs = accept_dialogs(page)
     open_upload_screen(page)
     row = row_of(page, "f.txt")
     expect(row).to_contain_text("Queued")
@@ -353,13 +359,7 @@ def test_codes_are_handed_out_moved_and_revoked_on_the_allocations_tab_and_count
     codes = [f"POOL-{n}" for n in range(1, 7)]
     stored = upload(client, acme, PRODUCT, txt(*(f"{PRODUCT}\t{code}" for code in codes))).get_json()["id"]
     assert wait_decided(client, acme, stored)["status"] == "completed"
-    dialogs: list[str] = []
-
-    def accept(dialog: Any) -> None:
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)
+    dialogs = accept_dialogs(page)
     open_upload_screen(page)
     page.get_by_role("navigation", name=re.compile(r"^Screens of")).get_by_role("link", name="Allocations").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Allocations")

@@ -24,7 +24,7 @@ from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask, Request, jsonify
 from flask.typing import ResponseReturnValue
 from flask_smorest.spec.plugins import FlaskPlugin
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
 from shared.errors import InvalidValue
@@ -85,13 +85,29 @@ class _Parser(FlaskParser):
     ) -> NoReturn:
         raise InvalidValue(_first_message(error.messages)) from None
 
+    def _raw_load_json(self, req: Request) -> Any:
+        """A JSON body, which a body of another type is not, whatever it
+        holds: it would otherwise count as no body at all. No body at all is
+        an empty object."""
+        if not req.get_data(cache=True):
+            return {}
+        if not is_json_request(req):
+            raise InvalidValue("send the body as JSON, with the header Content-Type: application/json")
+        return super()._raw_load_json(req)
+
+    def _handle_invalid_json_error(self, error: ValueError, req: Request, *args: Any, **kwargs: Any) -> NoReturn:
+        raise InvalidValue(f"the body is not valid JSON (UTF-8): {error}") from None
+
 
 def _first_message(messages: Any) -> str:
-    """webargs nests the messages by location, then by parameter name."""
+    """webargs nests the messages by location, then by parameter name (a
+    JSON body's own, `_schema`, for a body that is no object)."""
     location, by_name = next(iter(messages.items()))
     name, problems = next(iter(by_name.items()))
     problem = problems[0] if isinstance(problems, list) else str(problems)
-    return f"the {name} header {problem}" if location == "headers" else f"{name} {problem}"
+    if location == "headers":
+        return f"the {name} header {problem}"
+    return f"the body {problem}" if name == "_schema" else f"{name} {problem}"
 
 
 class Blueprint(flask_smorest.Blueprint):

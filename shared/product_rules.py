@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -48,7 +48,7 @@ def rules_now(session: Session, publisher_id: int, product_id: int | None) -> li
     query = _of_publisher(publisher_id)
     if product_id is not None:
         query = query.where(Product.product_id == product_id)
-    return [asdict(ProductRules(*row)) for row in session.execute(query)]
+    return [asdict(ProductRules(**row._asdict())) for row in session.execute(query)]
 
 
 def rules_of(connection: Connection, publisher_id: int, kept: list[dict[str, Any]] | None) -> list[ProductRules]:
@@ -56,8 +56,8 @@ def rules_of(connection: Connection, publisher_id: int, kept: list[dict[str, Any
     made before they were kept, its publisher's products as they are."""
     if kept is not None:
         return [ProductRules(**rules) for rules in kept]
-    return [ProductRules(*row) for row in connection.execute(_of_publisher(publisher_id))]
+    return [ProductRules(**row._asdict()) for row in connection.execute(_of_publisher(publisher_id))]
 
 
-def _of_publisher(publisher_id: int) -> Select[tuple[int, str, str | None, int, int]]:
+def _of_publisher(publisher_id: int) -> Any:  # a Select, whose type parameters changed in SQLAlchemy 2.1
     return select(*_COLUMNS).where(Product.publisher_id == publisher_id).order_by(Product.product_id)

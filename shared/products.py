@@ -23,6 +23,9 @@ from shared.product_fields import (
     problems_of,
 )
 
+# What a product id or short code held already is, whoever holds it.
+TAKEN = "is already taken on this server; choose another"
+
 
 @dataclass(frozen=True)
 class NewProduct:
@@ -63,12 +66,8 @@ def create_product(session: Session, publisher: Publisher, new: NewProduct) -> P
         session,
         product,
         {
-            "pk_products": AlreadyTaken(
-                "product_id", f"the product id {new.product_id} is already taken on this server; choose another"
-            ),
-            "uq_products_short_code": AlreadyTaken(
-                "short_code", f"the short code {new.short_code!r} is already taken on this server; choose another"
-            ),
+            "pk_products": AlreadyTaken("product_id", f"the product id {new.product_id} {TAKEN}"),
+            "uq_products_short_code": AlreadyTaken("short_code", f"the short code {new.short_code!r} {TAKEN}"),
         },
     )
     return product

@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> Flask:
         openapi,
         operator,
         pages,
+        product_forms,
         ratelimit,
         redirects,
         screens,
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(product_forms.blueprint)
     app.register_blueprint(screens.blueprint)
     app.register_blueprint(keys.blueprint)
     app.register_blueprint(operator.blueprint)

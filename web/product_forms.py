@@ -154,8 +154,7 @@ def _settings_page(product: Product, form: list[dict[str, Any]]) -> str:
 
 
 def _typed(names: Iterable[str]) -> dict[str, str]:
-    """What was typed in each field, blanks at the ends dropped (a name keeps
-    its own, which creating it drops)."""
+    """What was typed in each field, without the blanks at its ends."""
     return {name: request.form.get(name, "").strip() for name in names}
 
 

@@ -89,11 +89,13 @@ def workers(settings: Settings, engine: Engine) -> Iterator[WorkerProcesses]:
             process.wait(timeout=60)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def process_upload(settings: Settings) -> Iterator[Callable[[int], str]]:
     """The worker's own task, `uploads.process`, called in this process as a
     worker's pool would call it: no broker, no eager mode, no worker
-    process (a test that uses it alone is of the db tier)."""
+    process (a test that uses it alone is of the db tier). One for the
+    session: Celery shares a task with every app made after it, so a second
+    app would hold the name twice."""
     runtime = Runtime(settings)
     app = Celery("in-process")
     register_tasks(app, runtime)

@@ -3,10 +3,10 @@ product's low-stock threshold, and the rules each upload request is checked
 by, kept with it so that a product changed while the request waits does not
 change how it is checked (shared.product_rules).
 
-The requests that can still be processed (queued or processing, and the
-completed dry runs, which a confirmation copies) get their products' rules
-as they are now, the rules they would have been checked by; a request
-decided already needs none.
+The requests still pending (queued or processing) get their products'
+rules as they are now, the rules they would have been checked by; a
+request decided already is never checked again (confirming a dry run makes
+a new request).
 
 Revision ID: 0015_publisher_products
 Revises: 0014
@@ -38,7 +38,7 @@ SET product_rules = COALESCE((
     FROM products p
     WHERE p.publisher_id = r.publisher_id AND (r.product_id IS NULL OR p.product_id = r.product_id)
 ), '[]'::jsonb)
-WHERE r.status IN ('queued', 'processing') OR (r.dry_run AND r.status = 'completed')
+WHERE r.status IN ('queued', 'processing')
 """
 
 

@@ -31,6 +31,7 @@ BULK_BYTES = 1024 * 1024
 PROCESS_TASK = "uploads.process"
 SWEEP_TASK = "uploads.sweep"
 DEAD_CLAIMS_TASK = "uploads.release_dead_claims"
+POOL_TEND_TASK = "pool.tend"
 
 
 def queue_for(size_bytes: int) -> str:

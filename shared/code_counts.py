@@ -31,11 +31,15 @@ class ProductCounts:
         return sum(self.by_status.values())
 
 
-def codes_counted(session: Database, product_id: int, status: str | None = None) -> int:
-    """The product's codes, of every type, in `status` or in any."""
+def codes_counted(
+    session: Database, product_id: int, status: str | None = None, *, code_type: str | None = None
+) -> int:
+    """The product's codes, of `code_type` or every type, in `status` or in any."""
     query = select(func.coalesce(func.sum(CodeCount.codes), 0)).where(CodeCount.product_id == product_id)
     if status is not None:
         query = query.where(CodeCount.status == status)
+    if code_type is not None:
+        query = query.where(CodeCount.code_type == code_type)
     return int(session.scalar(query) or 0)
 
 

@@ -40,6 +40,9 @@ class Settings:
     # How often beat sends the check that releases the claims of workers
     # whose database session has gone (a worker killed), between sweeps.
     dead_claims_interval_seconds: int
+    # How often beat expires reservations past their end and fills the
+    # backorders that codes are there for (docs/operating.md#settings).
+    pool_tend_seconds: int
     # A queued request whose wake-up message is older than this is published
     # again (the message may have been lost with Redis's memory).
     republish_after_seconds: int
@@ -84,6 +87,7 @@ class Settings:
             lease_seconds=_int(env, "LEASE_SECONDS", 120, low=2),
             sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60, low=1),
             dead_claims_interval_seconds=_int(env, "DEAD_CLAIMS_INTERVAL_SECONDS", 5, low=1),
+            pool_tend_seconds=_int(env, "POOL_TEND_SECONDS", 20, low=1),
             republish_after_seconds=_int(env, "REPUBLISH_AFTER_SECONDS", 60, low=1),
             # A client polling every 20 ms makes 3,000 calls a minute.
             api_calls_per_minute_per_key=_int(env, "API_CALLS_PER_MINUTE_PER_KEY", 6000, low=1),

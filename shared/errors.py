@@ -8,6 +8,9 @@
         ├── NotFound           no such object for this caller                    404
         ├── Conflict           not possible in the object's present state        409
         │   ├── IdempotencyKeyTaken   the key already names another request      409
+        │   ├── ReferenceConflict     the reference names another allocation     409
+        │   ├── PoolEmpty             fewer codes available than asked           409
+        │   ├── MoveRefused           an allocation's status forbids the move    409
         │   └── AlreadyTaken   a number or name unique on the server, held       409
         ├── InvalidValue       a value outside its allowed range or shape        400
         │   └── InvalidFields  values of several named fields, each with its problem  400
@@ -76,6 +79,24 @@ class IdempotencyKeyTaken(Conflict):
     def __init__(self, asked: Asked) -> None:
         super().__init__("the Idempotency-Key was used by another request")
         self.asked = asked
+
+
+class ReferenceConflict(Conflict):
+    """The reference already names an allocation that asked for something else."""
+
+    code = "reference_conflict"
+
+
+class PoolEmpty(Conflict):
+    """Fewer codes available than asked: nothing was taken."""
+
+    code = "pool_empty"
+
+
+class MoveRefused(Conflict):
+    """A move that does not apply to the allocation's status (docs/product.md#the-code-pool)."""
+
+    code = "invalid_status"
 
 
 class AlreadyTaken(Conflict):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from shared.code_counts import codes_counted
 from shared.errors import InvalidValue
-from shared.models import CODE_STATUSES, LicenseCode, Product, UploadRequest
+from shared.models import ALLOCATION_STATUSES, CODE_STATUSES, Allocation, LicenseCode, Product, UploadRequest
 from shared.paging import COUNT_LIMIT, Listing, Window, listing_of
 from shared.statuses import LISTED, RequestStatus
 
@@ -109,6 +109,36 @@ def uploads_of(
     order = UploadRequest.id if window.backwards else UploadRequest.id.desc()
     rows = session.scalars(
         select(UploadRequest).where(*bounds).order_by(order).offset(window.offset).limit(window.limit + 1)
+    ).all()
+    total, exact = _counted_up_to_limit(session, [select(literal(1)).where(*filters)])
+    return listing_of(rows, window, lambda row: row.id, total, exact)
+
+
+def allocations_of(
+    session: Session,
+    product: Product,
+    window: Window[int],
+    *,
+    reference: str | None = None,
+    status: str | None = None,
+) -> Listing[Allocation, int]:
+    """A page of a product's allocations, newest first, with their total
+    counted up to COUNT_LIMIT; or the one with `reference`."""
+    if status is not None and status not in ALLOCATION_STATUSES:
+        raise InvalidValue(f"status must be one of {', '.join(ALLOCATION_STATUSES)}, not {status!r}")
+    filters: list[Any] = [Allocation.product_id == product.product_id]
+    if reference is not None:
+        filters.append(Allocation.reference == reference)
+    if status is not None:
+        filters.append(Allocation.status == status)
+    bounds = list(filters)
+    if window.after is not None:
+        bounds.append(Allocation.id < window.after)
+    if window.before is not None:
+        bounds.append(Allocation.id > window.before)
+    order = Allocation.id if window.backwards else Allocation.id.desc()
+    rows = session.scalars(
+        select(Allocation).where(*bounds).order_by(order).offset(window.offset).limit(window.limit + 1)
     ).all()
     total, exact = _counted_up_to_limit(session, [select(literal(1)).where(*filters)])
     return listing_of(rows, window, lambda row: row.id, total, exact)

@@ -33,7 +33,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.statuses import DECIDED, DELETABLE, PENDING, CodeStatus, RequestStatus, sql_list
+from shared.statuses import (
+    DECIDED,
+    DELETABLE,
+    PENDING,
+    AllocationMode,
+    AllocationStatus,
+    CodeStatus,
+    PoolEventKind,
+    RequestStatus,
+    sql_list,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -47,6 +57,12 @@ REQUEST_STATES = tuple(status.value for status in RequestStatus)
 UPLOAD_FORMATS = ("txt", "csv")
 CODE_TYPES = ("activation", "evaluation")
 CODE_STATUSES = tuple(status.value for status in CodeStatus)
+ALLOCATION_STATUSES = tuple(status.value for status in AllocationStatus)
+ALLOCATION_MODES = tuple(mode.value for mode in AllocationMode)
+POOL_EVENT_KINDS = tuple(kind.value for kind in PoolEventKind)
+MAX_ALLOCATION_QUANTITY = 1000
+MAX_REFERENCE_LENGTH = 200
+MAX_RESERVATION_MINUTES = 10_080
 REASON_CODES = (
     "empty_file",
     "encoding",
@@ -150,7 +166,7 @@ class Product(Base):
     prefix: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
     activation_expiry_days: Mapped[int] = mapped_column(Integer)
     evaluation_expiry_days: Mapped[int] = mapped_column(Integer)
-    # Fewer available codes than this, of a code type, is low stock; 0: never low.
+    # Available codes of a type below this are low stock; 0: never low.
     low_stock_threshold: Mapped[int] = mapped_column(Integer, server_default=str(DEFAULT_LOW_STOCK_THRESHOLD))
     created_at: Mapped[datetime.datetime] = _created_at()
 
@@ -378,6 +394,10 @@ class LicenseCode(Base):
     seats: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), server_default=CodeStatus.AVAILABLE.value)
     attributes: Mapped[dict[str, Any] | None] = mapped_column()
+    # The allocation that holds the code now (reserved, distributed or
+    # revoked with it); None while it is in the pool or was revoked as part
+    # of a leaked batch. No foreign key, as above: moved only by shared.pool.
+    allocation_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime.datetime] = _created_at()
 
     __table_args__ = (
@@ -398,6 +418,20 @@ class LicenseCode(Base):
         # Every page of a product's codes, with or without a status or a
         # prefix, starts at its first row here (docs/architecture.md#reads-at-scale).
         Index("ix_license_codes_product_status_code", "product_id", "status", "code"),
+        # The pool: the available codes of a product and type, oldest request
+        # first and in file order within it, the order takes hand them out
+        # in (docs/architecture.md#the-code-pool). Partial, so a take reads
+        # only codes it may take; a new request's keys all land past the
+        # old ones, so a large upload touches none of the old pages.
+        Index(
+            "ix_license_codes_pool",
+            "product_id",
+            "code_type",
+            "request_id",
+            "line_no",
+            postgresql_where=text(f"status = '{CodeStatus.AVAILABLE}'"),
+        ),
+        Index("ix_license_codes_allocation_id", "allocation_id", postgresql_where=text("allocation_id IS NOT NULL")),
     )
 
 
@@ -439,4 +473,108 @@ class ForeignDuplicateBudget(Base):
 
     __table_args__ = (
         CheckConstraint("named >= 0 AND withheld >= 0 AND withheld_requests >= 0", name="counts_not_negative"),
+    )
+
+
+class Allocation(Base):
+    """Codes of one product and code type handed to one reference (the
+    publisher's order): taken, reserved, distributed, released, expired,
+    revoked, or waiting as a backorder (docs/product.md#the-code-pool)."""
+
+    __tablename__ = "allocations"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.product_id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(MAX_REFERENCE_LENGTH))
+    code_type: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    # How long a reservation holds, also for a backorder filled later.
+    reservation_minutes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime.datetime] = _created_at()
+    filled_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    distributed_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    expired_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # Sending the same reference again is how a shop retries safely.
+        UniqueConstraint("product_id", "reference", name="uq_allocations_product_reference"),
+        CheckConstraint(_one_of("code_type", CODE_TYPES), name="code_type_known"),
+        CheckConstraint(_one_of("mode", ALLOCATION_MODES), name="mode_known"),
+        CheckConstraint(_one_of("status", ALLOCATION_STATUSES), name="status_known"),
+        CheckConstraint(f"quantity BETWEEN 1 AND {MAX_ALLOCATION_QUANTITY}", name="quantity_range"),
+        CheckConstraint(
+            f"reservation_minutes IS NULL OR reservation_minutes BETWEEN 1 AND {MAX_RESERVATION_MINUTES}",
+            name="reservation_minutes_range",
+        ),
+        CheckConstraint(f"status <> '{AllocationStatus.RESERVED}' OR expires_at IS NOT NULL", name="reserved_expires"),
+        # A product's allocations, newest first (its list, by status too).
+        Index("ix_allocations_product_created", "product_id", text("id DESC")),
+        Index("ix_allocations_product_status_created", "product_id", "status", text("id DESC")),
+        # The reservations the beat expires, soonest first.
+        Index(
+            "ix_allocations_reserved_expires",
+            "expires_at",
+            postgresql_where=text(f"status = '{AllocationStatus.RESERVED}'"),
+        ),
+        # The backorders of a product and type, in the order they were made.
+        Index(
+            "ix_allocations_backorders",
+            "product_id",
+            "code_type",
+            "id",
+            postgresql_where=text(f"status = '{AllocationStatus.BACKORDERED}'"),
+        ),
+    )
+
+
+class AllocationCode(Base):
+    """A code an allocation was given, kept after the code went back to the
+    pool (a release, an expiry), so that an allocation shows what it held."""
+
+    __tablename__ = "allocation_codes"
+
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id", ondelete="CASCADE"), primary_key=True)
+    code_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class HandOutDay(Base):
+    """Codes of a product and type distributed on one UTC day: the stock's
+    rate and its chart, read without counting allocations."""
+
+    __tablename__ = "hand_out_days"
+
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[datetime.date] = mapped_column(Date, primary_key=True)
+    codes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint(_one_of("code_type", CODE_TYPES), name="code_type_known"),
+        CheckConstraint("codes >= 0", name="codes_not_negative"),
+    )
+
+
+class PoolEvent(Base):
+    """A moment of the pool, written in the transaction that made it (the
+    stock falling below its threshold, a backorder filled, a reservation
+    expired), for the publisher's systems to be told of."""
+
+    __tablename__ = "pool_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    code_type: Mapped[str] = mapped_column(String(16))
+    allocation_id: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", POOL_EVENT_KINDS), name="kind_known"),
+        Index("ix_pool_events_product_created", "product_id", text("id DESC")),
     )

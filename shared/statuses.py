@@ -35,6 +35,35 @@ class CodeStatus(StrEnum):
     AVAILABLE = "available"
     RESERVED = "reserved"
     DISTRIBUTED = "distributed"
+    # Never handed out again: a revoked allocation's, or a leaked batch's.
+    REVOKED = "revoked"
+
+
+class AllocationMode(StrEnum):
+    """What a take does with the codes (docs/product.md#the-code-pool)."""
+
+    DISTRIBUTE = "distribute"
+    RESERVE = "reserve"
+
+
+class AllocationStatus(StrEnum):
+    """An allocation's status (docs/product.md#the-code-pool)."""
+
+    RESERVED = "reserved"
+    DISTRIBUTED = "distributed"
+    RELEASED = "released"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    BACKORDERED = "backordered"
+
+
+class PoolEventKind(StrEnum):
+    """A moment of the pool recorded for the publisher's systems
+    (docs/architecture.md#the-code-pool)."""
+
+    STOCK_LOW = "stock.low"
+    BACKORDER_FILLED = "backorder.filled"
+    RESERVATION_EXPIRED = "reservation.expired"
 
 
 # Waiting for, or in the hands of, the Code Generator: it has a deadline.

@@ -99,6 +99,7 @@ def test_environ(**overrides: str) -> dict[str, str]:
     # seconds, not minutes.
     environ["LEASE_SECONDS"] = "4"
     environ["SWEEP_INTERVAL_SECONDS"] = "1"
+    environ["POOL_TEND_SECONDS"] = "1"
     # Publisher ids restart at 1 in every test: the suite's calls would add
     # up under one publisher's limit (tests/web/test_ratelimit.py sets its own).
     environ["API_CALLS_PER_MINUTE_PER_KEY"] = "1000000"

@@ -95,19 +95,18 @@ class _Parser(FlaskParser):
             raise InvalidValue("send the body as JSON, with the header Content-Type: application/json")
         return super()._raw_load_json(req)
 
-    def _handle_invalid_json_error(self, error: ValueError, req: Request, *args: Any, **kwargs: Any) -> NoReturn:
-        raise InvalidValue(f"the body is not valid JSON (UTF-8): {error}") from None
+    def _handle_invalid_json_error(self, error: Exception, req: Request, *args: Any, **kwargs: Any) -> NoReturn:
+        raise InvalidValue(f"the body is not valid JSON ({error})") from None
 
 
 def _first_message(messages: Any) -> str:
-    """webargs nests the messages by location, then by parameter name (a
-    JSON body's own, `_schema`, for a body that is no object)."""
+    """webargs nests the messages by location, then by parameter name."""
     location, by_name = next(iter(messages.items()))
     name, problems = next(iter(by_name.items()))
+    if name == "_schema":  # a JSON body that is not an object
+        return "the body must be a JSON object"
     problem = problems[0] if isinstance(problems, list) else str(problems)
-    if location == "headers":
-        return f"the {name} header {problem}"
-    return f"the body {problem}" if name == "_schema" else f"{name} {problem}"
+    return f"the {name} header {problem}" if location == "headers" else f"{name} {problem}"
 
 
 class Blueprint(flask_smorest.Blueprint):

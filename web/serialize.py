@@ -6,8 +6,10 @@ import datetime
 from typing import Any
 
 from shared.loading.progress import checked_so_far
-from shared.models import LicenseCode, Product, UploadRequest
+from shared.models import Allocation, LicenseCode, Product, UploadRequest
 from shared.paging import Listing
+from shared.pool.batches import BatchRevoked
+from shared.pool.stock import TypeStock
 
 
 def iso(moment: datetime.datetime | None) -> str | None:
@@ -59,7 +61,8 @@ def progress_json(request: UploadRequest) -> dict[str, int] | None:
     return None if checked is None else {"lines_checked": checked.lines, "percent": checked.percent}
 
 
-def code_json(code: LicenseCode) -> dict[str, Any]:
+def code_json(code: LicenseCode, references: dict[int, str]) -> dict[str, Any]:
+    """`references`: of the allocations holding codes of the page (shared.pool.allocations.references_of)."""
     return {
         "code": code.code,
         "product_id": code.product_id,
@@ -70,7 +73,59 @@ def code_json(code: LicenseCode) -> dict[str, Any]:
         "status": code.status,
         "request_id": code.request_id,
         "line": code.line_no,
+        "allocation_id": code.allocation_id,
+        "reference": None if code.allocation_id is None else references.get(code.allocation_id),
         "created_at": iso(code.created_at),
+    }
+
+
+def allocation_json(allocation: Allocation, codes: list[LicenseCode]) -> dict[str, Any]:
+    return {
+        "id": allocation.id,
+        "product_id": allocation.product_id,
+        "reference": allocation.reference,
+        "code_type": allocation.code_type,
+        "quantity": allocation.quantity,
+        "mode": allocation.mode,
+        "status": allocation.status,
+        "codes": [
+            {"code": c.code, "expiry_days": c.expiry_days, "build_no": c.build_no, "seats": c.seats} for c in codes
+        ],
+        "created_at": iso(allocation.created_at),
+        "filled_at": iso(allocation.filled_at),
+        "expires_at": iso(allocation.expires_at),
+        "distributed_at": iso(allocation.distributed_at),
+        "released_at": iso(allocation.released_at),
+        "expired_at": iso(allocation.expired_at),
+        "revoked_at": iso(allocation.revoked_at),
+    }
+
+
+def stock_json(product: Product, stock: dict[str, TypeStock]) -> dict[str, Any]:
+    return {
+        "product_id": product.product_id,
+        "low_stock_threshold": product.low_stock_threshold,
+        **{code_type: type_stock_json(one) for code_type, one in stock.items()},
+    }
+
+
+def type_stock_json(stock: TypeStock) -> dict[str, Any]:
+    return {
+        **stock.by_status,
+        "backordered": stock.backordered,
+        "backorders": stock.backorders,
+        "handed_out_last_7_days": stock.handed_out_last_7_days,
+        "days_left": stock.days_left,
+        "low": stock.low,
+    }
+
+
+def batch_revoked_json(done: BatchRevoked) -> dict[str, Any]:
+    return {
+        "request_id": done.request_id,
+        "revoked": done.revoked,
+        "allocations": [{"id": i, "reference": r, "status": s} for i, r, s in done.allocations],
+        "allocations_total": done.allocations_total,
     }
 
 

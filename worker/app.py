@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery
 
-from shared.broker import DEAD_CLAIMS_TASK, SWEEP_TASK, celery_settings
+from shared.broker import DEAD_CLAIMS_TASK, POOL_TEND_TASK, SWEEP_TASK, celery_settings
 from shared.config import Settings
 from shared.runtime import Runtime
 from worker.tasks import register_tasks
@@ -21,6 +21,9 @@ def make_celery(settings: Settings) -> Celery:
         # The sweep's first step alone, often: a dead worker's request is
         # taken again within seconds (docs/operating.md#settings).
         "dead-claims": _every(DEAD_CLAIMS_TASK, settings.dead_claims_interval_seconds),
+        # Reservations expire within a minute of their end; backorders left
+        # waiting by a crash are filled (docs/architecture.md#the-code-pool).
+        "pool": _every(POOL_TEND_TASK, settings.pool_tend_seconds),
     }
     register_tasks(app, Runtime(settings, "licensecodes worker"))
     return app

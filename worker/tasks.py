@@ -19,8 +19,9 @@ from celery import Celery
 from sqlalchemy.engine import Connection
 
 from shared import loading, log_context, states
-from shared.broker import DEAD_CLAIMS_TASK, PROCESS_TASK, SWEEP_TASK, queue_for
+from shared.broker import DEAD_CLAIMS_TASK, POOL_TEND_TASK, PROCESS_TASK, SWEEP_TASK, queue_for
 from shared.errors import ClaimLost
+from shared.pool import tending
 from shared.runtime import Runtime
 from shared.statuses import RequestStatus
 from shared.sweep_counts import record_sweep
@@ -73,7 +74,20 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
                 states.give_back(session, held)
             raise
         log.info("upload %s: %s", request_id, outcome)
+        if outcome == RequestStatus.COMPLETED:
+            _fill_backorders(held.publisher_id)
         return outcome
+
+    def _fill_backorders(publisher_id: int) -> None:
+        """Right after the codes are stored: the backorders they can fill.
+        A failure here costs only time: the beat fills them (pool.tend)."""
+        try:
+            filled = tending.fill_backorders(runtime.sessions, publisher_id)
+        except Exception:
+            log.exception("backorders of publisher %s: not filled now; the beat will", publisher_id)
+            return
+        if filled:
+            log.info("backorders filled: %s", filled)
 
     def _publish(waiting: dict[int, int]) -> None:
         """A wake-up message for each request (id: size), on its size's queue."""
@@ -120,6 +134,13 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         if released:
             _count_sweep(runtime, result, run=False)
         return result
+
+    @app.task(name=POOL_TEND_TASK)
+    def tend_pool() -> dict[str, int]:
+        tended = tending.tend(runtime.sessions)
+        if tended.expired or tended.filled:
+            log.info("pool: %s reservations expired, %s backorders filled", tended.expired, tended.filled)
+        return {"expired": tended.expired, "filled": tended.filled}
 
 
 def _queued_again(released: list[tuple[int, str, int]]) -> dict[int, int]:

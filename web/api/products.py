@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from shared.listings import codes_of
 from shared.models import Publisher
+from shared.pool.allocations import references_of
 from shared.products import NewProduct, ProductChanges, change_product, create_product, product_of, products_of
 from web.api import blueprint, schemas
 from web.api.pages import next_page_url, window_of
@@ -84,4 +85,6 @@ def list_codes(query: dict[str, Any], product_id: int) -> ResponseReturnValue:
     product = product_of(db(), g.publisher_id, product_id)
     window = window_of(query, query.get("after"))  # its length checked by schemas.CodeQuery
     listing = codes_of(db(), product, window, prefix=query.get("q"), status=query.get("status"))
-    return jsonify(listing_json([code_json(c) for c in listing.items], listing, next_page_url(listing, query)))
+    references = references_of(db(), listing.items)
+    items = [code_json(c, references) for c in listing.items]
+    return jsonify(listing_json(items, listing, next_page_url(listing, query)))

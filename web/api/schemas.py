@@ -17,18 +17,24 @@ from marshmallow.validate import Length, OneOf, Range, Regexp
 
 from shared.listings import LISTED_STATES
 from shared.models import (
+    ALLOCATION_MODES,
+    ALLOCATION_STATUSES,
     CODE_STATUSES,
     CODE_TYPES,
     DEFAULT_LOW_STOCK_THRESHOLD,
+    MAX_ALLOCATION_QUANTITY,
     MAX_BIGINT,
     MAX_CODE_LENGTH,
     MAX_EVALUATION_EXPIRY_DAYS,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_INTEGER,
+    MAX_REFERENCE_LENGTH,
+    MAX_RESERVATION_MINUTES,
     REASON_CODES,
     UPLOAD_FORMATS,
 )
 from shared.paging import COUNT_LIMIT, MAX_LIMIT, MAX_NUMBERED_PAGES, PAGE_LIMIT_MESSAGE, is_whole_number
+from shared.pool.allocations import DEFAULT_RESERVATION_MINUTES
 from shared.product_fields import (
     CHANGEABLE,
     DEFAULT_ACTIVATION_EXPIRY_DAYS,
@@ -273,6 +279,10 @@ class Code(ma.Schema):
     status = _one_of(CODE_STATUSES)
     request_id = _id()
     line = fields.Integer(validate=Range(min=1))
+    allocation_id = fields.Integer(
+        allow_none=True, metadata={"format": "int64", "description": "the allocation holding it; null in the pool"}
+    )
+    reference = fields.String(allow_none=True, metadata={"description": "that allocation's reference"})
     created_at = _time()
 
 
@@ -301,6 +311,88 @@ def _page_of(item: type[ma.Schema], name: str) -> type[ma.Schema]:
 
 UploadPage = _page_of(Upload, "UploadPage")
 CodePage = _page_of(Code, "CodePage")
+
+
+# The code pool (docs/product.md#the-code-pool).
+
+
+@closed
+class GivenCode(ma.Schema):
+    code = fields.String()
+    expiry_days = fields.Integer(validate=Range(min=1))
+    build_no = fields.Integer(validate=Range(min=0), allow_none=True)
+    seats = fields.Integer(validate=Range(min=1), allow_none=True)
+
+
+@closed
+class Allocation(ma.Schema):
+    class Meta:
+        description = "Codes of one product and code type handed to one reference."
+
+    id = _id()
+    product_id = _id()
+    reference = fields.String(validate=Length(min=1, max=MAX_REFERENCE_LENGTH))
+    code_type = _one_of(CODE_TYPES)
+    quantity = fields.Integer(validate=Range(min=1, max=MAX_ALLOCATION_QUANTITY))
+    mode = _one_of(ALLOCATION_MODES)
+    status = _one_of(ALLOCATION_STATUSES)
+    codes = fields.List(
+        fields.Nested(GivenCode),
+        metadata={"description": "the codes it was given, in pool order; empty while backordered"},
+    )
+    created_at = _time()
+    filled_at = _time(allow_none=True)
+    expires_at = _time(allow_none=True)
+    distributed_at = _time(allow_none=True)
+    released_at = _time(allow_none=True)
+    expired_at = _time(allow_none=True)
+    revoked_at = _time(allow_none=True)
+
+
+AllocationPage = _page_of(Allocation, "AllocationPage")
+
+
+@closed
+class TypeStock(ma.Schema):
+    available = _count()
+    reserved = _count()
+    distributed = _count()
+    revoked = _count()
+    backordered = _count("codes the waiting backorders ask for")
+    backorders = _count("backorders waiting")
+    handed_out_last_7_days = _count("codes distributed in the last 7 UTC days, today included")
+    days_left = fields.Float(
+        allow_none=True, metadata={"description": "available codes at the last 7 days' rate; null without hand-outs"}
+    )
+    low = fields.Boolean(metadata={"description": "fewer available codes than the product's low_stock_threshold"})
+
+
+@closed
+class Stock(ma.Schema):
+    product_id = _id()
+    low_stock_threshold = _count()
+    activation = fields.Nested(TypeStock)
+    evaluation = fields.Nested(TypeStock)
+
+
+@closed
+class Holder(ma.Schema):
+    id = _id()
+    reference = fields.String()
+    status = _one_of(ALLOCATION_STATUSES)
+
+
+@closed
+class BatchRevoked(ma.Schema):
+    class Meta:
+        description = "What a batch revoke did."
+
+    request_id = _id()
+    revoked = _count("codes of the request that were available and are now revoked")
+    allocations = fields.List(
+        fields.Nested(Holder), metadata={"description": "allocations holding codes of the request (the first 1,000)"}
+    )
+    allocations_total = _count("every allocation holding codes of the request")
 
 
 @closed
@@ -429,6 +521,55 @@ class CodeQuery(Paging):
             Regexp(NO_CONTROL_CHARACTERS, error="must not contain control characters"),
         ],
         metadata={"description": "the last code of the page before (as the next link sends it)"},
+    )
+
+
+class AllocationQuery(Paging):
+    after = WholeNumber(
+        minimum=1,
+        maximum=2**63 - 1,
+        max_digits=19,
+        metadata={"description": "the id of the last allocation of the page before (as the next link sends it)"},
+    )
+    reference = fields.String(
+        validate=[
+            Length(min=1, max=MAX_REFERENCE_LENGTH),
+            # What web.input_guard refuses in every parameter, declared here for the document.
+            Regexp(NO_CONTROL_CHARACTERS, error="must not contain control characters"),
+        ],
+        metadata={"description": "only the one with this reference"},
+    )
+    status = _listed(ALLOCATION_STATUSES, "only allocations in this status")
+
+
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
+
+
+class AllocationAsk(ma.Schema):
+    class Meta:
+        description = "A take: codes for a reference (docs/product.md#the-code-pool)."
+
+    reference = fields.String(
+        required=True,
+        validate=[
+            Length(min=1, max=MAX_REFERENCE_LENGTH),
+            Regexp(PRINTABLE, error="must be printable characters only"),
+        ],
+        metadata={"description": "the order or order line; the same reference again replays the allocation"},
+    )
+    quantity = fields.Integer(strict=True, validate=Range(min=1, max=MAX_ALLOCATION_QUANTITY), load_default=1)
+    code_type = fields.String(validate=OneOf(CODE_TYPES), load_default="activation")
+    mode = fields.String(
+        validate=OneOf(ALLOCATION_MODES),
+        load_default="distribute",
+        metadata={"description": "distribute: handed out for good; reserve: held for reservation_minutes"},
+    )
+    reservation_minutes = fields.Integer(
+        strict=True, validate=Range(min=1, max=MAX_RESERVATION_MINUTES), load_default=DEFAULT_RESERVATION_MINUTES
+    )
+    backorder = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: wait for codes (202, backordered) instead of 409 pool_empty"},
     )
 
 

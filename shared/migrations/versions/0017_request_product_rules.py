@@ -44,9 +44,7 @@ WHERE r.status IN ('queued', 'processing')
 
 
 def upgrade() -> None:
-    op.add_column(
-        "upload_requests", sa.Column("product_rules", postgresql.JSONB(astext_type=sa.Text()), nullable=True)
-    )
+    op.add_column("upload_requests", sa.Column("product_rules", postgresql.JSONB(astext_type=sa.Text()), nullable=True))
     op.execute(_KEEP_RULES)
 
 

@@ -30,6 +30,7 @@ def create_app(settings: Settings) -> Flask:
         operator,
         pages,
         pool_screens,
+        product_forms,
         ratelimit,
         redirects,
         screens,
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(product_forms.blueprint)
     app.register_blueprint(screens.blueprint)
     app.register_blueprint(pool_screens.blueprint)
     app.register_blueprint(keys.blueprint)

@@ -24,6 +24,7 @@ def product_json(product: Product) -> dict[str, Any]:
         "prefix": product.prefix,
         "activation_expiry_days": product.activation_expiry_days,
         "evaluation_expiry_days": product.evaluation_expiry_days,
+        "low_stock_threshold": product.low_stock_threshold,
         "created_at": iso(product.created_at),
     }
 

@@ -430,6 +430,40 @@ def test_the_rest_of_a_leaked_upload_is_revoked_after_a_page_that_asks_first(
     expect(page.locator("#code-statuses")).to_have_text(re.compile(r"Available: 0 · .* · Revoked: 2"))
 
 
+def create_a_product_through_the_form(page: Page, product_id: int, look: Callable[[Page, str], None]) -> None:
+    """Fill the New product form with one refused value, see it named beside
+    its field with the rest kept, correct it, and land on the new product's
+    Upload codes screen; then its Settings tab. `look` sees each screen."""
+    page.goto("/products")
+    page.get_by_label("Product ID").fill(str(product_id))
+    page.get_by_label("Short code").fill(f"studio-{product_id}")
+    page.get_by_label("Name", exact=True).fill("Studio")
+    page.get_by_label("Evaluation expiry (days)").fill("61")
+    page.get_by_role("button", name="Create product").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("The product was not created: a field needs a change.")
+    refused = page.get_by_label("Evaluation expiry (days)")
+    expect(refused).to_have_attribute("aria-invalid", "true")
+    expect(refused).to_have_accessible_description(
+        re.compile(r"^Evaluation expiry must be a whole number of days from 1 to 60, not 61\. Given to")
+    )
+    expect(page.get_by_label("Short code")).to_have_value(f"studio-{product_id}")
+    look(page, "product-refused")
+
+    refused.fill("45")
+    page.get_by_role("button", name="Create product").click()
+    expect(page.get_by_role("heading", name=re.compile("^Upload codes"))).to_be_visible()
+    expect(page.get_by_text(f"Product {product_id} (Studio) is created.")).to_be_visible()
+    page.get_by_role("navigation", name="Screens of Studio").get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", name=re.compile("^Settings"))).to_be_visible()
+    expect(page.get_by_label("Evaluation expiry (days)")).to_have_value("45")
+    look(page, "settings")
+
+
+def test_a_product_is_created_through_the_new_product_form(page: Page) -> None:
+    create_a_product_through_the_form(page, 5001, inspect_screen)
+
+
 PHONE = {"width": 375, "height": 740}
 
 
@@ -496,3 +530,4 @@ def test_every_screen_fits_a_phone(
     page.goto(f"/products/{PRODUCT}/uploads")
     expect(row_of(page, long_name)).to_contain_text("Rejected")
     expect(row_of(page, "f.txt")).to_contain_text("Queued")
+    create_a_product_through_the_form(page, 5002, fits_the_phone)

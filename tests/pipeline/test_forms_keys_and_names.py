@@ -18,7 +18,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from shared.apikeys import prefix_of
-from shared.models import Allocation, ApiKey, UploadRequest
+from shared.models import Allocation, ApiKey, Product, UploadRequest
 from tests.conftest import Tenant
 from tests.pipeline.conftest import queued_request, txt
 from tests.pool.conftest import stock_pool
@@ -50,7 +50,8 @@ def snapshot(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
         requests = session.execute(select(UploadRequest.id, UploadRequest.status)).all()
         keys = session.execute(select(ApiKey.prefix, ApiKey.revoked_at)).all()
         allocations = session.execute(select(Allocation.id, Allocation.status)).all()
-    return [*map(tuple, requests), *map(tuple, keys), *map(tuple, allocations)]
+        products = session.execute(select(Product.product_id, Product.name, Product.prefix)).all()
+    return [*map(tuple, requests), *map(tuple, keys), *map(tuple, allocations), *map(tuple, products)]
 
 
 def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_the_api_key(
@@ -77,7 +78,7 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_
         else:
             assert response.status_code == 400, (method, path, response.status_code)
             assert "csrf" in response.get_data(as_text=True).lower(), (method, path)
-    assert snapshot(sessions) == before  # nothing created, deleted, confirmed or revoked
+    assert snapshot(sessions) == before  # nothing created, changed, deleted, confirmed or revoked
     assert is_logged_in(client)  # the forged logout did not log out
 
 

@@ -1,15 +1,18 @@
-"""The caller's products and their codes."""
+"""The caller's products (create, change, list, look up) and their codes.
+The rules of a product's fields are shared.product_fields'; these views only
+pass on what the caller sent."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify
+from flask import g, jsonify, url_for
 from flask.typing import ResponseReturnValue
 
 from shared.listings import codes_of
+from shared.models import Publisher
 from shared.pool.allocations import references_of
-from shared.products import product_of, products_of
+from shared.products import NewProduct, ProductChanges, change_product, create_product, product_of, products_of
 from web.api import blueprint, schemas
 from web.api.pages import next_page_url, window_of
 from web.database import db
@@ -26,12 +29,47 @@ def list_products() -> ResponseReturnValue:
     return jsonify({"items": [product_json(p) for p in products_of(db(), g.publisher_id)]})
 
 
+@blueprint.post("/products")
+@blueprint.arguments(schemas.NewProduct, location="json")
+@blueprint.response(201, schemas.Product, description="The product, created", headers=schemas.CREATED_HEADERS)
+@blueprint.errors(409)
+def new_product(body: dict[str, Any]) -> ResponseReturnValue:
+    """Create a product
+
+    A product id or short code taken on the server, by any publisher, is a
+    409 (`product_id_taken`, `short_code_taken`) that does not say by whom.
+    A retry after a lost response is a 409 too, never a second product:
+    GET the product to see that it is yours.
+    """
+    publisher = db().get_one(Publisher, g.publisher_id)
+    product = create_product(db(), publisher, NewProduct(**body))
+    db().commit()
+    location = url_for("api.get_product", product_id=product.product_id)
+    return jsonify(product_json(product)), 201, {"Location": location}
+
+
 @blueprint.get("/products/<int:product_id>", parameters=PRODUCT_ID)
 @blueprint.response(200, schemas.Product, description="The product")
 @blueprint.errors(404)
 def get_product(product_id: int) -> ResponseReturnValue:
     """One product"""
     return jsonify(product_json(product_of(db(), g.publisher_id, product_id)))
+
+
+@blueprint.patch("/products/<int:product_id>", parameters=PRODUCT_ID)
+@blueprint.arguments(schemas.ProductChanges, location="json")
+@blueprint.response(200, schemas.Product, description="The product, changed")
+@blueprint.errors(404)
+def edit_product(body: dict[str, Any], product_id: int) -> ResponseReturnValue:
+    """Change a product
+
+    Only the fields sent change. A new prefix or expiry default applies to
+    the uploads made from now on; the requests already made and the codes
+    already stored keep theirs.
+    """
+    product = change_product(db(), g.publisher_id, product_id, ProductChanges(body))
+    db().commit()
+    return jsonify(product_json(product))
 
 
 @blueprint.get("/products/<int:product_id>/codes", parameters=PRODUCT_ID)

@@ -53,6 +53,11 @@ def test_the_stock_counts_each_status_and_type(
     assert (activation["handed_out_last_7_days"], evaluation["handed_out_last_7_days"]) == (3, 1)
     assert (evaluation["available"], evaluation["distributed"]) == (3, 1)
     assert activation["low"] is True
+    # A product, alone or listed, carries the same stock.
+    assert client.get("/api/v1/products/1", headers=acme.auth).get_json()["stock"] == {
+        "activation": activation, "evaluation": evaluation,
+    }  # fmt: skip
+    assert client.get("/api/v1/products", headers=acme.auth).get_json()["items"][0]["stock"]["activation"] == activation
 
 
 def test_days_left_divides_the_available_codes_by_the_last_seven_days_rate(

@@ -170,6 +170,10 @@ class Product(ma.Schema):
     low_stock_threshold = fields.Integer(
         validate=Range(min=0), metadata={"description": "fewer available codes of a type than this is low; 0: never"}
     )
+    stock = fields.Nested(
+        lambda: ProductStock(),
+        metadata={"description": "each code type's stock, as GET /products/<product_id>/stock gives it"},
+    )
     created_at = _time()
 
 
@@ -365,6 +369,12 @@ class TypeStock(ma.Schema):
         allow_none=True, metadata={"description": "available codes at the last 7 days' rate; null without hand-outs"}
     )
     low = fields.Boolean(metadata={"description": "fewer available codes than the product's low_stock_threshold"})
+
+
+@closed
+class ProductStock(ma.Schema):
+    activation = fields.Nested(TypeStock)
+    evaluation = fields.Nested(TypeStock)
 
 
 @closed

@@ -19,6 +19,8 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK_BYTES = 64 * 1024
 # Connecting should be quick; a response may wait for a large body to be read.
 TIMEOUTS = (10, 300)
+# Marks the answer to a take that an earlier call with the same reference made.
+REPLAYED_HEADER = "Idempotent-Replayed"
 # Statuses that are about the file or the request itself, not about reaching the server.
 _REFUSALS = frozenset({400, 409, 413, 415, 422})
 
@@ -58,6 +60,16 @@ class PublisherApi:
     def upload_request(self, upload_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/uploads/{upload_id}")
 
+    def take(self, product_id: int, ask: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Take codes for a reference: the allocation, and whether an earlier
+        call with the same reference made it (then nothing was taken now)."""
+        path = f"/api/v1/products/{product_id}/allocations"
+        response = self._call("POST", path, json=ask)
+        return self._body(response, path), response.headers.get(REPLAYED_HEADER) == "true"
+
+    def stock(self, product_id: int) -> dict[str, Any]:
+        return self._json("GET", f"/api/v1/products/{product_id}/stock")
+
     def stream(self, path: str) -> Iterator[bytes]:
         """The body of a download, chunk by chunk; the call is made before
         the first chunk is asked for, so errors come out at once."""
@@ -73,7 +85,9 @@ class PublisherApi:
         return chunks()
 
     def _json(self, method: str, path: str, **options: Any) -> dict[str, Any]:
-        response = self._call(method, path, **options)
+        return self._body(self._call(method, path, **options), path)
+
+    def _body(self, response: requests.Response, path: str) -> dict[str, Any]:
         try:
             body: dict[str, Any] = response.json()
         except ValueError:

@@ -1,5 +1,5 @@
-"""`licensecodes upload`, `status` and `download`: the publishers' side of
-the command line. Plain click commands, not Flask ones: they must not build
+"""`licensecodes upload`, `status`, `download`, `take` and `stock`: the
+publishers' side of the command line. Plain click commands, not Flask ones: they must not build
 the app, and so never start or open a database."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from client import progress
 from client.api import DEFAULT_URL, PublisherApi
 from client.errors import EXIT_OK, EXIT_STATUS_HELP
 from client.outcome import details, exit_status, verdict
+from client.pool_output import stock_table, taken
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_WAIT_SECONDS = 30 * 60  # longer than the default processing window (docs/product.md#processing)
@@ -123,4 +124,51 @@ def _write_file(chunks: Iterator[bytes], output: Path) -> None:
     click.echo(f"wrote {output} ({output.stat().st_size} bytes)", err=True)
 
 
-COMMANDS = (upload, status, download)
+@click.command(epilog=EXIT_STATUS_HELP)
+@click.option("--product", "product_id", type=int, required=True, help="the ProductID to take codes of")
+@click.option(
+    "--reference", required=True, help="your order or order line: the same reference again gives the same codes"
+)
+@click.option("--quantity", type=int, default=1, show_default=True, help="how many codes: all of them, or none")
+@click.option("--evaluation", is_flag=True, help="evaluation codes (activation codes otherwise)")
+@click.option("--reserve", is_flag=True, help="hold the codes for 30 minutes instead of handing them out for good")
+@_server_options
+def take(
+    product_id: int, reference: str, quantity: int, evaluation: bool, reserve: bool, url: str, api_key: str
+) -> None:
+    """Take codes of a product from its pool for a reference.
+
+    Prints the codes, one a line, on stdout; what became of them on stderr.
+    Sending the same reference again prints the same codes and takes
+    nothing more, so a script can retry safely.
+    """
+    ask = {
+        "reference": reference,
+        "quantity": quantity,
+        "code_type": "evaluation" if evaluation else "activation",
+        "mode": "reserve" if reserve else "distribute",
+    }
+    with PublisherApi(url, api_key) as api:
+        allocation, replayed = api.take(product_id, ask)
+    codes, note, exit_code = taken(allocation, replayed)
+    for code in codes:
+        click.echo(code)
+    click.echo(note, err=True)
+    sys.exit(exit_code)
+
+
+@click.command(epilog=EXIT_STATUS_HELP)
+@click.option("--product", "product_id", type=int, required=True, help="the ProductID")
+@_server_options
+def stock(product_id: int, url: str, api_key: str) -> None:
+    """Print a product's stock: its codes by status and code type, the
+    codes handed out in the last 7 days, the days left at that rate, and
+    whether each type is below the product's low-stock threshold."""
+    with PublisherApi(url, api_key) as api:
+        counts = api.stock(product_id)
+    for line in stock_table(counts):
+        click.echo(line)
+    sys.exit(EXIT_OK)
+
+
+COMMANDS = (upload, status, download, take, stock)

@@ -1,7 +1,7 @@
 """The `licensecodes` program. The publishers' commands (`upload`, `status`,
-`download`) run from here without importing the server: a publisher's
-machine needs only a URL and an API key, and the client starts in a
-fraction of the time Flask and Celery take to import. Every other command
+`download`, `take`, `stock`) run from here without importing the server: a
+publisher's machine needs only a URL and an API key, and the client starts
+in a fraction of the time Flask and Celery take to import. Every other command
 is the operator's and goes to the server's command line (web/cli.py), which
 lists the publishers' commands in its --help as well."""
 

@@ -10,8 +10,10 @@
         │   ├── IdempotencyKeyTaken   the key already names another request      409
         │   ├── ReferenceConflict     the reference names another allocation     409
         │   ├── PoolEmpty             fewer codes available than asked           409
-        │   └── MoveRefused           an allocation's status forbids the move    409
+        │   ├── MoveRefused           an allocation's status forbids the move    409
+        │   └── AlreadyTaken   a number or name unique on the server, held       409
         ├── InvalidValue       a value outside its allowed range or shape        400
+        │   └── InvalidFields  values of several named fields, each with its problem  400
         └── UploadRefused      an upload refused before anything is stored       400
 
 Each class says, as class attributes, the HTTP status and error code the
@@ -97,8 +99,30 @@ class MoveRefused(Conflict):
     code = "invalid_status"
 
 
+class AlreadyTaken(Conflict):
+    """A product id or short code is held already, on the whole server. The
+    message is the same whoever holds it, the caller or another publisher
+    (docs/product.md#products); `field` names what is taken, and the error
+    code says it (`product_id_taken`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = f"{field}_taken"
+
+
 class InvalidValue(DomainError):
     pass
+
+
+class InvalidFields(InvalidValue):
+    """Values of a form or a JSON object refused, each field with its own
+    problem (`problems`, field → phrase), so that a screen can show each
+    beside its field; the message names them all."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field} {problem}" for field, problem in problems.items()))
+        self.problems = problems
 
 
 class UploadRefused(DomainError):

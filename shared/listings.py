@@ -7,7 +7,7 @@ page counts what the maintained counts already know
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
@@ -101,17 +101,7 @@ def uploads_of(
     if product_id is not None:
         filters.append(UploadRequest.product_id == product_id)
     filters.append(UploadRequest.status != RequestStatus.DELETED if status is None else UploadRequest.status == status)
-    bounds = list(filters)
-    if window.after is not None:
-        bounds.append(UploadRequest.id < window.after)
-    if window.before is not None:
-        bounds.append(UploadRequest.id > window.before)
-    order = UploadRequest.id if window.backwards else UploadRequest.id.desc()
-    rows = session.scalars(
-        select(UploadRequest).where(*bounds).order_by(order).offset(window.offset).limit(window.limit + 1)
-    ).all()
-    total, exact = _counted_up_to_limit(session, [select(literal(1)).where(*filters)])
-    return listing_of(rows, window, lambda row: row.id, total, exact)
+    return _newest_first(session, UploadRequest, filters, window)
 
 
 def allocations_of(
@@ -131,14 +121,24 @@ def allocations_of(
         filters.append(Allocation.reference == reference)
     if status is not None:
         filters.append(Allocation.status == status)
+    return _newest_first(session, Allocation, filters, window)
+
+
+Row = TypeVar("Row", UploadRequest, Allocation)
+
+
+def _newest_first(session: Session, model: type[Row], filters: list[Any], window: Window[int]) -> Listing[Row, int]:
+    """A page of the rows matching `filters`, by id, newest first, with
+    their total counted up to COUNT_LIMIT; each list has an index of its
+    filters and id, descending, so the page is one range of it."""
     bounds = list(filters)
     if window.after is not None:
-        bounds.append(Allocation.id < window.after)
+        bounds.append(model.id < window.after)
     if window.before is not None:
-        bounds.append(Allocation.id > window.before)
-    order = Allocation.id if window.backwards else Allocation.id.desc()
+        bounds.append(model.id > window.before)
+    order = model.id if window.backwards else model.id.desc()
     rows = session.scalars(
-        select(Allocation).where(*bounds).order_by(order).offset(window.offset).limit(window.limit + 1)
+        select(model).where(*bounds).order_by(order).offset(window.offset).limit(window.limit + 1)
     ).all()
     total, exact = _counted_up_to_limit(session, [select(literal(1)).where(*filters)])
     return listing_of(rows, window, lambda row: row.id, total, exact)

@@ -79,6 +79,11 @@ REASON_CODES = (
 )
 MAX_EVALUATION_EXPIRY_DAYS = 60
 MAX_CODE_LENGTH = 128
+# The largest values of PostgreSQL's integer and bigint.
+MAX_INTEGER = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
+# A product's available codes below this are low stock, unless its publisher sets another.
+DEFAULT_LOW_STOCK_THRESHOLD = 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # A hostile file can have a problem on every line: a rejected request keeps
 # the problems of this many lines, the lowest, and counts the rest
@@ -162,12 +167,11 @@ class Product(Base):
     activation_expiry_days: Mapped[int] = mapped_column(Integer)
     evaluation_expiry_days: Mapped[int] = mapped_column(Integer)
     # Available codes of a type below this are low stock; 0: never low.
-    low_stock_threshold: Mapped[int] = mapped_column(Integer, server_default="100")
+    low_stock_threshold: Mapped[int] = mapped_column(Integer, server_default=str(DEFAULT_LOW_STOCK_THRESHOLD))
     created_at: Mapped[datetime.datetime] = _created_at()
 
     __table_args__ = (
         CheckConstraint("product_id > 0", name="product_id_positive"),
-        CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_not_negative"),
         CheckConstraint("short_code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$'", name="short_code_shape"),
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
         CheckConstraint("prefix IS NULL OR length(prefix) > 0", name="prefix_not_empty"),
@@ -175,6 +179,7 @@ class Product(Base):
         CheckConstraint(
             f"evaluation_expiry_days BETWEEN 1 AND {MAX_EVALUATION_EXPIRY_DAYS}", name="evaluation_expiry_range"
         ),
+        CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_not_negative"),
     )
 
 
@@ -225,6 +230,12 @@ class UploadRequest(Base):
     # The client's Idempotency-Key, when it sent one: unique per publisher,
     # so a retried POST finds the request its first try created.
     idempotency_key: Mapped[str | None] = mapped_column(String(MAX_IDEMPOTENCY_KEY_LENGTH))
+    # The prefix and expiry defaults of the products this request may name
+    # (its own, or every product of its publisher for a CSV without one), as
+    # they were when it was made: a product changed while the request waits
+    # does not change how it is checked (shared.product_rules). NULL for
+    # requests made before these were kept: their products are read as they are.
+    product_rules: Mapped[list[Any] | None] = mapped_column()
     # The dry run this request was confirmed from; unique, so a dry run
     # becomes a real request at most once.
     confirmed_from_id: Mapped[int | None] = mapped_column(

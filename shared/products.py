@@ -1,78 +1,90 @@
-"""A publisher's products. Every read takes the caller's publisher: another
-publisher's product is not found, exactly like one that does not exist."""
+"""A publisher's products: create one, change one, look them up. Every read
+takes the caller's publisher: another publisher's product is not found,
+exactly like one that does not exist. The rules of each field are in
+shared.product_fields."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.db import add_unique
-from shared.errors import InvalidValue, NotFound
-from shared.models import MAX_CODE_LENGTH, MAX_EVALUATION_EXPIRY_DAYS, Product, Publisher
+from shared.errors import AlreadyTaken, InvalidFields, NotFound
+from shared.models import DEFAULT_LOW_STOCK_THRESHOLD, Product, Publisher
+from shared.product_fields import (
+    DEFAULT_ACTIVATION_EXPIRY_DAYS,
+    DEFAULT_EVALUATION_EXPIRY_DAYS,
+    Problems,
+    change_problems,
+    problems_of,
+)
 
-SHORT_CODE_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-DEFAULT_ACTIVATION_EXPIRY_DAYS = 365
-DEFAULT_EVALUATION_EXPIRY_DAYS = 30
+# What a product id or short code held already is, whoever holds it.
+TAKEN = "is already taken on this server; choose another"
 
 
 @dataclass(frozen=True)
 class NewProduct:
+    """A product to create, its values as received: problems() says what is
+    wrong with each, whatever its type."""
+
     product_id: int
     short_code: str
     name: str
     prefix: str | None = None
     activation_expiry_days: int = DEFAULT_ACTIVATION_EXPIRY_DAYS
     evaluation_expiry_days: int = DEFAULT_EVALUATION_EXPIRY_DAYS
+    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD
 
-    def problems(self) -> list[str]:
-        problems = []
-        if self.product_id < 1 or self.product_id > 2**63 - 1:
-            problems.append(f"the product id must be a positive whole number, not {self.product_id}")
-        if not SHORT_CODE_SHAPE.fullmatch(self.short_code):
-            problems.append(
-                f"the short code {self.short_code!r} must be 1 to 64 letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit"
-            )
-        if not self.name.strip() or len(self.name) > 200:
-            problems.append("the product name must have 1 to 200 characters")
-        if self.prefix is not None and (
-            not self.prefix or len(self.prefix) >= MAX_CODE_LENGTH or not _is_code_start(self.prefix)
-        ):
-            problems.append(
-                f"the prefix {self.prefix!r} must be shorter than {MAX_CODE_LENGTH} characters, without "
-                "whitespace or control characters, starting with a letter or digit"
-            )
-        if self.activation_expiry_days < 1:
-            problems.append(f"the activation expiry must be at least 1 day, not {self.activation_expiry_days}")
-        if not 1 <= self.evaluation_expiry_days <= MAX_EVALUATION_EXPIRY_DAYS:
-            problems.append(
-                f"the evaluation expiry must be 1 to {MAX_EVALUATION_EXPIRY_DAYS} days, "
-                f"not {self.evaluation_expiry_days}"
-            )
-        return problems
+    def problems(self) -> Problems:
+        return problems_of(asdict(self))
 
 
-def _is_code_start(text: str) -> bool:
-    return text[0].isalnum() and text.isprintable() and not any(c.isspace() for c in text)
+@dataclass(frozen=True)
+class ProductChanges:
+    """The fields a publisher changes on a product, and only those; a
+    product id or short code among them is refused (they are fixed)."""
+
+    values: Mapping[str, Any]
+
+    def problems(self) -> Problems:
+        return change_problems(self.values)
 
 
 def create_product(session: Session, publisher: Publisher, new: NewProduct) -> Product:
+    """InvalidFields for bad values; AlreadyTaken when the product id or the
+    short code is held on the server, by anyone: the message never says by whom."""
     problems = new.problems()
     if problems:
-        raise InvalidValue("; ".join(problems))
-    product = Product(publisher_id=publisher.id, **(new.__dict__ | {"name": new.name.strip()}))
+        raise InvalidFields(problems)
+    product = Product(publisher_id=publisher.id, **(asdict(new) | {"name": new.name.strip()}))
     add_unique(
         session,
         product,
         {
-            "pk_products": f"product id {new.product_id} is already taken",
-            "uq_products_short_code": f"the short code {new.short_code!r} is already taken",
+            "pk_products": AlreadyTaken("product_id", f"the product id {new.product_id} {TAKEN}"),
+            "uq_products_short_code": AlreadyTaken("short_code", f"the short code {new.short_code!r} {TAKEN}"),
         },
     )
+    return product
+
+
+def change_product(session: Session, publisher_id: int, product_id: int, changes: ProductChanges) -> Product:
+    """Change the product's fields. What its requests are checked by is kept
+    with each request (shared.product_rules), so the change applies to those
+    made from now on, and the codes already stored stay as they are.
+    NotFound for another publisher's product; InvalidFields for bad values."""
+    product = product_of(session, publisher_id, product_id)
+    problems = changes.problems()
+    if problems:
+        raise InvalidFields(problems)
+    for field, value in changes.values.items():
+        setattr(product, field, value.strip() if field == "name" else value)
+    session.flush()
     return product
 
 

@@ -16,6 +16,7 @@ from shared import states
 from shared.db import add_unique
 from shared.errors import Conflict, IdempotencyKeyTaken, InvalidValue, NotFound
 from shared.models import CODE_TYPES, IDEMPOTENCY_CONSTRAINT, Product, UploadRequest
+from shared.product_rules import rules_now
 from shared.statuses import RequestStatus
 from shared.storage import StoredFile, discard_unshared_blob
 
@@ -87,6 +88,7 @@ def create_request(
         deadline_at=_deadline(window_minutes),
         enqueued_at=func.now(),
         idempotency_key=idempotency_key,
+        product_rules=rules_now(session, publisher_id, product.product_id if product else None),
     )
     add_unique(session, request, {IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken(Asked.of(request))})
     session.refresh(request)
@@ -119,6 +121,8 @@ def confirm_dry_run(
         filename=dry_run.filename,
         dry_run=False,
         confirmed_from_id=dry_run.id,
+        # The products' rules as they are now: a real request made now, checked again in full.
+        product_rules=rules_now(session, publisher_id, dry_run.product_id),
         blob_id=dry_run.blob_id,
         sha256=dry_run.sha256,
         size_bytes=dry_run.size_bytes,

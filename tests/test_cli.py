@@ -100,6 +100,7 @@ def test_two_publishers_made_through_the_cli_each_see_only_their_own_product(run
     acme_key = printed_key(run_cli("create-api-key", "--publisher", "Acme Software", "--label", "build server"))
     product_options = (
         "--product-id 1234 --short-code acme-pro --prefix AP- --activation-expiry 400 --evaluation-expiry 45"
+        " --low-stock-threshold 0"
     )
     succeeded(run_cli("create-product", "--publisher", "Acme Software", "--name", "Acme Pro", *product_options.split()))
     succeeded(run_cli("create-publisher", "Beta"))
@@ -117,6 +118,7 @@ def test_two_publishers_made_through_the_cli_each_see_only_their_own_product(run
             "prefix": "AP-",
             "activation_expiry_days": 400,
             "evaluation_expiry_days": 45,
+            "low_stock_threshold": 0,
         }
     ]
     assert listed_products(client, beta_key) == [
@@ -127,6 +129,7 @@ def test_two_publishers_made_through_the_cli_each_see_only_their_own_product(run
             "prefix": None,
             "activation_expiry_days": 365,
             "evaluation_expiry_days": 30,
+            "low_stock_threshold": 100,
         }
     ]
     assert client.get("/api/v1/products/1234", headers=bearer(acme_key)).status_code == 200
@@ -150,11 +153,15 @@ ERROR_CASES = {
     ),
     "product_id_taken": (
         "create-product --publisher Acme --product-id 101 --short-code other --name Other",
-        "product id 101 is already taken",
+        "the product id 101 is already taken on this server",
     ),
     "evaluation_expiry_61": (
         "create-product --publisher Acme --product-id 7 --short-code s7 --name S7 --evaluation-expiry 61",
-        "evaluation expiry must be 1 to 60 days, not 61",
+        "evaluation_expiry_days must be a whole number of days from 1 to 60, not 61",
+    ),
+    "low_stock_threshold_negative": (
+        "create-product --publisher Acme --product-id 7 --short-code s7 --name S7 --low-stock-threshold -1",
+        "low_stock_threshold must be a whole number from 0 to 2,147,483,647, not -1",
     ),
     "short_password": (
         "create-user --publisher Acme new@example.com --password short",

@@ -154,7 +154,7 @@ def _run_the_program(cwd: Path, *args: str) -> tuple[str, list[str]]:
     return finished.stdout, json.loads(finished.stderr.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("command", ["upload", "status", "download"])
+@pytest.mark.parametrize("command", ["upload", "status", "download", "take", "stock"])
 def test_the_publishers_commands_run_without_flask_or_celery(command: str, tmp_path: Path) -> None:
     printed, modules = _run_the_program(tmp_path, command, "--help")
 
@@ -165,6 +165,6 @@ def test_the_publishers_commands_run_without_flask_or_celery(command: str, tmp_p
 def test_the_operators_commands_still_reach_the_server_command_line(tmp_path: Path) -> None:
     printed, modules = _run_the_program(tmp_path, "--help")
 
-    for command in ("serve", "create-publisher", "upload", "status", "download"):
+    for command in ("serve", "create-publisher", "upload", "status", "download", "take", "stock"):
         assert command in printed
     assert "flask" in _top_level(modules)

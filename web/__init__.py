@@ -29,6 +29,8 @@ def create_app(settings: Settings) -> Flask:
         openapi,
         operator,
         pages,
+        pool_screens,
+        product_forms,
         ratelimit,
         redirects,
         screens,
@@ -75,7 +77,9 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(product_forms.blueprint)
     app.register_blueprint(screens.blueprint)
+    app.register_blueprint(pool_screens.blueprint)
     app.register_blueprint(keys.blueprint)
     app.register_blueprint(operator.blueprint)
     app.register_blueprint(health.blueprint)

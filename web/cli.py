@@ -25,6 +25,7 @@ from client import commands as client_commands
 from shared.config import Settings
 from shared.db import make_engine, make_sessions
 from shared.errors import LicenseCodesError
+from shared.models import DEFAULT_LOW_STOCK_THRESHOLD
 from shared.services import connect
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -226,6 +227,13 @@ def revoke_api_key(publisher_name: str, key_or_prefix: str) -> None:
 @click.option("--prefix", help="every uploaded code must start with it")
 @click.option("--activation-expiry", type=int, default=365, show_default=True, help="days, when a file omits it")
 @click.option("--evaluation-expiry", type=int, default=30, show_default=True, help="days (1-60), when omitted")
+@click.option(
+    "--low-stock-threshold",
+    type=int,
+    default=DEFAULT_LOW_STOCK_THRESHOLD,
+    show_default=True,
+    help="fewer available codes than this is low stock; 0: never low",
+)
 @_reports_errors
 def create_product(
     publisher_name: str,
@@ -235,13 +243,14 @@ def create_product(
     prefix: str | None,
     activation_expiry: int,
     evaluation_expiry: int,
+    low_stock_threshold: int,
 ) -> None:
     """Create a product for a publisher."""
     from shared.products import NewProduct
     from shared.products import create_product as create
     from shared.tenants import publisher_named
 
-    new = NewProduct(product_id, short_code, name, prefix, activation_expiry, evaluation_expiry)
+    new = NewProduct(product_id, short_code, name, prefix, activation_expiry, evaluation_expiry, low_stock_threshold)
     with _transaction() as (session, _):
         product = create(session, publisher_named(session, publisher_name), new)
     click.echo(f"created product {product.product_id} ({product.short_code}) for publisher {publisher_name!r}")

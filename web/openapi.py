@@ -24,7 +24,7 @@ from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask, Request, jsonify
 from flask.typing import ResponseReturnValue
 from flask_smorest.spec.plugins import FlaskPlugin
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
 from shared.errors import InvalidValue
@@ -84,6 +84,16 @@ class _Parser(FlaskParser):
         error_headers: Any,
     ) -> NoReturn:
         raise InvalidValue(_first_message(error.messages)) from None
+
+    def _raw_load_json(self, req: Request) -> Any:
+        """A JSON body, which a body of another type is not, whatever it
+        holds: it would otherwise count as no body at all. No body at all is
+        an empty object."""
+        if not req.get_data(cache=True):
+            return {}
+        if not is_json_request(req):
+            raise InvalidValue("send the body as JSON, with the header Content-Type: application/json")
+        return super()._raw_load_json(req)
 
     def _handle_invalid_json_error(self, error: Exception, req: Request, *args: Any, **kwargs: Any) -> NoReturn:
         raise InvalidValue(f"the body is not valid JSON ({error})") from None

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from shared.code_counts import counts_of_products
-from shared.products import products_of
-from web.auth import current_publisher_id
-from web.database import db
+from web.product_forms import products_page
 
 blueprint = Blueprint("pages", __name__)
 
@@ -22,6 +19,4 @@ def home() -> ResponseReturnValue:
 @blueprint.get("/products")
 @login_required
 def products() -> ResponseReturnValue:
-    products = products_of(db(), current_publisher_id())
-    counts = counts_of_products(db(), [product.product_id for product in products])
-    return render_template("products.html", products=products, counts=counts)
+    return products_page()

@@ -1,7 +1,9 @@
 """The screens of one product (docs/product.md#screens): Upload Codes (send a file,
 watch its requests, delete a queued one, download the codes of a completed
-one), the page of one request (its times, checksums, codes or problems)
-and the Code View (search by prefix, filter by status, paginate).
+one), the page of one request (its times, checksums, codes or problems,
+and how many of its codes are in each status) and the Code View (search by
+prefix, filter by status, paginate). The pool's screens are in
+web/pool_screens.py.
 
 Every lookup goes through the logged-in publisher: another publisher's
 product or request is a 404, exactly like a missing one.
@@ -27,6 +29,8 @@ from shared.listings import codes_of, uploads_of
 from shared.loading.progress import checked_so_far
 from shared.models import CODE_STATUSES, CODE_TYPES
 from shared.paging import Key, Window, checked_code_cursor, checked_page, whole_number
+from shared.pool.allocations import references_of
+from shared.pool.batches import codes_by_status, why_not_revocable
 from shared.products import product_of
 from shared.statuses import RequestStatus
 from shared.uploads import confirmed_among, upload_of, why_no_codes, why_no_report
@@ -59,7 +63,9 @@ def uploads_table(product_id: int) -> ResponseReturnValue:
 
 def _requests_table(product_id: int) -> dict[str, Any]:
     product = product_of(db(), current_publisher_id(), product_id)
-    listing = uploads_of(db(), current_publisher_id(), _window(UPLOADS_PER_PAGE, whole_number), product_id=product_id)
+    listing = uploads_of(
+        db(), current_publisher_id(), page_window(UPLOADS_PER_PAGE, whole_number), product_id=product_id
+    )
     rows = listing.items
     pending = any(row.is_pending for row in rows)
     confirmed = confirmed_among(db(), [row.id for row in rows if row.dry_run and row.is_completed])
@@ -108,6 +114,8 @@ def _request_page(upload_id: int, *, fragment: bool) -> ResponseReturnValue:
     upload = upload_of(db(), current_publisher_id(), upload_id)
     # A CSV request may span several products: then it has none of its own.
     product = product_of(db(), current_publisher_id(), upload.product_id) if upload.product_id else None
+    # Counted on the whole page only, never on the fragment a script fetches every second or two.
+    revocable = not fragment and why_not_revocable(upload) is None
     page = render_template(
         "upload.html",
         upload=upload,
@@ -115,6 +123,7 @@ def _request_page(upload_id: int, *, fragment: bool) -> ResponseReturnValue:
         time_left=_time_left(upload.deadline_at),
         pending=upload.is_pending,
         fragment=fragment,
+        code_statuses=codes_by_status(db(), upload.id) if revocable else None,
     )
     return page
 
@@ -133,7 +142,7 @@ def send_upload(product_id: int) -> ResponseReturnValue:
     try:
         upload = accept_upload(current_publisher_id(), product, check_fields=_check_csrf_token)
     except DomainError as refusal:
-        flash(_sentence(str(refusal)), "error")
+        flash(sentence(str(refusal)), "error")
         return back
     except RequestEntityTooLarge:
         limit = current_app.extensions["licensecodes.settings"].max_upload_bytes // 2**20
@@ -174,7 +183,7 @@ def delete_upload(upload_id: int) -> ResponseReturnValue:
     try:
         upload_actions.delete(current_publisher_id(), upload_id)
     except Conflict as refusal:
-        flash(_sentence(str(refusal)), "error")
+        flash(sentence(str(refusal)), "error")
         return back
     flash(f"Upload {upload_id} ({filename}) is deleted; nothing from it was stored.")
     return back
@@ -189,7 +198,7 @@ def confirm_upload(upload_id: int) -> ResponseReturnValue:
     try:
         real = upload_actions.confirm(current_publisher_id(), upload_id)
     except Conflict as refusal:
-        flash(_sentence(str(refusal)), "error")
+        flash(sentence(str(refusal)), "error")
         return back
     flash(f"Upload {real.id} imports the file checked by dry run {upload_id}; it is queued.")
     return back
@@ -224,7 +233,7 @@ def codes(product_id: int) -> ResponseReturnValue:
     listing = codes_of(
         db(),
         product,
-        _window(CODES_PER_PAGE, checked_code_cursor, jump=True),
+        page_window(CODES_PER_PAGE, checked_code_cursor, jump=True),
         prefix=prefix or None,
         status=None if status == ALL_STATUSES else status,
     )
@@ -235,6 +244,7 @@ def codes(product_id: int) -> ResponseReturnValue:
         product=product,
         listing=listing,
         counts=counts_of_products(db(), [product.product_id])[product.product_id],
+        references=references_of(db(), listing.items),
         q=prefix,
         status=status,
         statuses=(ALL_STATUSES, *CODE_STATUSES),
@@ -242,7 +252,7 @@ def codes(product_id: int) -> ResponseReturnValue:
     )
 
 
-def _window(limit: int, cursor: Callable[[str | None, str], Key | None], *, jump: bool = False) -> Window[Key]:
+def page_window(limit: int, cursor: Callable[[str | None, str], Key | None], *, jump: bool = False) -> Window[Key]:
     """The page the screen's links ask for (shared.paging): after a cursor
     (Next), before one (Previous), from a code on (the jump of the Code
     View), or by number within the first pages."""
@@ -261,7 +271,7 @@ def _screen_of(product_id: int | None) -> str:
     return url_for("screens.uploads", product_id=product_id)
 
 
-def _sentence(message: str) -> str:
+def sentence(message: str) -> str:
     message = message[:1].upper() + message[1:]
     return message if message.endswith((".", "!", "?")) else message + "."
 

@@ -30,7 +30,8 @@ def iso(moment: datetime.datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
-def product_json(product: Product) -> dict[str, Any]:
+def product_json(product: Product, stock: dict[str, TypeStock]) -> dict[str, Any]:
+    """`stock`: the product's, by code type (shared.pool.stock)."""
     return {
         "product_id": product.product_id,
         "short_code": product.short_code,
@@ -38,6 +39,8 @@ def product_json(product: Product) -> dict[str, Any]:
         "prefix": product.prefix,
         "activation_expiry_days": product.activation_expiry_days,
         "evaluation_expiry_days": product.evaluation_expiry_days,
+        "low_stock_threshold": product.low_stock_threshold,
+        "stock": {code_type: type_stock_json(one) for code_type, one in stock.items()},
         "created_at": iso(product.created_at),
     }
 

@@ -1,11 +1,12 @@
-"""What one run of the loader works on: the request, its products, and the
+"""What one run of the loader works on: the request, its products' rules, and the
 reader its format calls for, with the per-request maximum of codes applied
 to what the reader yields."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -13,7 +14,8 @@ from sqlalchemy import Engine, select
 from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem, ProblemRun
 from shared.formats.csv import CsvProduct, CsvRules, read_csv_runs
 from shared.formats.txt import TxtRules, read_txt_blocks
-from shared.models import Product, UploadRequest
+from shared.models import UploadRequest
+from shared.product_rules import ProductRules, rules_of
 
 MAX_CODES_PER_REQUEST = 2_000_000
 
@@ -29,8 +31,13 @@ class Job:
     code_type: str
     blob_id: int
     sha256: str  # of the uploaded bytes
-    product: Product | None  # None: a CSV file for several of the publisher's products
-    products: dict[str, CsvProduct]  # the publisher's, by short code (CSV)
+    product_id: int | None  # None: a CSV file for several of the publisher's products
+    # The products it may name, with the prefixes and expiry defaults it was made with (shared.product_rules).
+    rules: tuple[ProductRules, ...]
+
+    @property
+    def product(self) -> ProductRules | None:
+        return next((rules for rules in self.rules if rules.product_id == self.product_id), None)
 
     @property
     def default_expiry(self) -> int:
@@ -42,34 +49,35 @@ class Job:
     @property
     def parameters(self) -> dict[str, Any]:
         """The request's values as the staging SQL names them (shared.loading.staging)."""
-        product_id = self.product.product_id if self.product else None
         return {
             "request_id": self.request_id,
             "publisher_id": self.publisher_id,
             "code_type": self.code_type,
-            "product_id": product_id,
+            "product_id": self.product_id,
         }
+
+    @property
+    def rules_json(self) -> str:
+        """The products' expiry defaults, for staging.REQUEST_PRODUCTS."""
+        return json.dumps([asdict(rules) for rules in self.rules])
 
     def read(self, chunks: Iterable[bytes]) -> Iterator[Item]:
         """The file's items, from the reader of its format."""
+        product = self.product
         if self.format == "txt":
-            assert self.product is not None
-            return read_txt_blocks(chunks, TxtRules(self.product.product_id, self.product.prefix, self.code_type))
-        only = self.product.short_code if self.product else None
-        return read_csv_runs(chunks, CsvRules(self.products, only_short_code=only))
+            assert product is not None
+            return read_txt_blocks(chunks, TxtRules(product.product_id, product.prefix, self.code_type))
+        by_short_code = {rules.short_code: CsvProduct(rules.product_id, rules.prefix) for rules in self.rules}
+        only = product.short_code if product else None
+        return read_csv_runs(chunks, CsvRules(by_short_code, only_short_code=only))
 
 
 def load_job(engine: Engine, request_id: int) -> Job:
-    """The request and its publisher's products, read once before the work starts."""
+    """The request and the rules of its products, read once before the work starts."""
     with engine.connect() as connection:
         request = connection.execute(select(UploadRequest).where(UploadRequest.id == request_id)).one()
-        products = [
-            Product(**row._asdict())
-            for row in connection.execute(select(Product).where(Product.publisher_id == request.publisher_id))
-        ]
+        rules = rules_of(connection, request.publisher_id, request.product_rules)
     assert request.blob_id is not None, f"upload {request_id} has no stored bytes"
-    product = next((p for p in products if p.product_id == request.product_id), None)
-    by_short_code = {p.short_code: CsvProduct(p.product_id, p.prefix) for p in products}
     return Job(
         request.id,
         request.publisher_id,
@@ -78,8 +86,8 @@ def load_job(engine: Engine, request_id: int) -> Job:
         request.code_type,
         request.blob_id,
         request.sha256,
-        product,
-        by_short_code,
+        request.product_id,
+        tuple(rules),
     )
 
 

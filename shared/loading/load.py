@@ -152,6 +152,7 @@ def stage(
     cursor.execute(staging.SETTINGS)
     for statement in staging.CREATE[job.format]:
         cursor.execute(statement)
+    cursor.execute(staging.REQUEST_PRODUCTS, {"rules": job.rules_json})
     feed = CopyFeed(items, problems, check_claim=check_claim)
     progress.lines_from(lambda: feed.rows + problems.count)  # a bad row yields one problem and no record
     cursor.copy_expert(staging.COPY[job.format], feed, size=READ_BYTES)

@@ -13,6 +13,11 @@ reader has already checked them. A good line that the reader's rule book
 took alone is a block of one line; a line with a problem stages nothing.
 A CSV file is staged as typed rows with their line numbers, product, code
 type and attributes.
+
+The expiry defaults come from `request_products`, the rules kept with the
+request (shared.product_rules), not from the products table: a product
+changed after the request was made does not change how the request is
+stored.
 """
 
 from __future__ import annotations
@@ -67,6 +72,13 @@ CREATE TEMPORARY TABLE staging (
 
 CREATE = {"txt": (_TXT_BLOCKS, _TXT_BLOCKS_UNCOMPRESSED, _TXT_VIEW), "csv": (_CSV_ROWS,)}
 
+# The products the request may name, with the expiry defaults it was made with.
+REQUEST_PRODUCTS = """
+CREATE TEMPORARY TABLE request_products ON COMMIT DROP AS
+SELECT * FROM jsonb_to_recordset(%(rules)s::jsonb)
+    AS p (product_id bigint, activation_expiry_days integer, evaluation_expiry_days integer)
+"""
+
 COPY = {
     "txt": "COPY staging_blocks (first_line, lines) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')",
     "csv": "COPY staging (line, code, product_id, code_type, expiry, seats, attributes) FROM STDIN",
@@ -94,7 +106,7 @@ BEGIN
         (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats, attributes)
     SELECT s.code, p.product_id, %(request_id)s, s.line, COALESCE(s.code_type, %(code_type)s), {_EXPIRY},
            s.build, s.seats, s.attributes
-    FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
+    FROM staging s JOIN request_products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
     ORDER BY s.code;
     PERFORM set_config('licensecodes.insert', 'stored', true);
 EXCEPTION WHEN unique_violation THEN
@@ -121,7 +133,7 @@ ADD_COUNTS = {
     "txt": _ADD_COUNTS.format(rows=f"VALUES (%(product_id)s, %(code_type)s, '{CodeStatus.AVAILABLE}', %(stored)s)"),
     "csv": _ADD_COUNTS.format(
         rows=f"""SELECT p.product_id, COALESCE(s.code_type, %(code_type)s), '{CodeStatus.AVAILABLE}', count(*)
-FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
+FROM staging s JOIN request_products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
 GROUP BY 1, 2 ORDER BY 1, 2"""
     ),
 }
@@ -147,7 +159,7 @@ COPY_PROBLEMS = "COPY upload_problems (request_id, line, reason_code, message) F
 SUMMARY = f"""
 SELECT COALESCE(s.code_type, %(code_type)s), p.product_id, count(*), min({_EXPIRY}), max({_EXPIRY}),
        count(s.build), count(s.seats)
-FROM staging s JOIN products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
+FROM staging s JOIN request_products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
 GROUP BY 1, 2
 """
 

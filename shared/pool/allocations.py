@@ -53,21 +53,26 @@ class Ask:
     backorder: bool = False
 
     def problems(self) -> list[str]:
-        problems = []
+        return list(self.problems_by_field().values())
+
+    def problems_by_field(self) -> dict[str, str]:
+        """What is wrong with each field, by its name: the screens show
+        each message beside its field, the API joins them."""
+        problems = {}
         if not 1 <= len(self.reference) <= MAX_REFERENCE_LENGTH or not self.reference.isprintable():
-            problems.append(
+            problems["reference"] = (
                 f"reference must be 1 to {MAX_REFERENCE_LENGTH} printable characters, not {self.reference[:40]!r}"
             )
         elif self.reference != self.reference.strip():
-            problems.append("reference must not start or end with whitespace")
+            problems["reference"] = "reference must not start or end with whitespace"
         if not 1 <= self.quantity <= MAX_ALLOCATION_QUANTITY:
-            problems.append(f"quantity must be 1 to {MAX_ALLOCATION_QUANTITY}, not {self.quantity}")
+            problems["quantity"] = f"quantity must be 1 to {MAX_ALLOCATION_QUANTITY}, not {self.quantity}"
         if self.code_type not in CODE_TYPES:
-            problems.append(f"code_type must be one of {', '.join(CODE_TYPES)}, not {self.code_type!r}")
+            problems["code_type"] = f"code_type must be one of {', '.join(CODE_TYPES)}, not {self.code_type!r}"
         if self.mode not in AllocationMode.__members__.values():
-            problems.append(f"mode must be distribute or reserve, not {self.mode!r}")
+            problems["mode"] = f"mode must be distribute or reserve, not {self.mode!r}"
         if not 1 <= self.reservation_minutes <= MAX_RESERVATION_MINUTES:
-            problems.append(
+            problems["reservation_minutes"] = (
                 f"reservation_minutes must be 1 to {MAX_RESERVATION_MINUTES}, not {self.reservation_minutes}"
             )
         return problems

@@ -32,13 +32,20 @@ WHERE status = '{AllocationStatus.RESERVED}' AND expires_at <= now()
 ORDER BY expires_at LIMIT :batch
 FOR UPDATE SKIP LOCKED
 """)
+# The statuses each move applies to: the moves check them, the screens
+# offer a move's button only on the allocations it applies to.
+MOVES_FROM: dict[str, tuple[AllocationStatus, ...]] = {
+    "distribute": (AllocationStatus.RESERVED,),
+    "release": (AllocationStatus.RESERVED, AllocationStatus.BACKORDERED),
+    "revoke": (AllocationStatus.RESERVED, AllocationStatus.DISTRIBUTED),
+}
 # Reservations expired by one transaction of the beat: short, so a take
 # of the same product never waits long behind it.
 EXPIRE_BATCH = 200
 
 
 def distribute(session: Session, publisher_id: int, allocation_id: int) -> Allocation:
-    allocation = _locked_in(session, publisher_id, allocation_id, AllocationStatus.RESERVED, "distributed")
+    allocation = _locked_in(session, publisher_id, allocation_id, "distribute")
     moved = picking.move_held(session, allocation.id, CodeStatus.RESERVED, CodeStatus.DISTRIBUTED)
     counts.move(
         session,
@@ -52,9 +59,7 @@ def distribute(session: Session, publisher_id: int, allocation_id: int) -> Alloc
 
 
 def release(session: Session, publisher_id: int, allocation_id: int) -> Allocation:
-    allocation = _locked_in(
-        session, publisher_id, allocation_id, (AllocationStatus.RESERVED, AllocationStatus.BACKORDERED), "released"
-    )
+    allocation = _locked_in(session, publisher_id, allocation_id, "release")
     if allocation.status == AllocationStatus.RESERVED:
         _back_to_pool(session, allocation)
     _set_status(session, allocation, AllocationStatus.RELEASED, "released_at")
@@ -62,9 +67,7 @@ def release(session: Session, publisher_id: int, allocation_id: int) -> Allocati
 
 
 def revoke(session: Session, publisher_id: int, allocation_id: int) -> Allocation:
-    allocation = _locked_in(
-        session, publisher_id, allocation_id, (AllocationStatus.RESERVED, AllocationStatus.DISTRIBUTED), "revoked"
-    )
+    allocation = _locked_in(session, publisher_id, allocation_id, "revoke")
     held = CodeStatus(allocation.status)  # the codes' status is the allocation's
     moved = picking.move_held(session, allocation.id, held, CodeStatus.REVOKED)
     counts.move(session, allocation.product_id, allocation.code_type, {held: -moved, CodeStatus.REVOKED: moved})
@@ -83,17 +86,16 @@ def expire_overdue(session: Session) -> list[Allocation]:
     return expired
 
 
-def _locked_in(
-    session: Session,
-    publisher_id: int,
-    allocation_id: int,
-    allowed: AllocationStatus | Sequence[AllocationStatus],
-    verb: str,
-) -> Allocation:
+def moves_of(status: str) -> list[str]:
+    """The moves that apply to an allocation in `status`, in MOVES_FROM's order."""
+    return [move for move, allowed in MOVES_FROM.items() if status in allowed]
+
+
+def _locked_in(session: Session, publisher_id: int, allocation_id: int, move: str) -> Allocation:
     """The allocation, locked, in one of the statuses the move applies to.
     A reservation found past its end is expired first, in this same
     transaction, and the move refused: the caller commits the expiry."""
-    allowed = (allowed,) if isinstance(allowed, AllocationStatus) else tuple(allowed)
+    allowed = MOVES_FROM[move]
     allocation = allocation_of(session, publisher_id, allocation_id, lock=True)
     if (
         allocation.status == AllocationStatus.RESERVED
@@ -104,7 +106,8 @@ def _locked_in(
         _expire(session, allocation)
     if allocation.status not in allowed:
         can = " or ".join(status.value for status in allowed)
-        raise MoveRefused(f"allocation {allocation.id} is {allocation.status}; only a {can} allocation can be {verb}")
+        done = {"distribute": "distributed", "release": "released", "revoke": "revoked"}[move]
+        raise MoveRefused(f"allocation {allocation.id} is {allocation.status}; only a {can} allocation can be {done}")
     return allocation
 
 

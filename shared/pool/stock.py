@@ -5,6 +5,7 @@ of codes (docs/product.md#the-code-pool)."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
@@ -40,6 +41,13 @@ class TypeStock:
     def low(self) -> bool:
         return self.available < self.low_stock_threshold
 
+    @property
+    def held(self) -> bool:
+        """The product has or had codes of this type, or backorders wait
+        for some: the screens mark a type low only then, not a type the
+        publisher never uses."""
+        return bool(self.backorders or any(self.by_status.values()))
+
 
 def _today(session: Session) -> datetime.date:
     return session.execute(text("SELECT CAST(now() AT TIME ZONE 'UTC' AS date)")).scalar_one()
@@ -47,36 +55,49 @@ def _today(session: Session) -> datetime.date:
 
 def stock_of(session: Session, product: Product) -> dict[str, TypeStock]:
     """Each code type's stock (every type, zero when it has none)."""
-    by_status = {code_type: dict.fromkeys(CODE_STATUSES, 0) for code_type in CODE_TYPES}
-    for code_type, status, codes in session.execute(
-        select(CodeCount.code_type, CodeCount.status, CodeCount.codes).where(CodeCount.product_id == product.product_id)
+    return stocks_of_products(session, [product])[product.product_id]
+
+
+def stocks_of_products(session: Session, products: Sequence[Product]) -> dict[int, dict[str, TypeStock]]:
+    """The stock of each product, by product id, in the same few grouped
+    queries whatever the number of products (the products page lists them all)."""
+    ids = [product.product_id for product in products]
+    by_status = {i: {t: dict.fromkeys(CODE_STATUSES, 0) for t in CODE_TYPES} for i in ids}
+    for product_id, code_type, status, codes in session.execute(
+        select(CodeCount.product_id, CodeCount.code_type, CodeCount.status, CodeCount.codes).where(
+            CodeCount.product_id.in_(ids)
+        )
     ):
-        by_status[code_type][status] = int(codes)
+        by_status[product_id][code_type][status] = int(codes)
     waiting = {
-        code_type: (int(codes), int(n))
-        for code_type, codes, n in session.execute(
-            select(Allocation.code_type, func.sum(Allocation.quantity), func.count())
-            .where(Allocation.product_id == product.product_id, Allocation.status == AllocationStatus.BACKORDERED)
-            .group_by(Allocation.code_type)
+        (product_id, code_type): (int(codes), int(n))
+        for product_id, code_type, codes, n in session.execute(
+            select(Allocation.product_id, Allocation.code_type, func.sum(Allocation.quantity), func.count())
+            .where(Allocation.product_id.in_(ids), Allocation.status == AllocationStatus.BACKORDERED)
+            .group_by(Allocation.product_id, Allocation.code_type)
         )
     }
     since = _today(session) - datetime.timedelta(days=RATE_DAYS - 1)
-    handed = dict(
-        session.execute(
-            select(HandOutDay.code_type, func.sum(HandOutDay.codes))
-            .where(HandOutDay.product_id == product.product_id, HandOutDay.day >= since)
-            .group_by(HandOutDay.code_type)
-        ).all()
-    )
-    return {
-        code_type: TypeStock(
-            by_status=by_status[code_type],
-            backordered=waiting.get(code_type, (0, 0))[0],
-            backorders=waiting.get(code_type, (0, 0))[1],
-            handed_out_last_7_days=int(handed.get(code_type) or 0),
-            low_stock_threshold=product.low_stock_threshold,
+    handed = {
+        (product_id, code_type): int(codes)
+        for product_id, code_type, codes in session.execute(
+            select(HandOutDay.product_id, HandOutDay.code_type, func.sum(HandOutDay.codes))
+            .where(HandOutDay.product_id.in_(ids), HandOutDay.day >= since)
+            .group_by(HandOutDay.product_id, HandOutDay.code_type)
         )
-        for code_type in CODE_TYPES
+    }
+    return {
+        product.product_id: {
+            code_type: TypeStock(
+                by_status=by_status[product.product_id][code_type],
+                backordered=waiting.get((product.product_id, code_type), (0, 0))[0],
+                backorders=waiting.get((product.product_id, code_type), (0, 0))[1],
+                handed_out_last_7_days=handed.get((product.product_id, code_type), 0),
+                low_stock_threshold=product.low_stock_threshold,
+            )
+            for code_type in CODE_TYPES
+        }
+        for product in products
     }
 
 

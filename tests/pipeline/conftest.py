@@ -17,6 +17,7 @@ from typing import Any
 
 import psutil
 import pytest
+from celery import Celery
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
@@ -25,13 +26,15 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
 
-from shared.broker import BULK_QUEUE, QUEUE, redis_client
+from shared.broker import BULK_QUEUE, PROCESS_TASK, QUEUE, redis_client
 from shared.config import Settings
 from shared.models import Product
+from shared.runtime import Runtime
 from shared.statuses import DECIDED
 from shared.storage import BlobWriter
 from shared.uploads import create_request
 from tests.conftest import REPO, TEST_DATA_DIR, Tenant, test_environ
+from worker.tasks import register_tasks
 
 
 @dataclass
@@ -84,6 +87,20 @@ def workers(settings: Settings, engine: Engine) -> Iterator[WorkerProcesses]:
             process.terminate()
         for process in (running.beat, running.worker):
             process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def process_upload(settings: Settings) -> Iterator[Callable[[int], str]]:
+    """The worker's own task, `uploads.process`, called in this process as a
+    worker's pool would call it: no broker, no eager mode, no worker
+    process (a test that uses it alone is of the db tier). One for the
+    session: Celery shares a task with every app made after it, so a second
+    app would hold the name twice."""
+    runtime = Runtime(settings)
+    app = Celery("in-process")
+    register_tasks(app, runtime)
+    yield app.tasks[PROCESS_TASK]
+    runtime.engine.dispose()
 
 
 @pytest.fixture(scope="module")

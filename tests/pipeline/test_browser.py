@@ -5,6 +5,8 @@ itself, read a rejected request's problems, download the codes, delete a
 queued request (accepting the confirm dialog), check a file and import it;
 drop a file on the drop zone, watch a large file's progress bar, watch a
 pending request's page follow it to its decision, see the operator page;
+hand codes out, move and revoke them on the Allocations tab, read the
+Stock tab, revoke what is left of an upload after the page that asks first;
 walk every screen on a phone-sized window. Each screen is checked with
 axe-core (no accessibility violation) and saved to
 var/test/screenshots/<name>.png (<name>-phone.png at phone width)."""
@@ -125,6 +127,18 @@ def send(page: Page, name: str, content: bytes, *, check_only: bool = False) -> 
     return row_of(page, name)
 
 
+def accept_dialogs(page: Page) -> list[str]:
+    """Accept every confirm() of the page; the list of their messages, as they come."""
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    return dialogs
+
+
 def row_of(page: Page, filename: str) -> Locator:
     row = page.get_by_role("row").filter(has_text=filename)
     expect(row).to_have_count(1)
@@ -176,13 +190,7 @@ def test_a_queued_request_is_deleted_after_the_confirm_dialog(
     page: Page, acme: Tenant, sessions: sessionmaker[Session]
 ) -> None:
     queued_request(sessions, acme, txt("1234\tWAITING-1"))  # no worker hears of it
-    dialogs: list[str] = []
-
-    def accept(dialog: Any) -> None:
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)
+    dialogs = accept_dialogs(page)
     open_upload_screen(page)
     row = row_of(page, "f.txt")
     expect(row).to_contain_text("Queued")
@@ -345,6 +353,117 @@ def test_an_operator_sees_every_publishers_queue(
     inspect_screen(page, "operator")
 
 
+def test_codes_are_handed_out_moved_and_revoked_on_the_allocations_tab_and_counted_on_the_stock_tab(
+    page: Page, client: FlaskClient, acme: Tenant
+) -> None:
+    codes = [f"POOL-{n}" for n in range(1, 7)]
+    stored = upload(client, acme, PRODUCT, txt(*(f"{PRODUCT}\t{code}" for code in codes))).get_json()["id"]
+    assert wait_decided(client, acme, stored)["status"] == "completed"
+    dialogs = accept_dialogs(page)
+    open_upload_screen(page)
+    page.get_by_role("navigation", name=re.compile(r"^Screens of")).get_by_role("link", name="Allocations").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Allocations")
+    expect(page.get_by_text("No codes handed out yet")).to_be_visible()
+
+    page.get_by_label("Reference", exact=True).fill("order 1 ")
+    page.get_by_label("Quantity").fill("5000")
+    page.get_by_role("button", name="Hand out").click()
+    expect(page.get_by_role("alert")).to_contain_text("Nothing was handed out: 2 fields below need changing")
+    expect(page.get_by_label("Quantity")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Quantity")).to_have_accessible_description(
+        re.compile(r"Quantity must be 1 to 1000, not 5000\.$")
+    )
+    expect(page.get_by_text("Reference must not start or end with whitespace.")).to_be_visible()
+    expect(page.get_by_label("Reference", exact=True)).to_have_value("order 1 ")  # kept as typed
+    inspect_screen(page, "allocations-refused")
+
+    page.get_by_label("Reference", exact=True).fill("cart-1")
+    page.get_by_label("Quantity").fill("2")
+    page.get_by_label("Reserve").check()
+    page.get_by_role("button", name="Hand out").click()
+    expect(page.get_by_role("status").filter(has_text="2 activation codes reserved until")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="cart-1")
+    expect(row).to_contain_text("Reserved")
+    expect(row).to_contain_text("POOL-1")
+    expect(row).to_contain_text("POOL-2")
+    inspect_screen(page, "allocations")
+
+    row.get_by_role("button", name=re.compile(r"^Distribute")).click()
+    expect(page.get_by_text("is distributed: its codes are handed out for good")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="cart-1")
+    expect(row).to_contain_text("Distributed")
+    row.get_by_role("button", name=re.compile(r"^Revoke")).click()
+    expect(page.get_by_text("is revoked: its codes will never be handed out again")).to_be_visible()
+    assert len(dialogs) == 1 and dialogs[0].startswith("Revoke allocation 1 (cart-1)?"), dialogs
+
+    page.get_by_role("navigation", name=re.compile(r"^Screens of")).get_by_role("link", name="Stock").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Stock")
+    stock = page.get_by_role("table", name=re.compile(r"by status and code type"))
+    expect(stock.get_by_role("row").filter(has_text="Available")).to_contain_text("4")
+    expect(stock.get_by_role("row").filter(has_text="Available")).to_contain_text("Low stock")
+    expect(stock.get_by_role("row").filter(has_text="Revoked")).to_contain_text("2")
+    expect(page.get_by_role("img", name=re.compile(r"^2 codes handed out from"))).to_be_visible()
+    page.get_by_text("The chart's numbers").click()
+    expect(page.get_by_role("table", name=re.compile(r"^Codes handed out per day"))).to_be_visible()
+    inspect_screen(page, "stock")
+
+
+def test_the_rest_of_a_leaked_upload_is_revoked_after_a_page_that_asks_first(
+    page: Page, client: FlaskClient, acme: Tenant
+) -> None:
+    stored = upload(client, acme, PRODUCT, txt(f"{PRODUCT}\tLEAK-1", f"{PRODUCT}\tLEAK-2", f"{PRODUCT}\tLEAK-3"))
+    upload_id = stored.get_json()["id"]
+    assert wait_decided(client, acme, upload_id)["status"] == "completed"
+    taken = client.post(f"/api/v1/products/{PRODUCT}/allocations", json={"reference": "order-9"}, headers=acme.auth)
+    assert taken.status_code == 201
+    page.goto(f"/uploads/{upload_id}")
+    expect(page.locator("#code-statuses")).to_have_text(re.compile(r"Available: 2 · Reserved: 0 · Distributed: 1"))
+    page.get_by_role("link", name=re.compile(r"^Revoke the remaining codes")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Revoke the remaining codes?")
+    inspect_screen(page, "revoke-confirm")
+    page.get_by_role("button", name="Revoke 2 codes").click()
+    expect(page.locator("#revoked-count")).to_contain_text(f"2 codes of upload {upload_id} were revoked")
+    holders = page.get_by_role("table", name=re.compile(r"^Allocations holding codes"))
+    expect(holders.get_by_role("row").filter(has_text="order-9")).to_contain_text("Distributed")
+    inspect_screen(page, "revoked")
+    page.get_by_role("link", name=f"Back to upload {upload_id}").click()
+    expect(page.locator("#code-statuses")).to_have_text(re.compile(r"Available: 0 · .* · Revoked: 2"))
+
+
+def create_a_product_through_the_form(page: Page, product_id: int, look: Callable[[Page, str], None]) -> None:
+    """Fill the New product form with one refused value, see it named beside
+    its field with the rest kept, correct it, and land on the new product's
+    Upload codes screen; then its Settings tab. `look` sees each screen."""
+    page.goto("/products")
+    page.get_by_label("Product ID").fill(str(product_id))
+    page.get_by_label("Short code").fill(f"studio-{product_id}")
+    page.get_by_label("Name", exact=True).fill("Studio")
+    page.get_by_label("Evaluation expiry (days)").fill("61")
+    page.get_by_role("button", name="Create product").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("The product was not created: a field needs a change.")
+    refused = page.get_by_label("Evaluation expiry (days)")
+    expect(refused).to_have_attribute("aria-invalid", "true")
+    expect(refused).to_have_accessible_description(
+        re.compile(r"^Evaluation expiry must be a whole number of days from 1 to 60, not 61\. Given to")
+    )
+    expect(page.get_by_label("Short code")).to_have_value(f"studio-{product_id}")
+    look(page, "product-refused")
+
+    refused.fill("45")
+    page.get_by_role("button", name="Create product").click()
+    expect(page.get_by_role("heading", name=re.compile("^Upload codes"))).to_be_visible()
+    expect(page.get_by_text(f"Product {product_id} (Studio) is created.")).to_be_visible()
+    page.get_by_role("navigation", name="Screens of Studio").get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", name=re.compile("^Settings"))).to_be_visible()
+    expect(page.get_by_label("Evaluation expiry (days)")).to_have_value("45")
+    look(page, "settings")
+
+
+def test_a_product_is_created_through_the_new_product_form(page: Page) -> None:
+    create_a_product_through_the_form(page, 5001, inspect_screen)
+
+
 PHONE = {"width": 375, "height": 740}
 
 
@@ -384,6 +503,10 @@ def test_every_screen_fits_a_phone(
     with sessions.begin() as session:
         grant_operator(session, acme.email)
     queued_request(sessions, make_tenant("globex", (4321,)), txt("4321\tTHEIRS-1"))
+    # An allocation with every move's button, and one waiting, for the Allocations tab.
+    for asked in ({"reference": "cart-of-a-customer-with-a-long-reference-1", "mode": "reserve"},
+                  {"reference": "later", "quantity": 5, "backorder": True}):  # fmt: skip
+        assert client.post(f"/api/v1/products/{PRODUCT}/allocations", json=asked, headers=acme.auth).status_code < 300
 
     page = log_in(phone, acme, lambda login: fits_the_phone(login, "login"))
     screens = [
@@ -393,6 +516,9 @@ def test_every_screen_fits_a_phone(
         ("request-rejected", f"/uploads/{rejected}", f"Upload {rejected}"),
         ("request-queued", f"/uploads/{queued}", f"Upload {queued}"),
         ("codes", f"/products/{PRODUCT}/codes", "Code view"),
+        ("allocations", f"/products/{PRODUCT}/allocations", "Allocations"),
+        ("stock", f"/products/{PRODUCT}/stock", "Stock"),
+        ("revoke-confirm", f"/uploads/{completed}/revoke", "Revoke the remaining codes?"),
         ("keys", "/keys", "API keys"),
         ("operator", "/operator", "Operator"),
         ("error", "/uploads/999999999", "Not found"),
@@ -404,3 +530,4 @@ def test_every_screen_fits_a_phone(
     page.goto(f"/products/{PRODUCT}/uploads")
     expect(row_of(page, long_name)).to_contain_text("Rejected")
     expect(row_of(page, "f.txt")).to_contain_text("Queued")
+    create_a_product_through_the_form(page, 5002, fits_the_phone)

@@ -1,4 +1,4 @@
-"""The publishers' command line (`licensecodes upload/status/download`)
+"""The publishers' command line (`licensecodes upload/status/download/take/stock`)
 against the real app served on a real port, decided by the real worker.
 The client runs in-process (CliRunner) where its output is checked, and as
 a process of its own where the exit status and the lack of a traceback
@@ -24,6 +24,7 @@ from shared import states
 from shared.config import Settings
 from tests.conftest import Tenant, clean_environ
 from tests.pipeline.conftest import large_csv, queued_request, txt
+from tests.pool.conftest import stock_pool
 from web.cli import cli
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -272,3 +273,90 @@ def test_status_of_a_processing_request_says_how_far_it_got(
     assert status.exit_code == 4, status.output
     assert "  status:    processing" in status.stdout
     assert "  checked:   1 line, 50% of the file" in status.stdout
+
+
+def test_take_prints_the_codes_one_a_line_and_the_same_codes_again_for_the_same_reference(
+    licensecodes: Any, sessions: sessionmaker[Session]
+) -> None:
+    codes = stock_pool(sessions, PRODUCT, 5)
+
+    first = licensecodes("take", "--product", "1234", "--reference", "order-1", "--quantity", "2")
+    again = licensecodes("take", "--product", "1234", "--reference", "order-1", "--quantity", "2")
+
+    assert (first.exit_code, again.exit_code) == (0, 0), first.output
+    assert first.stdout == again.stdout == f"{codes[0]}\n{codes[1]}\n"
+    assert first.stderr == "allocation 1 (reference 'order-1'): 2 activation codes distributed\n"
+    assert (
+        again.stderr == "allocation 1 (reference 'order-1') was made before: the same 2 activation codes, distributed\n"
+    )
+    reserved = licensecodes("take", "--product", "1234", "--reference", "cart-1", "--reserve")
+    assert reserved.exit_code == 0 and reserved.stdout == f"{codes[2]}\n"
+    assert re.fullmatch(
+        r"allocation \d+ \(reference 'cart-1'\): 1 activation code reserved until 20\S+Z\n", reserved.stderr
+    )
+
+
+def test_take_refuses_an_empty_pool_and_a_reused_reference_with_status_1_and_takes_nothing(
+    licensecodes: Any, sessions: sessionmaker[Session], server_url: str, acme: Tenant, tmp_path: Path
+) -> None:
+    stock_pool(sessions, PRODUCT, 2)
+    licensecodes("take", "--product", "1234", "--reference", "order-1")
+
+    empty = licensecodes("take", "--product", "1234", "--reference", "order-2", "--quantity", "3")
+    conflict = licensecodes("take", "--product", "1234", "--reference", "order-1", "--evaluation")
+    bad = client_process("take", "--product", "1234", "--reference", " padded", data_dir=tmp_path,
+                         LICENSECODES_URL=server_url, LICENSECODES_API_KEY=acme.api_key)  # fmt: skip
+
+    assert (empty.exit_code, empty.stdout) == (1, "")
+    assert empty.stderr == "Error: 3 activation codes asked and 1 available, so nothing was taken\n"
+    assert (conflict.exit_code, conflict.stdout) == (1, "")
+    assert conflict.stderr.startswith("Error: the reference 'order-1' already names allocation 1 ")
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr == "Error: reference must not start or end with whitespace\n"
+    assert licensecodes("stock", "--product", "1234").stdout.splitlines()[2].split() == ["available", "1", "0"]
+
+
+def test_take_of_a_reference_whose_codes_went_back_prints_none_and_a_backorder_exits_4(
+    licensecodes: Any, sessions: sessionmaker[Session], app: Flask, acme: Tenant
+) -> None:
+    stock_pool(sessions, PRODUCT, 1)
+    api = app.test_client()
+    cart = api.post(f"/api/v1/products/{PRODUCT}/allocations", json={"reference": "cart-1", "mode": "reserve"},
+                    headers=acme.auth).get_json()["id"]  # fmt: skip
+    api.post(f"/api/v1/allocations/{cart}/release", headers=acme.auth)
+    api.post(f"/api/v1/products/{PRODUCT}/allocations", json={"reference": "later", "quantity": 2, "backorder": True},
+             headers=acme.auth)  # fmt: skip
+
+    released = licensecodes("take", "--product", "1234", "--reference", "cart-1", "--reserve")
+    waiting = licensecodes("take", "--product", "1234", "--reference", "later", "--quantity", "2")
+    missing = licensecodes("take", "--product", "9999", "--reference", "x")
+
+    assert (released.exit_code, released.stdout) == (1, "")
+    assert "is released: its codes went back to the pool; send a new reference" in released.stderr
+    assert (waiting.exit_code, waiting.stdout) == (4, "")
+    assert "is backordered: it waits for 2 activation codes; run the same command later" in waiting.stderr
+    assert missing.exit_code == 3 and "404" in missing.stderr
+
+
+def test_stock_prints_each_count_by_code_type(licensecodes: Any, sessions: sessionmaker[Session]) -> None:
+    stock_pool(sessions, PRODUCT, 1500)
+    stock_pool(sessions, PRODUCT, 3, request_id=2, code_type="evaluation")
+    licensecodes("take", "--product", "1234", "--reference", "order-1", "--quantity", "7")
+
+    result = licensecodes("stock", "--product", "1234")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "product 1234: low-stock threshold 100",
+        "                       activation  evaluation",
+        "  available                 1,493           3",
+        "  reserved                      0           0",
+        "  distributed                   7           0",
+        "  revoked                       0           0",
+        "  backordered (codes)           0           0",
+        "  backorders waiting            0           0",
+        "  last 7 days                   7           0",
+        "  days left               1,493.0           -",
+        "  low                          no         yes",
+    ]
+    assert licensecodes("stock", "--product", "9999").exit_code == 3

@@ -18,9 +18,10 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from shared.apikeys import prefix_of
-from shared.models import ApiKey, UploadRequest
+from shared.models import Allocation, ApiKey, Product, UploadRequest
 from tests.conftest import Tenant
 from tests.pipeline.conftest import queued_request, txt
+from tests.pool.conftest import stock_pool
 from tests.web.test_login import is_logged_in, post_login
 
 PRODUCT = 1234
@@ -35,10 +36,11 @@ def state_changing_rules(app: Flask) -> list[tuple[str, str]]:
     )
 
 
-def concrete(rule: str, product_id: int, upload_id: int, key_prefix: str) -> str:
+def concrete(rule: str, product_id: int, upload_id: int, key_prefix: str, allocation_id: int = 1) -> str:
     return (
         rule.replace("<int:product_id>", str(product_id))
         .replace("<int:upload_id>", str(upload_id))
+        .replace("<int:allocation_id>", str(allocation_id))
         .replace("<prefix>", key_prefix)
     )
 
@@ -47,7 +49,9 @@ def snapshot(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
     with sessions() as session:
         requests = session.execute(select(UploadRequest.id, UploadRequest.status)).all()
         keys = session.execute(select(ApiKey.prefix, ApiKey.revoked_at)).all()
-    return [*map(tuple, requests), *map(tuple, keys)]
+        allocations = session.execute(select(Allocation.id, Allocation.status)).all()
+        products = session.execute(select(Product.product_id, Product.name, Product.prefix)).all()
+    return [*map(tuple, requests), *map(tuple, keys), *map(tuple, allocations), *map(tuple, products)]
 
 
 def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_the_api_key(
@@ -56,11 +60,15 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_
     acme: Tenant = make_tenant("acme", (PRODUCT,))
     assert post_login(client, acme.email, acme.password).status_code == 302
     pending = queued_request(sessions, acme, txt("1234\tCSRF-1"))
+    stock_pool(sessions, PRODUCT, 2)
+    reservation = client.post(
+        f"/api/v1/products/{PRODUCT}/allocations", json={"reference": "r", "mode": "reserve"}, headers=acme.auth
+    ).get_json()["id"]
     before = snapshot(sessions)
     rules = state_changing_rules(app)
     assert len(rules) >= 8, rules  # the walk must see the routes, not an empty map
     for rule, method in rules:
-        path = concrete(rule, PRODUCT, pending, prefix_of(acme.api_key) or "")
+        path = concrete(rule, PRODUCT, pending, prefix_of(acme.api_key) or "", reservation)
         boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(txt("1234\tCSRF-2")), "x.txt")})
         response = client.open(
             path, method=method, data=body, content_type=f"multipart/form-data; boundary={boundary}"
@@ -70,7 +78,7 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_
         else:
             assert response.status_code == 400, (method, path, response.status_code)
             assert "csrf" in response.get_data(as_text=True).lower(), (method, path)
-    assert snapshot(sessions) == before  # nothing created, deleted, confirmed or revoked
+    assert snapshot(sessions) == before  # nothing created, changed, deleted, confirmed or revoked
     assert is_logged_in(client)  # the forged logout did not log out
 
 

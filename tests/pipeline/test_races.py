@@ -30,21 +30,17 @@ from itertools import combinations
 from typing import Any
 
 import pytest
-from celery import Celery
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import loading, states
-from shared.broker import PROCESS_TASK
 from shared.config import Settings
 from shared.db import make_engine
 from shared.errors import Conflict
 from shared.models import LicenseCode, UploadRequest
-from shared.runtime import Runtime
 from shared.uploads import delete_upload
 from tests.conftest import Tenant
 from tests.pipeline.conftest import assert_counts_are_exact, at_once, queued_request, txt
-from worker.tasks import register_tasks
 
 PRODUCT = 4711
 DELIVERIES = 6  # copies of one message, each taken by a worker at the same moment
@@ -65,17 +61,6 @@ Task = Callable[[int], str]
 @pytest.fixture
 def acme(make_tenant: Any) -> Tenant:
     return make_tenant("acme", (PRODUCT,))
-
-
-@pytest.fixture(scope="module")
-def process_upload(settings: Settings) -> Iterator[Task]:
-    """The worker's own task, `uploads.process`, called in this process as a
-    worker's pool would call it: no broker, no eager mode."""
-    runtime = Runtime(settings)
-    app = Celery("races")
-    register_tasks(app, runtime)
-    yield app.tasks[PROCESS_TASK]
-    runtime.engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.models import Product
+from shared.pool.stock import stock_of, stocks_of_products
 from tests.conftest import Tenant
 from tests.pool.conftest import move, stock, stock_pool, take
 
@@ -51,6 +53,11 @@ def test_the_stock_counts_each_status_and_type(
     assert (activation["handed_out_last_7_days"], evaluation["handed_out_last_7_days"]) == (3, 1)
     assert (evaluation["available"], evaluation["distributed"]) == (3, 1)
     assert activation["low"] is True
+    # A product, alone or listed, carries the same stock.
+    assert client.get("/api/v1/products/1", headers=acme.auth).get_json()["stock"] == {
+        "activation": activation, "evaluation": evaluation,
+    }  # fmt: skip
+    assert client.get("/api/v1/products", headers=acme.auth).get_json()["items"][0]["stock"]["activation"] == activation
 
 
 def test_days_left_divides_the_available_codes_by_the_last_seven_days_rate(
@@ -91,3 +98,24 @@ def test_a_threshold_of_zero_is_never_low(client: FlaskClient, sessions: session
     stock_pool(sessions, 1, 1)
     take(client, acme, 1, reference="o-1")
     assert stock(client, acme, 1)["low"] is False and _low_moments(sessions) == []
+
+
+def test_the_stock_of_several_products_is_each_ones_own(
+    client: FlaskClient, sessions: sessionmaker[Session], make_tenant: Any
+) -> None:
+    acme = make_tenant("acme", (1, 2, 3))
+    stock_pool(sessions, 1, 6)
+    stock_pool(sessions, 2, 3, code_type="evaluation", request_id=2)
+    take(client, acme, 1, reference="o-1", quantity=2)
+    take(client, acme, 2, reference="o-1", code_type="evaluation")
+    take(client, acme, 3, reference="later", quantity=4, backorder=True)
+    with sessions() as session:
+        products = session.scalars(select(Product).order_by(Product.product_id)).all()
+        together = stocks_of_products(session, products)
+        assert together == {product.product_id: stock_of(session, product) for product in products}
+    assert together[1]["activation"].by_status["distributed"] == 2
+    assert together[1]["activation"].handed_out_last_7_days == 2
+    assert together[2]["evaluation"].available == 2 and together[2]["activation"].available == 0
+    assert (together[3]["activation"].backordered, together[3]["activation"].backorders) == (4, 1)
+    held = {(p, t) for p, types in together.items() for t, one in types.items() if one.held}
+    assert held == {(1, "activation"), (2, "evaluation"), (3, "activation")}

@@ -7,7 +7,7 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.errors import Conflict
+from shared.errors import AlreadyTaken, Conflict
 from shared.products import NewProduct, create_product
 from shared.tenants import create_publisher
 
@@ -49,5 +49,24 @@ def test_a_product_id_taken_by_a_concurrent_transaction_is_a_conflict(sessions: 
         one, other = create_publisher(session, "one"), create_publisher(session, "other")
     owners = iter([one, other])
     error = race(sessions, lambda session: create_product(session, next(owners), NewProduct(77, "seventy", "Seven")))
-    assert isinstance(error, Conflict)
-    assert "product id 77 is already taken" in str(error)
+    assert isinstance(error, AlreadyTaken)
+    assert str(error) == "the product id 77 is already taken on this server; choose another"
+
+
+def test_a_short_code_taken_by_a_concurrent_transaction_is_the_same_conflict_naming_no_one(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        one, other = create_publisher(session, "One Ltd"), create_publisher(session, "Other Ltd")
+    attempts = iter([(one, 81), (other, 82)])
+
+    def create(session: Session) -> None:
+        owner, product_id = next(attempts)
+        create_product(session, owner, NewProduct(product_id, "eighty", "Eighty"))
+
+    error = race(sessions, create)
+    assert isinstance(error, AlreadyTaken)
+    assert (error.code, str(error)) == (
+        "short_code_taken",
+        "the short code 'eighty' is already taken on this server; choose another",
+    )

@@ -10,9 +10,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import apikeys
-from shared.errors import Conflict, InvalidValue, NotFound
+from shared.errors import AlreadyTaken, Conflict, InvalidFields, InvalidValue, NotFound
 from shared.models import ApiKey, Product, Publisher, User
-from shared.products import NewProduct, create_product, product_of, products_of
+from shared.products import NewProduct, ProductChanges, change_product, create_product, product_of, products_of
 from shared.tenants import (
     KeyUse,
     authenticate_user,
@@ -263,51 +263,13 @@ def _publisher_of(session: Session, key: str, secret_key: str) -> int | None:
 # Products
 
 
-@pytest.mark.parametrize(
-    ("changes", "named"),
-    [
-        ({"product_id": 0}, "the product id must be a positive whole number, not 0"),
-        ({"product_id": -5}, "the product id must be a positive whole number, not -5"),
-        ({"short_code": "-starts-with-dash"}, "the short code '-starts-with-dash'"),
-        ({"short_code": "has space"}, "the short code 'has space'"),
-        ({"short_code": "x" * 65}, "the short code 'xxxx"),
-        ({"name": "   "}, "the product name must have 1 to 200 characters"),
-        ({"evaluation_expiry_days": 61}, "the evaluation expiry must be 1 to 60 days, not 61"),
-        ({"evaluation_expiry_days": 0}, "the evaluation expiry must be 1 to 60 days, not 0"),
-        ({"activation_expiry_days": 0}, "the activation expiry must be at least 1 day, not 0"),
-        ({"prefix": "-ABC"}, "the prefix '-ABC'"),
-        ({"prefix": ""}, "the prefix ''"),
-        ({"prefix": "AB C"}, "the prefix 'AB C'"),
-    ],
-)
-def test_a_new_product_names_each_bad_value(changes: dict[str, object], named: str) -> None:
-    good = {"product_id": 501, "short_code": "acme-app", "name": "Acme App"}
-    problems = NewProduct(**{**good, **changes}).problems()  # type: ignore[arg-type]
-
-    assert len(problems) == 1
-    assert problems[0].startswith(named)
-
-
-def test_a_new_product_names_every_problem_at_once() -> None:
-    problems = NewProduct(0, "-x", "Acme", prefix="-P", activation_expiry_days=0, evaluation_expiry_days=61).problems()
-
-    assert len(problems) == 5
-
-
-def test_a_good_new_product_has_no_problems() -> None:
-    good = NewProduct(
-        501, "Acme_App.v2-x", "Acme App", prefix="ACME-", activation_expiry_days=1, evaluation_expiry_days=60
-    )
-
-    assert good.problems() == []
-
-
 def test_an_invalid_product_is_not_created(sessions: sessionmaker[Session]) -> None:
     acme = _publisher(sessions, "Acme")
 
     with sessions.begin() as session:
-        with pytest.raises(InvalidValue, match="not 61"):
+        with pytest.raises(InvalidFields, match=r"evaluation_expiry_days .* not 61") as refused:
             create_product(session, acme, NewProduct(501, "acme-app", "Acme App", evaluation_expiry_days=61))
+        assert set(refused.value.problems) == {"evaluation_expiry_days"}
         assert session.scalars(select(Product)).all() == []
 
 
@@ -325,20 +287,28 @@ def test_a_product_is_created_with_the_defaults(sessions: sessionmaker[Session])
         "Acme App",
         None,
     )
-    assert (product.activation_expiry_days, product.evaluation_expiry_days) == (365, 30)
+    defaults = (product.activation_expiry_days, product.evaluation_expiry_days, product.low_stock_threshold)
+    assert defaults == (365, 30, 100)
 
 
-def test_a_product_id_taken_by_another_publisher_is_a_conflict(sessions: sessionmaker[Session]) -> None:
+def test_a_product_id_taken_by_anyone_is_the_same_conflict_naming_no_owner(sessions: sessionmaker[Session]) -> None:
     acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
     with sessions.begin() as session:
         create_product(session, acme, NewProduct(501, "acme-app", "Acme App"))
 
     with sessions.begin() as session:
-        with pytest.raises(Conflict, match="product id 501 is already taken"):
+        with pytest.raises(AlreadyTaken) as by_another:
             create_product(session, other, NewProduct(501, "other-app", "Other App"))
-        with pytest.raises(Conflict, match="product id 501 is already taken"):
+        with pytest.raises(AlreadyTaken) as by_itself:
             create_product(session, acme, NewProduct(501, "acme-app-2", "Acme App 2"))
         assert session.scalars(select(Product.short_code)).all() == ["acme-app"]
+
+    assert (
+        str(by_another.value)
+        == str(by_itself.value)
+        == ("the product id 501 is already taken on this server; choose another")
+    )
+    assert by_another.value.code == by_itself.value.code == "product_id_taken"
 
 
 def test_a_short_code_taken_by_another_publisher_is_a_conflict(sessions: sessionmaker[Session]) -> None:
@@ -347,9 +317,11 @@ def test_a_short_code_taken_by_another_publisher_is_a_conflict(sessions: session
         create_product(session, acme, NewProduct(501, "shared-name", "Acme App"))
 
     with sessions.begin() as session:
-        with pytest.raises(Conflict, match="'shared-name' is already taken"):
+        with pytest.raises(AlreadyTaken, match="'shared-name' is already taken") as taken:
             create_product(session, other, NewProduct(502, "shared-name", "Other App"))
         assert session.scalars(select(Product.product_id)).all() == [501]
+    assert (taken.value.code, taken.value.field) == ("short_code_taken", "short_code")
+    assert "Acme" not in str(taken.value)
 
 
 def test_a_publisher_lists_only_its_own_products(sessions: sessionmaker[Session]) -> None:
@@ -379,3 +351,47 @@ def test_another_publishers_product_is_not_found_exactly_like_a_missing_one(sess
     assert "502" in str(foreign.value)
     assert re.sub(r"\d+", "N", str(foreign.value)) == re.sub(r"\d+", "N", str(missing.value))
     assert "Other" not in str(foreign.value)
+
+
+def test_a_change_sets_only_the_fields_sent(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        create_product(session, acme, NewProduct(501, "acme-app", "Acme App", prefix="AA-", low_stock_threshold=5))
+
+    with sessions.begin() as session:
+        changes = ProductChanges({"name": "  Acme App 2 ", "prefix": None, "evaluation_expiry_days": 60})
+        change_product(session, acme.id, 501, changes)
+
+    with sessions() as session:
+        product = session.get_one(Product, 501)
+    assert (product.name, product.prefix, product.evaluation_expiry_days) == ("Acme App 2", None, 60)
+    assert (product.short_code, product.activation_expiry_days, product.low_stock_threshold) == ("acme-app", 365, 5)
+
+
+def test_a_change_with_a_bad_value_changes_nothing_and_names_each_field(sessions: sessionmaker[Session]) -> None:
+    acme = _publisher(sessions, "Acme")
+    with sessions.begin() as session:
+        create_product(session, acme, NewProduct(501, "acme-app", "Acme App"))
+
+    with sessions.begin() as session:
+        with pytest.raises(InvalidFields) as refused:
+            changes = {"name": "New name", "low_stock_threshold": -1, "short_code": "renamed", "product_id": 9}
+            change_product(session, acme.id, 501, ProductChanges(changes))
+
+    assert set(refused.value.problems) == {"low_stock_threshold", "short_code", "product_id"}
+    assert refused.value.problems["short_code"].startswith("cannot be changed")
+    with sessions() as session:
+        assert session.get_one(Product, 501).name == "Acme App"
+
+
+def test_another_publishers_product_cannot_be_changed_and_is_not_found(sessions: sessionmaker[Session]) -> None:
+    acme, other = _publisher(sessions, "Acme"), _publisher(sessions, "Other")
+    with sessions.begin() as session:
+        create_product(session, other, NewProduct(502, "other-app", "Other App"))
+
+    with sessions.begin() as session:
+        with pytest.raises(NotFound, match="there is no product 502"):
+            change_product(session, acme.id, 502, ProductChanges({"name": "Mine now"}))
+
+    with sessions() as session:
+        assert session.get_one(Product, 502).name == "Other App"

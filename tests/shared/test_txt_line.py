@@ -54,6 +54,7 @@ from shared.loading.prepared_download import PreparedDownload
 from shared.loading.progress import Progress
 from shared.loading.store import insert_codes
 from shared.models import MAX_CODE_LENGTH, MAX_EVALUATION_EXPIRY_DAYS, Product, Publisher
+from shared.product_rules import ProductRules
 from shared.storage import BlobWriter, read_chunks
 
 pytestmark = pytest.mark.usefixtures("sessions")  # empty tables: the batch's product and codes are its own
@@ -252,7 +253,10 @@ def new_job(connection: Any, rules: TxtRules, defaults: tuple[int, int], upload:
     writer = BlobWriter(session)
     writer.write(upload)
     stored = writer.finish()
-    return Job(1, publisher.id, "txt", False, rules.code_type, stored.blob_id, stored.sha256, product, {})
+    kept = ProductRules(product.product_id, product.short_code, product.prefix, activation, evaluation)
+    return Job(
+        1, publisher.id, "txt", False, rules.code_type, stored.blob_id, stored.sha256, product.product_id, (kept,)
+    )
 
 
 def staged_and_written_down(

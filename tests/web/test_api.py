@@ -27,6 +27,8 @@ PRODUCT_FIELDS = {
     "prefix",
     "activation_expiry_days",
     "evaluation_expiry_days",
+    "low_stock_threshold",
+    "stock",
     "created_at",
 }
 
@@ -112,7 +114,7 @@ def test_products_lists_exactly_the_callers_products_with_their_fields(
     make_tenant("Beta", (202, 203))
     with sessions.begin() as session:
         publisher = session.get_one(Publisher, acme.publisher_id)
-        create_product(session, publisher, NewProduct(55, "acme.pro", "Acme Pro", "AP-", 400, 45))
+        create_product(session, publisher, NewProduct(55, "acme.pro", "Acme Pro", "AP-", 400, 45, 7))
     before = datetime.now(UTC)
 
     response = client.get("/api/v1/products", headers=acme.auth)
@@ -121,7 +123,7 @@ def test_products_lists_exactly_the_callers_products_with_their_fields(
     items = response.get_json()["items"]
     assert [item["product_id"] for item in items] == [55, 101]
     assert all(set(item) == PRODUCT_FIELDS for item in items)
-    pro = {k: v for k, v in items[0].items() if k != "created_at"}
+    pro = {k: v for k, v in items[0].items() if k not in ("created_at", "stock")}
     assert pro == {
         "product_id": 55,
         "short_code": "acme.pro",
@@ -129,8 +131,10 @@ def test_products_lists_exactly_the_callers_products_with_their_fields(
         "prefix": "AP-",
         "activation_expiry_days": 400,
         "evaluation_expiry_days": 45,
+        "low_stock_threshold": 7,
     }
     assert items[1]["prefix"] is None
+    assert items[1]["low_stock_threshold"] == 100
     for item in items:
         created_at = item["created_at"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", created_at), created_at
@@ -182,15 +186,17 @@ def test_a_wrong_method_on_an_api_path_responds_json_405_with_the_allowed_method
     acme = make_tenant("Acme", (101,))
     response = client.delete("/api/v1/products/101", headers=acme.auth)
     assert_api_error(response, 405, "method_not_allowed")
-    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PATCH"}
     assert_api_error(client.put("/api/v1/products", headers=acme.auth), 405, "method_not_allowed")
 
 
 def test_an_api_post_without_a_csrf_token_is_not_refused_as_csrf(client: FlaskClient, make_tenant: Any) -> None:
     acme = make_tenant("Acme", (101,))
-    response = client.post("/api/v1/products", headers=acme.auth, data={"name": "x"})
-    # No POST route exists yet: the method is refused in JSON, not the form by CSRF.
-    assert_api_error(response, 405, "method_not_allowed")
+    response = client.post(
+        "/api/v1/products", headers=acme.auth, json={"product_id": 5, "short_code": "x", "name": "X"}
+    )
+    # Created: the API takes a key, not a session cookie, and no CSRF token.
+    assert response.status_code == 201
 
 
 def test_a_post_route_of_the_api_blueprint_is_exempt_from_csrf_while_a_page_post_is_not(

@@ -157,11 +157,12 @@ def test_with_no_keys_the_page_says_to_create_one(
     assert "No API keys yet. Create one above" in html and "<table>" not in html
 
 
-def test_with_no_products_the_page_names_the_operators_command(client: FlaskClient, make_tenant: Any) -> None:
+def test_with_no_products_the_page_says_to_create_one_with_its_form(client: FlaskClient, make_tenant: Any) -> None:
     acme = make_tenant("acme")
     logged_in(client, acme)
     html = client.get("/products").get_data(as_text=True)
-    assert "No products yet" in html and "licensecodes create-product --publisher" in html
+    assert "No products yet" in html and "create one first with the form below" in html
+    assert 'action="/products"' in html and "<table>" not in html
 
 
 def test_error_pages_say_what_to_do_next_and_link_back(client: FlaskClient, make_tenant: Any) -> None:

@@ -1,25 +1,24 @@
 """The code pool (docs/product.md#the-code-pool): take codes for a
 reference, move an allocation, revoke what is left of a leaked batch, read
-a product's stock. Each move is one transaction, committed here; codes it
-made available fill waiting backorders right after."""
+a product's stock. Each move is one transaction, committed by
+web/pool_actions.py (shared with the screens), which fills waiting
+backorders right after a commit that made codes available."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, jsonify, url_for
+from flask import g, jsonify, url_for
 from flask.typing import ResponseReturnValue
 
-from shared.errors import MoveRefused
 from shared.listings import allocations_of
 from shared.models import Allocation
-from shared.pool import batches, moves, tending
-from shared.pool.allocations import Ask, allocation_of, codes_given, take
+from shared.pool import moves
+from shared.pool.allocations import Ask, allocation_of, codes_given
 from shared.pool.stock import stock_of
 from shared.products import product_of
 from shared.statuses import AllocationStatus
-from web import idempotency
+from web import idempotency, pool_actions
 from web.api import blueprint, schemas
 from web.api.pages import next_page_url, window_of
 from web.api.products import PRODUCT_ID
@@ -52,13 +51,8 @@ def take_codes(asked: dict[str, Any], product_id: int) -> ResponseReturnValue:
     quantity, code type or mode it is a 409 reference_conflict.
     """
     product = product_of(db(), g.publisher_id, product_id)
-    taken = take(db(), product, Ask(**asked))
-    db().commit()
+    taken = pool_actions.take_codes(g.publisher_id, product, Ask(**asked))
     allocation = taken.allocation
-    if allocation.status == AllocationStatus.BACKORDERED and not taken.replayed:
-        # Codes may have come since the pool was read: filled now, it answers with them (201).
-        _fill_backorders()
-        db().refresh(allocation)
     headers = {"Location": url_for("api.get_allocation", allocation_id=allocation.id)}
     if taken.replayed:
         headers[idempotency.REPLAYED_HEADER] = "true"
@@ -94,18 +88,8 @@ def list_allocations(query: dict[str, Any], product_id: int) -> ResponseReturnVa
     return jsonify(listing_json(items, listing, next_page_url(listing, query)))
 
 
-def _move(move: Callable[[Any, int, int], Allocation], allocation_id: int) -> ResponseReturnValue:
-    try:
-        allocation = move(db(), g.publisher_id, allocation_id)
-    except MoveRefused:
-        # A reservation found past its end was expired by the move: keep that.
-        db().commit()
-        _fill_backorders()
-        raise
-    db().commit()
-    if allocation.status in (AllocationStatus.RELEASED, AllocationStatus.EXPIRED):
-        _fill_backorders()
-    return jsonify(_allocation_json(allocation))
+def _move(move: pool_actions.Move, allocation_id: int) -> ResponseReturnValue:
+    return jsonify(_allocation_json(pool_actions.move(move, g.publisher_id, allocation_id)))
 
 
 @blueprint.post("/allocations/<int:allocation_id>/distribute", parameters=ALLOCATION_ID)
@@ -140,8 +124,7 @@ def revoke_batch(upload_id: int) -> ResponseReturnValue:
 
     The response names the allocations that already hold codes of the upload.
     """
-    done = batches.revoke_request(db(), g.publisher_id, upload_id)
-    db().commit()
+    done = pool_actions.revoke_batch(g.publisher_id, upload_id)
     return jsonify(batch_revoked_json(done))
 
 
@@ -156,7 +139,3 @@ def get_stock(product_id: int) -> ResponseReturnValue:
 
 def _allocation_json(allocation: Allocation) -> dict[str, Any]:
     return allocation_json(allocation, codes_given(db(), [allocation])[allocation.id])
-
-
-def _fill_backorders() -> None:
-    tending.fill_backorders(current_app.extensions["licensecodes.sessions"], g.publisher_id)

@@ -21,9 +21,13 @@ from shared.models import (
     ALLOCATION_STATUSES,
     CODE_STATUSES,
     CODE_TYPES,
+    DEFAULT_LOW_STOCK_THRESHOLD,
     MAX_ALLOCATION_QUANTITY,
+    MAX_BIGINT,
     MAX_CODE_LENGTH,
+    MAX_EVALUATION_EXPIRY_DAYS,
     MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_INTEGER,
     MAX_REFERENCE_LENGTH,
     MAX_RESERVATION_MINUTES,
     REASON_CODES,
@@ -31,6 +35,16 @@ from shared.models import (
 )
 from shared.paging import COUNT_LIMIT, MAX_LIMIT, MAX_NUMBERED_PAGES, PAGE_LIMIT_MESSAGE, is_whole_number
 from shared.pool.allocations import DEFAULT_RESERVATION_MINUTES
+from shared.product_fields import (
+    CHANGEABLE,
+    DEFAULT_ACTIVATION_EXPIRY_DAYS,
+    DEFAULT_EVALUATION_EXPIRY_DAYS,
+    MAX_NAME_LENGTH,
+    NAME_SHAPE,
+    PREFIX_SHAPE,
+    RULES,
+    SHORT_CODE_SHAPE,
+)
 from web.accept import BOOLEAN_WORDS
 from web.idempotency import HEADER as IDEMPOTENCY_HEADER
 from web.idempotency import REPLAYED_HEADER
@@ -152,13 +166,110 @@ class Product(ma.Schema):
     name = fields.String()
     prefix = fields.String(allow_none=True)
     activation_expiry_days = fields.Integer(validate=Range(min=1))
-    evaluation_expiry_days = fields.Integer(validate=Range(min=1))
+    evaluation_expiry_days = fields.Integer(validate=Range(min=1, max=MAX_EVALUATION_EXPIRY_DAYS))
+    low_stock_threshold = fields.Integer(
+        validate=Range(min=0), metadata={"description": "fewer available codes of a type than this is low; 0: never"}
+    )
+    stock = fields.Nested(
+        lambda: ProductStock(),
+        metadata={"description": "each code type's stock, as GET /products/<product_id>/stock gives it"},
+    )
     created_at = _time()
 
 
 @closed
 class ProductList(ma.Schema):
     items = fields.List(fields.Nested(Product))
+
+
+# A product's fields as the caller sends them. Each is taken as it comes, of
+# any JSON type, and checked by shared.product_fields, the rules the screens
+# and the command line apply too, so that all three refuse the same values in
+# the same words (a 400 naming each field). The document says what each must
+# be, from the same limits.
+
+
+class JsonValue(fields.Raw):
+    """A value of any JSON type, as sent; a number with no fraction (`13.0`)
+    is the whole number it is, as JSON Schema counts it."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+_DAYS = {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}
+_REQUIRED = object()
+_PRODUCT_FIELDS: dict[str, tuple[str, dict[str, Any], Any]] = {
+    # name: (description, JSON Schema, the default when it is left out on creation, or _REQUIRED)
+    "product_id": (
+        "the ProductID of TXT lines; unique on the server",
+        {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
+        _REQUIRED,
+    ),
+    "short_code": (
+        "the name CSV files give the product; unique on the server",
+        {"type": "string", "pattern": f"^{SHORT_CODE_SHAPE.pattern}$"},
+        _REQUIRED,
+    ),
+    "name": (
+        "for people; blanks at the ends are dropped",
+        {"type": "string", "maxLength": MAX_NAME_LENGTH, "pattern": f"^{NAME_SHAPE.pattern}$"},
+        _REQUIRED,
+    ),
+    "prefix": (
+        "every code uploaded must start with it (the server never adds it); null: none",
+        {"type": "string", "pattern": f"^{PREFIX_SHAPE.pattern}$"},
+        None,
+    ),
+    "activation_expiry_days": (
+        "the expiry of an activation code whose file leaves it out",
+        _DAYS,
+        DEFAULT_ACTIVATION_EXPIRY_DAYS,
+    ),
+    "evaluation_expiry_days": (
+        "the expiry of an evaluation code whose file leaves it out",
+        _DAYS | {"maximum": MAX_EVALUATION_EXPIRY_DAYS},
+        DEFAULT_EVALUATION_EXPIRY_DAYS,
+    ),
+    "low_stock_threshold": (
+        "fewer available codes of a type than this is low stock; 0: never low",
+        {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
+        DEFAULT_LOW_STOCK_THRESHOLD,
+    ),
+}
+
+
+def _product_body(name: str, description: str, names: tuple[str, ...], *, creating: bool) -> type[ma.Schema]:
+    """A JSON object of these product fields: on creation the required ones
+    and the defaults of the others; on a change, only what is sent."""
+
+    def field(name: str) -> fields.Raw:
+        text, json_schema, default = _PRODUCT_FIELDS[name]
+        # A null is refused in the rule's own words (what the value must be), but for a prefix, where it means none.
+        messages = {"required": "is required", "null": RULES[name](None)}
+        options: dict[str, Any] = {"allow_none": name == "prefix", "error_messages": messages}
+        if creating and default is _REQUIRED:
+            options["required"] = True
+        elif creating:
+            options["load_default"] = default
+        return JsonValue(metadata={"description": text, **json_schema}, **options)
+
+    meta = type("Meta", (), {"description": description})
+    unknown = "is not a field of a product" if creating else "is not a field that can be changed"
+    error_messages = {"unknown": f"{unknown}; the fields are {', '.join(names)}", "type": "must be a JSON object"}
+    body: type[ma.Schema] = type(
+        name, (ma.Schema,), {"Meta": meta, "error_messages": error_messages, **{n: field(n) for n in names}}
+    )
+    return body
+
+
+NewProduct = _product_body("NewProduct", "A product to create (docs/product.md#products).", tuple(RULES), creating=True)
+ProductChanges = _product_body(
+    "ProductChanges",
+    "The fields to change, and only those; the product id and the short code cannot be changed.",
+    CHANGEABLE,
+    creating=False,
+)
 
 
 @closed
@@ -258,6 +369,12 @@ class TypeStock(ma.Schema):
         allow_none=True, metadata={"description": "available codes at the last 7 days' rate; null without hand-outs"}
     )
     low = fields.Boolean(metadata={"description": "fewer available codes than the product's low_stock_threshold"})
+
+
+@closed
+class ProductStock(ma.Schema):
+    activation = fields.Nested(TypeStock)
+    evaluation = fields.Nested(TypeStock)
 
 
 @closed
@@ -425,7 +542,12 @@ class AllocationQuery(Paging):
         metadata={"description": "the id of the last allocation of the page before (as the next link sends it)"},
     )
     reference = fields.String(
-        validate=Length(min=1, max=MAX_REFERENCE_LENGTH), metadata={"description": "only the one with this reference"}
+        validate=[
+            Length(min=1, max=MAX_REFERENCE_LENGTH),
+            # What web.input_guard refuses in every parameter, declared here for the document.
+            Regexp(NO_CONTROL_CHARACTERS, error="must not contain control characters"),
+        ],
+        metadata={"description": "only the one with this reference"},
     )
     status = _listed(ALLOCATION_STATUSES, "only allocations in this status")
 
@@ -516,6 +638,7 @@ class CsvImportForm(ma.Schema):
 
 # The headers of the responses.
 
+CREATED_HEADERS = {"Location": {"required": True, "description": "the product's URL", "schema": {"type": "string"}}}
 ACCEPTED_HEADERS = {
     "Location": {"required": True, "description": "the upload's URL", "schema": {"type": "string"}},
     REPLAYED_HEADER: {

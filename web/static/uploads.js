@@ -4,7 +4,8 @@
 // fetch its data-src again every 2 s and swap it in. Keyboard focus and open
 // error lists survive the swap; each [data-upload-id] whose data-status
 // changed has its data-announce read out by the polite live region
-// ([data-poll-live]). Also: confirm() before Delete, and a busy Upload button.
+// ([data-poll-live]). Also, on every page that loads it (the Allocations tab
+// too): confirm() before a form with data-confirm, and a busy submit button.
 (function () {
   "use strict";
 

@@ -141,7 +141,7 @@ def fill(session: Session, allocation: Allocation, picked: Sequence[PickedCode])
     The counts move last: every take of a product updates the same count
     rows, each locked from its update to the commit, so whatever a take
     does after them, every other take of the product waits for
-    (docs/architecture.md#maintained-counts)."""
+    (docs/architecture.md#the-counts-a-take-moves)."""
     reserve = allocation.mode == AllocationMode.RESERVE
     status = CodeStatus.RESERVED if reserve else CodeStatus.DISTRIBUTED
     picking.hand_out(session, allocation.id, picked, status)

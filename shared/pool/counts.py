@@ -21,7 +21,7 @@ _ADD = text(
 # Taking away: the row exists, since the codes do (a CHECK refuses a negative count, even one ON CONFLICT would add).
 # It returns the product's threshold too: the row stays locked to the commit, and every take of the
 # product waits for it, so a statement saved here is saved from every take's wait
-# (docs/architecture.md#maintained-counts).
+# (docs/architecture.md#the-counts-a-take-moves).
 _TAKE = text(
     "UPDATE code_counts SET codes = codes + :n "
     "WHERE product_id = :product_id AND code_type = :code_type AND status = :status "

@@ -21,7 +21,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from shared.code_counts import counts_of_products
 from shared.errors import AlreadyTaken, InvalidFields
 from shared.models import DEFAULT_LOW_STOCK_THRESHOLD, Product, Publisher
 from shared.paging import is_whole_number
@@ -145,10 +144,9 @@ def save_settings(product_id: int) -> ResponseReturnValue:
 def products_page(form: list[dict[str, Any]] | None = None) -> str:
     """The products page (web.pages), with the New product form as typed, or empty."""
     products = products_of(db(), current_publisher_id())
-    counts = counts_of_products(db(), [product.product_id for product in products])
     stocks = stocks_of_products(db(), products)
     form = form if form is not None else _form(RULES, DEFAULTS, {})
-    return render_template("products.html", products=products, counts=counts, stocks=stocks, form=form)
+    return render_template("products.html", products=products, stocks=stocks, form=form)
 
 
 def _settings_page(product: Product, form: list[dict[str, Any]]) -> str:

@@ -38,6 +38,11 @@ class TypeStock:
         return round(self.available / (self.handed_out_last_7_days / RATE_DAYS), 1)
 
     @property
+    def total(self) -> int:
+        """Every code of the type, whatever its status."""
+        return sum(self.by_status.values())
+
+    @property
     def low(self) -> bool:
         return self.available < self.low_stock_threshold
 

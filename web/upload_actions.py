@@ -41,5 +41,7 @@ def generate(publisher_id: int, product: Product, generation: Generation, idempo
     """A generation request, queued (docs/product.md#generation-requests); InvalidFields otherwise."""
     window = current_app.extensions["licensecodes.settings"].processing_window_minutes
     return commit_then_publish(
-        create_generation(db(), publisher_id, product, generation, window_minutes=window, idempotency_key=idempotency_key)
+        create_generation(
+            db(), publisher_id, product, generation, window_minutes=window, idempotency_key=idempotency_key
+        )
     )

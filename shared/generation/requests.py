@@ -17,7 +17,6 @@ from shared.models import IDEMPOTENCY_CONSTRAINT, Product, UploadRequest
 from shared.product_rules import rules_now
 from shared.uploads import Asked, deadline
 
-
 PARAMETERS = ("quantity", "code_type", "format", "expiry_days", "build_no", "seats", "dry_run")
 
 

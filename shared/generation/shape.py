@@ -5,7 +5,7 @@ problem, as a take's Ask does (shared.pool.allocations).
 
 The format of a code: the prefix, the random part (`length` characters of
 `alphabet`, in groups of `group` joined by `separator`), the suffix. Its
-strength is `length × log2(len(alphabet))` bits; it must be at least
+strength is `length * log2(len(alphabet))` bits; it must be at least
 MIN_BITS, and the space of codes at least SPACE_PER_CODE times the
 quantity, so that collisions stay rare and a request never runs out of new
 codes. Every code made obeys the code rules of the TXT format
@@ -146,8 +146,7 @@ def _format_problems(given: Mapping[str, Any], product_prefix: str | None) -> di
     alphabet = given.get("alphabet")
     if "alphabet" in given and not _good_alphabet(alphabet):
         problems["format.alphabet"] = (
-            f"must be {MIN_ALPHABET} to {MAX_ALPHABET} different ASCII letters and digits, "
-            f"not {_shown(alphabet)}"
+            f"must be {MIN_ALPHABET} to {MAX_ALPHABET} different ASCII letters and digits, not {_shown(alphabet)}"
         )
     length = given.get("length")
     if "length" in given and not _whole(length, MIN_LENGTH, MAX_LENGTH):

@@ -40,10 +40,10 @@ from sqlalchemy.engine import Connection
 from shared import download, states
 from shared.config import FOREIGN_DUPLICATES_PER_DAY
 from shared.errors import ClaimLost
+from shared.generation.storing import GenerationJob, make_and_store
 from shared.loading import staging, store
 from shared.loading.feed import READ_BYTES, CopyFeed, ProblemLog
 from shared.loading.foreign import ForeignDuplicates, name_within_budget
-from shared.generation.storing import GenerationJob, make_and_store
 from shared.loading.job import Item, Job, bounded, load_job
 from shared.loading.lease import LeaseKeeper
 from shared.loading.prepared_download import PreparedDownload
@@ -133,7 +133,9 @@ def _generate(
         stored = make_and_store(cursor, job, check_claim, progress)
         cursor.execute(staging.ADD_COUNTS["txt"], job.parameters | {"stored": stored})  # one product and code type
         codes_sha256 = download.codes_sha256_by_database(cursor, job.request_id)
-        log.info("generation %s: %s codes made and stored in %.2f s", job.request_id, stored, time.perf_counter() - started)
+        log.info(
+            "generation %s: %s codes made and stored in %.2f s", job.request_id, stored, time.perf_counter() - started
+        )
         return _fenced_completion(connection, held, states.complete(connection, held, stored, None, None, codes_sha256))
 
 

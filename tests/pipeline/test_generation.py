@@ -50,13 +50,19 @@ def request_of(client: FlaskClient, tenant: Tenant, request_id: int) -> dict[str
 
 def codes_of(sessions: sessionmaker[Session], request_id: int) -> list[LicenseCode]:
     with sessions() as session:
-        return list(session.scalars(select(LicenseCode).where(LicenseCode.request_id == request_id).order_by(LicenseCode.line_no)))
+        return list(
+            session.scalars(
+                select(LicenseCode).where(LicenseCode.request_id == request_id).order_by(LicenseCode.line_no)
+            )
+        )
 
 
 def test_a_generation_stores_its_quantity_in_its_format_with_lines_one_to_n(
     client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session], process_upload: Task
 ) -> None:
-    made = generate(client, acme, quantity=3000, code_type="evaluation", build_no=7, format={"group": 4, "suffix": ".X"})
+    made = generate(
+        client, acme, quantity=3000, code_type="evaluation", build_no=7, format={"group": 4, "suffix": ".X"}
+    )
 
     assert process_upload(made["id"]) == "completed"
 

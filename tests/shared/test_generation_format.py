@@ -130,7 +130,11 @@ def test_every_code_made_obeys_the_code_rules_and_its_layout(drawn: tuple[CodeFo
         assert set(problems) == {"format"} and made.code_length > 128
         return
     chars = f"[{re.escape(made.alphabet)}]"
-    groups = [made.length] if not made.group else [min(made.group, made.length - i) for i in range(0, made.length, made.group)]
+    groups = (
+        [made.length]
+        if not made.group
+        else [min(made.group, made.length - i) for i in range(0, made.length, made.group)]
+    )
     random_part = re.escape(made.separator).join(f"{chars}{{{n}}}" for n in groups)
     shape = re.compile(re.escape(made.prefix) + random_part + re.escape(made.suffix))
     for code in codes:

@@ -30,9 +30,7 @@ def acme(make_tenant: Any, sessions: sessionmaker[Session]) -> Tenant:
 
 
 def generate(client: FlaskClient, tenant: Tenant, body: Any, product_id: int = PRODUCT, **headers: str) -> TestResponse:
-    return client.post(
-        f"/api/v1/products/{product_id}/generations", json=body, headers=tenant.auth | headers
-    )
+    return client.post(f"/api/v1/products/{product_id}/generations", json=body, headers=tenant.auth | headers)
 
 
 def requests_made(sessions: sessionmaker[Session]) -> int:
@@ -77,7 +75,10 @@ def test_the_requests_list_holds_both_kinds_each_with_its_kind(client: FlaskClie
 
     listed = client.get("/api/v1/uploads", headers=acme.auth).get_json()["items"]
 
-    assert [(item["id"], item["kind"]) for item in listed] == [(generated["id"], "generation"), (uploaded.get_json()["id"], "upload")]
+    assert [(item["id"], item["kind"]) for item in listed] == [
+        (generated["id"], "generation"),
+        (uploaded.get_json()["id"], "upload"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -125,11 +126,13 @@ def test_each_bad_field_is_a_400_naming_it_and_nothing_is_queued(
 
 
 def test_a_format_too_weak_is_refused_naming_its_bits_and_the_least_length(client: FlaskClient, acme: Tenant) -> None:
-    message = assert_api_error(generate(client, acme, {"quantity": 10, "format": {"alphabet": "AB", "length": 30}}), 400, "invalid")
+    message = assert_api_error(
+        generate(client, acme, {"quantity": 10, "format": {"alphabet": "AB", "length": 30}}), 400, "invalid"
+    )
 
     assert "30.0 bits" in message and "at least 40" in message, message
     # 12 digits are 39.9 bits: one short. (1,000 codes of space for each of
-    # two million is 2 × 10⁹, fewer than 2⁴⁰: the bits decide at every quantity.)
+    # two million is 2 * 10**9, fewer than 2**40: the bits decide at every quantity.)
     many = {"quantity": 2_000_000, "format": {"alphabet": "0123456789", "length": 12}}
     message = assert_api_error(generate(client, acme, many), 400, "invalid")
     assert message.startswith("format.length 12 ") and "39.9 bits" in message, message

@@ -15,6 +15,20 @@ import marshmallow as ma
 from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range, Regexp
 
+from shared.generation.shape import (
+    DEFAULT_ALPHABET,
+    DEFAULT_GROUP,
+    DEFAULT_LENGTH,
+    DEFAULT_SEPARATOR,
+    MAX_ALPHABET,
+    MAX_LENGTH,
+    MAX_QUANTITY,
+    MIN_ALPHABET,
+    MIN_BITS,
+    MIN_LENGTH,
+    SEPARATORS,
+    SPACE_PER_CODE,
+)
 from shared.listings import LISTED_STATES
 from shared.models import (
     ALLOCATION_MODES,
@@ -33,20 +47,6 @@ from shared.models import (
     REASON_CODES,
     REQUEST_KINDS,
     UPLOAD_FORMATS,
-)
-from shared.generation.shape import (
-    DEFAULT_ALPHABET,
-    DEFAULT_GROUP,
-    DEFAULT_LENGTH,
-    DEFAULT_SEPARATOR,
-    MAX_ALPHABET,
-    MAX_LENGTH,
-    MAX_QUANTITY,
-    MIN_ALPHABET,
-    MIN_BITS,
-    MIN_LENGTH,
-    SEPARATORS,
-    SPACE_PER_CODE,
 )
 from shared.paging import COUNT_LIMIT, MAX_LIMIT, MAX_NUMBERED_PAGES, PAGE_LIMIT_MESSAGE, is_whole_number
 from shared.pool.allocations import DEFAULT_RESERVATION_MINUTES
@@ -133,8 +133,12 @@ class CodeFormatShape(ma.Schema):
         description = "The format of generated codes: prefix, random characters in groups, suffix."
 
     alphabet = fields.String(metadata={"description": "the characters the random part is drawn from"})
-    length = fields.Integer(validate=Range(min=MIN_LENGTH, max=MAX_LENGTH), metadata={"description": "random characters"})
-    group = fields.Integer(validate=Range(min=0, max=MAX_LENGTH), metadata={"description": "characters a group; 0: none"})
+    length = fields.Integer(
+        validate=Range(min=MIN_LENGTH, max=MAX_LENGTH), metadata={"description": "random characters"}
+    )
+    group = fields.Integer(
+        validate=Range(min=0, max=MAX_LENGTH), metadata={"description": "characters a group; 0: none"}
+    )
     separator = _one_of(SEPARATORS)
     prefix = fields.String()
     suffix = fields.String()
@@ -147,7 +151,9 @@ class GenerationShape(ma.Schema):
 
     quantity = fields.Integer(validate=Range(min=1, max=MAX_QUANTITY))
     format = fields.Nested(CodeFormatShape)
-    expiry_days = fields.Integer(validate=Range(min=1), allow_none=True, metadata={"description": "null: the product's default"})
+    expiry_days = fields.Integer(
+        validate=Range(min=1), allow_none=True, metadata={"description": "null: the product's default"}
+    )
     build_no = fields.Integer(validate=Range(min=0), allow_none=True)
     seats = fields.Integer(validate=Range(min=1), allow_none=True)
 
@@ -164,7 +170,9 @@ class Upload(ma.Schema):
         allow_none=True, metadata={"format": "int64", "description": "null for a CSV that spans several products"}
     )
     code_type = _one_of(CODE_TYPES)
-    filename = fields.String(validate=Length(max=255), allow_none=True, metadata={"description": "null for a generation"})
+    filename = fields.String(
+        validate=Length(max=255), allow_none=True, metadata={"description": "null for a generation"}
+    )
     generation = fields.Nested(
         GenerationShape, allow_none=True, metadata={"description": "a generation's parameters; null for an upload"}
     )
@@ -183,7 +191,9 @@ class Upload(ma.Schema):
         },
     )
     sha256 = fields.String(
-        validate=Regexp(SHA256_HEX), allow_none=True, metadata={"description": "of the uploaded file; null for a generation"}
+        validate=Regexp(SHA256_HEX),
+        allow_none=True,
+        metadata={"description": "of the uploaded file; null for a generation"},
     )
     codes_sha256 = fields.String(
         validate=Regexp(SHA256_HEX),
@@ -677,7 +687,7 @@ class GenerationAsk(ma.Schema):
     class Meta:
         description = (
             f"Codes for the Code Generator to make. The random part must have at least {MIN_BITS} bits "
-            f"(length × log2 of the alphabet's size) and {SPACE_PER_CODE:,} possible codes for each code "
+            f"(length times log2 of the alphabet's size) and {SPACE_PER_CODE:,} possible codes for each code "
             "asked for; otherwise 400 naming the bits and the minimum length."
         )
 
@@ -686,11 +696,11 @@ class GenerationAsk(ma.Schema):
     format = _described("the format of the codes; a default for each field left out", _GENERATION_FORMAT)
     expiry_days = _described(
         "null: the product's default for the code type; at most 60 for evaluation codes",
-        {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_INTEGER},
+        {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
         allow_none=True,
     )
-    build_no = _described("", {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_INTEGER}, allow_none=True)
-    seats = _described("", {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_INTEGER}, allow_none=True)
+    build_no = _described("", {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}, allow_none=True)
+    seats = _described("", {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}, allow_none=True)
     dry_run = _described(
         "true: the Code Generator reports what it would make (with an example code) and stores nothing",
         {"type": "boolean", "default": False},

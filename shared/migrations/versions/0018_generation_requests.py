@@ -35,7 +35,9 @@ def upgrade() -> None:
     op.alter_column("upload_requests", "sha256", existing_type=sa.String(64), nullable=True)
     _replace_check("format_known", "format IS NULL OR format IN ('txt', 'csv')")
     _replace_check("sha256_hex", "sha256 IS NULL OR sha256 ~ '^[0-9a-f]{64}$'")
-    op.create_check_constraint(op.f("ck_upload_requests_kind_known"), "upload_requests", "kind IN ('upload', 'generation')")
+    op.create_check_constraint(
+        op.f("ck_upload_requests_kind_known"), "upload_requests", "kind IN ('upload', 'generation')"
+    )
     op.create_check_constraint(op.f("ck_upload_requests_kind_fields"), "upload_requests", _KIND_FIELDS)
 
 

@@ -292,6 +292,17 @@ class UploadRequest(Base):
         return self.kind == "generation"
 
     @property
+    def kind_label(self) -> str:
+        return "Generation" if self.is_generation else "Upload"
+
+    @property
+    def display_name(self) -> str:
+        """What the screens call the request: its file's name, or what a generation makes."""
+        if self.is_generation and self.generation is not None:
+            return f"{self.generation['quantity']:,} codes generated"
+        return self.filename or "(no name)"
+
+    @property
     def is_pending(self) -> bool:
         return self.status in PENDING
 

@@ -58,17 +58,23 @@ class CodeFormat:
         groups = math.ceil(self.length / self.group) if self.group else 1
         return len(self.prefix) + self.length + (groups - 1) * len(self.separator) + len(self.suffix)
 
-    def layout(self) -> list[int | bytes]:
+    def layout(self, *, prefix: bool = True) -> list[int | bytes]:
         """The code, position by position: the index of a random character
         (0 to length - 1), or a fixed byte of the prefix, a separator or the suffix."""
         # UTF-8, as COPY takes it: a character of the prefix may be several fixed bytes.
-        positions: list[int | bytes] = [bytes([b]) for b in self.prefix.encode("utf-8")]
+        positions: list[int | bytes] = [bytes([b]) for b in self.prefix.encode("utf-8")] if prefix else []
         for index in range(self.length):
             if index and self.group and index % self.group == 0:
                 positions.extend(bytes([b]) for b in self.separator.encode("ascii"))
             positions.append(index)
         positions.extend(bytes([b]) for b in self.suffix.encode("ascii"))
         return positions
+
+    @property
+    def outline(self) -> str:
+        """The format for people: each random character shown as X (never a code)."""
+        rest = "".join("X" if isinstance(part, int) else part.decode("ascii") for part in self.layout(prefix=False))
+        return self.prefix + rest
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,6 +23,7 @@ from shared.generation.shape import DEFAULT_ALPHABET
 from shared.models import LicenseCode, Product
 from tests.conftest import Tenant
 from tests.pipeline.conftest import assert_counts_are_exact, txt, upload, wait_decided
+from tests.web.test_login import post_login
 
 PRODUCT = 7001
 Task = Callable[[int], str]
@@ -195,3 +196,24 @@ def test_the_workers_decide_a_generation_and_its_download_carries_its_checksum(
     response = client.get(f"/api/v1/uploads/{made['id']}/codes.txt", headers=acme.auth)
     assert response.headers["X-Content-SHA256"] == hashlib.sha256(response.data).hexdigest() == decided["codes_sha256"]
     assert response.data.count(b"\r\n") == 40_000
+
+
+def test_the_screens_show_a_generation_by_its_kind_its_format_and_its_report(
+    client: FlaskClient, acme: Tenant, process_upload: Task
+) -> None:
+    real = generate(client, acme, quantity=1200, format={"suffix": ".v2"})
+    dry = generate(client, acme, quantity=30, dry_run=True)
+    assert post_login(client, acme.email, acme.password).status_code == 302
+
+    queued = client.get(f"/uploads/{real['id']}").get_data(as_text=True)
+    assert 'id="kind">Generation<' in queued
+    assert "AC-XXXXX-XXXXX-XXXXX-XXXXX.v2" in queued and "100.0 bits" in queued
+    assert "1,200 codes generated" in queued and "Delete" in queued
+    assert process_upload(real["id"]) == "completed" and process_upload(dry["id"]) == "completed"
+
+    listed = client.get(f"/products/{PRODUCT}/uploads").get_data(as_text=True)
+    assert listed.count('<span class="tag">Generated</span>') == 2
+    report = request_of(client, acme, dry["id"])["summary"]
+    assert f"codes like <code>{report['example']}</code>" in listed
+    page = client.get(f"/uploads/{real['id']}").get_data(as_text=True)
+    assert "Download the codes" in page and 'id="code-count">1,200<' in page

@@ -1,4 +1,4 @@
-"""`licensecodes upload`, `status`, `download`, `take` and `stock`: the
+"""`licensecodes upload`, `generate`, `status`, `download`, `take` and `stock`: the
 publishers' side of the command line. Plain click commands, not Flask ones: they must not build
 the app, and so never start or open a database."""
 
@@ -59,6 +59,55 @@ def upload(
         with progress.bytes_sent_bar(file.stat().st_size) as advance:
             accepted = api.upload(file, product_id, evaluation=evaluation, dry_run=dry_run, on_sent=advance)
         click.echo(f"upload {accepted['id']} accepted: {accepted['status']}, deadline {accepted['deadline_at']}")
+        if not wait:
+            return
+        decided = progress.until_decided(api, accepted, timeout)
+    for line in verdict(decided):
+        click.echo(line)
+    sys.exit(exit_status(decided))
+
+
+@click.command(epilog=EXIT_STATUS_HELP)
+@click.option("--product", "product_id", type=int, required=True, help="the ProductID the codes are for")
+@click.option("--quantity", type=int, required=True, help="how many codes to make (1 to 2,000,000)")
+@click.option("--length", type=int, help="random characters a code  [server default: 20]")
+@click.option("--group", type=int, help="characters a group, 0 for none  [server default: 5]")
+@click.option("--alphabet", help="the characters to draw from  [server default: 23456789ABCDEFGHJKLMNPQRSTUVWXYZ]")
+@click.option("--evaluation", is_flag=True, help="evaluation codes (activation codes otherwise)")
+@click.option("--dry-run", is_flag=True, help="report the format, an example and its strength; make nothing")
+@click.option("--wait", is_flag=True, help="wait for the Code Generator's decision and print it")
+@click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, show_default=True,
+              help="seconds to wait with --wait")  # fmt: skip
+@_server_options
+def generate(
+    product_id: int,
+    quantity: int,
+    length: int | None,
+    group: int | None,
+    alphabet: str | None,
+    evaluation: bool,
+    dry_run: bool,
+    wait: bool,
+    timeout: float,
+    url: str,
+    api_key: str,
+) -> None:
+    """Have the server make codes for a product, with its prefix.
+
+    Without --wait it prints the new request's id once the server has
+    queued it (exit 0); with --wait, the outcome. A format too weak or a bad
+    value is refused at once, naming what to change.
+    """
+    chosen = {"length": length, "group": group, "alphabet": alphabet}
+    asked = {
+        "quantity": quantity,
+        "code_type": "evaluation" if evaluation else "activation",
+        "dry_run": dry_run,
+        "format": {name: value for name, value in chosen.items() if value is not None},
+    }
+    with PublisherApi(url, api_key) as api:
+        accepted = api.generate(product_id, asked)
+        click.echo(f"generation {accepted['id']} accepted: {accepted['status']}, deadline {accepted['deadline_at']}")
         if not wait:
             return
         decided = progress.until_decided(api, accepted, timeout)
@@ -171,4 +220,4 @@ def stock(product_id: int, url: str, api_key: str) -> None:
     sys.exit(EXIT_OK)
 
 
-COMMANDS = (upload, status, download, take, stock)
+COMMANDS = (upload, generate, status, download, take, stock)

@@ -26,12 +26,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.generation.making import chunks_of_lines, example, make_lines
 from shared.generation.shape import CodeFormat
-from shared.loading.progress import Progress
 from shared.product_rules import ProductRules
+
+if TYPE_CHECKING:  # shared.loading imports this module: no import back at run time
+    from shared.loading.progress import Progress
 
 # Rounds of replacement after the first insert. With a space of at least
 # 1,000 codes for each one asked (shared.generation.shape), each round

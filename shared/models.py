@@ -245,7 +245,8 @@ class UploadRequest(Base):
     # A generation request's parameters (shared.generation.requests): the
     # quantity, the format of its codes, their expiry, build and seats.
     # NULL for an upload.
-    generation: Mapped[dict[str, Any] | None] = mapped_column()
+    # none_as_null: None is SQL NULL (an upload), never the JSON value null.
+    generation: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     # The dry run this request was confirmed from; unique, so a dry run
     # becomes a real request at most once.
     confirmed_from_id: Mapped[int | None] = mapped_column(

@@ -22,7 +22,9 @@ PARAMETERS = ("quantity", "code_type", "format", "expiry_days", "build_no", "sea
 
 def generation_of(product: Product, body: dict[str, Any]) -> Generation:
     """The generation a JSON body asks for (its fields as sent), for the product."""
-    return Generation(product_prefix=product.prefix, **{name: body[name] for name in PARAMETERS if name in body})
+    given = {name: body[name] for name in PARAMETERS if name in body}
+    unknown = tuple(name for name in body if name not in PARAMETERS)
+    return Generation(product_prefix=product.prefix, unknown=unknown, **given)
 
 
 def create_generation(

@@ -94,6 +94,7 @@ class Generation:
     build_no: Any = None
     seats: Any = None
     dry_run: Any = False
+    unknown: tuple[str, ...] = ()  # fields sent that a generation does not have
 
     def problems_by_field(self) -> dict[str, str]:
         """What is wrong with each field, by its name (`format.length` for a
@@ -115,7 +116,7 @@ _FORMAT_FIELDS = ("alphabet", "length", "group", "separator", "prefix", "suffix"
 
 
 def _field_problems(asked: Generation) -> dict[str, str]:
-    problems = {}
+    problems = dict.fromkeys(asked.unknown, "is not a field of a generation request")
     if not _whole(asked.quantity, 1, MAX_QUANTITY):
         problems["quantity"] = f"must be a whole number from 1 to {MAX_QUANTITY:,}, not {_shown(asked.quantity)}"
     if not isinstance(asked.dry_run, bool):

@@ -215,5 +215,6 @@ def test_the_screens_show_a_generation_by_its_kind_its_format_and_its_report(
     assert listed.count('<span class="tag">Generated</span>') == 2
     report = request_of(client, acme, dry["id"])["summary"]
     assert f"codes like <code>{report['example']}</code>" in listed
+    assert "Generate them to store the codes." in listed and ">Generate<span" in listed
     page = client.get(f"/uploads/{real['id']}").get_data(as_text=True)
     assert "Download the codes" in page and 'id="code-count">1,200<' in page

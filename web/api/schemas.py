@@ -690,8 +690,12 @@ class GenerationAsk(ma.Schema):
             f"(length times log2 of the alphabet's size) and {SPACE_PER_CODE:,} possible codes for each code "
             "asked for; otherwise 400 naming the bits and the minimum length."
         )
+        # Passed on, to be named by shared.generation.shape with the others.
+        unknown = ma.INCLUDE
 
-    quantity = _described("codes to make", {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY}, required=True)
+    # Required, but checked with the other fields after the product is found: an
+    # unknown product is a 404 whatever the body (tests/pipeline/test_tenant_isolation.py).
+    quantity = _described("codes to make; required", {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY})
     code_type = _described("", {"type": "string", "enum": list(CODE_TYPES), "default": "activation"})
     format = _described("the format of the codes; a default for each field left out", _GENERATION_FORMAT)
     expiry_days = _described(

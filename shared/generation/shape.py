@@ -117,7 +117,9 @@ _FORMAT_FIELDS = ("alphabet", "length", "group", "separator", "prefix", "suffix"
 
 def _field_problems(asked: Generation) -> dict[str, str]:
     problems = dict.fromkeys(asked.unknown, "is not a field of a generation request")
-    if not _whole(asked.quantity, 1, MAX_QUANTITY):
+    if asked.quantity is None:
+        problems["quantity"] = f"is required: how many codes to make, from 1 to {MAX_QUANTITY:,}"
+    elif not _whole(asked.quantity, 1, MAX_QUANTITY):
         problems["quantity"] = f"must be a whole number from 1 to {MAX_QUANTITY:,}, not {_shown(asked.quantity)}"
     if not isinstance(asked.dry_run, bool):
         problems["dry_run"] = f"must be true or false, not {_shown(asked.dry_run)}"

@@ -5,10 +5,12 @@ request (docs/architecture.md#generated-codes).
     make a chunk of codes ─▶ COPY into `generated` (line numbered by the table)
           (repeat to N)            │
                                    ▼
-    INSERT INTO license_codes SELECT … FROM generated ORDER BY code
-        ON CONFLICT (code) DO NOTHING
-                                   │  fewer rows than staged?
+    INSERT INTO license_codes SELECT … FROM generated ORDER BY code:
+        all of them, or none when one collides (the common case: all)
+                                   │  one collided?
                                    ▼
+    the same, ON CONFLICT (code) DO NOTHING: all but the colliding ones
+                                   │
     the lines whose code was not stored (taken on the server, or twice in
     the request) get new codes: `generated` holds only those, and the insert
     runs again, until every line has its code
@@ -53,16 +55,38 @@ _COPY_OPTIONS = "WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
 COPY_CODES = f"COPY generated (code) FROM STDIN {_COPY_OPTIONS}"
 COPY_LINES = f"COPY generated (line, code) FROM STDIN {_COPY_OPTIONS}"
 
-# In code order, like an upload's insert: two requests that meet on a code
-# take their row locks in one order. A code already stored, or made twice,
-# is skipped, never an error: PostgreSQL logs no code.
-INSERT = """
-INSERT INTO license_codes (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats)
+_COLUMNS = "(code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats)"
+_ROWS = """
 SELECT g.code, %(product_id)s, %(request_id)s, g.line, %(code_type)s, %(expiry_days)s, %(build_no)s, %(seats)s
 FROM generated g
 ORDER BY g.code
-ON CONFLICT (code) DO NOTHING
 """
+
+# The first try, all or nothing, as an upload's insert is
+# (shared.loading.staging.INSERT): a plain INSERT in a PL/pgSQL block that
+# catches the unique violation (a third faster than ON CONFLICT, and
+# PostgreSQL logs no code). A collision, which is rare, leaves nothing
+# stored and the outcome `collided` in the transaction's setting; the
+# parameters are integers, NULLs and a code type, so the client-side
+# substitution cannot end the dollar quote.
+INSERT_ALL = f"""
+DO $insert$
+BEGIN
+    INSERT INTO license_codes {_COLUMNS} {_ROWS};
+    PERFORM set_config('licensecodes.insert', 'stored', true);
+EXCEPTION WHEN unique_violation THEN
+    PERFORM set_config('licensecodes.insert', 'collided', true);
+END
+$insert$
+"""
+
+# The setting's name is the upload insert's: the same transaction never runs both.
+INSERT_OUTCOME = "SELECT current_setting('licensecodes.insert')"
+
+# After a collision: in code order, like an upload's insert, so that two
+# requests that meet on a code take their row locks in one order. A code
+# already stored, or made twice, is skipped, never an error.
+INSERT_NEW = f"INSERT INTO license_codes {_COLUMNS} {_ROWS} ON CONFLICT (code) DO NOTHING"
 
 # The lines of `generated` whose code was not stored for them: taken by
 # another request, or stored for another line of this one.
@@ -147,7 +171,9 @@ def make_and_store(cursor: Any, job: GenerationJob, check_claim: Callable[[], No
         cursor.copy_expert(COPY_CODES, io.BytesIO(lines))
         made[0] += lines.count(b"\n")
     progress.read_through(job.quantity)
-    stored = _insert(cursor, job)
+    if _insert_all(cursor, job):
+        return job.quantity
+    stored = _insert_new(cursor, job)
     for _round in range(MAX_ROUNDS):
         if stored == job.quantity:
             return stored
@@ -156,8 +182,16 @@ def make_and_store(cursor: Any, job: GenerationJob, check_claim: Callable[[], No
     raise RuntimeError(f"generation {job.request_id}: codes still collide after {MAX_ROUNDS} rounds of replacement")
 
 
-def _insert(cursor: Any, job: GenerationJob) -> int:
-    cursor.execute(INSERT, job.parameters)
+def _insert_all(cursor: Any, job: GenerationJob) -> bool:
+    """Every staged code, or none when one collides."""
+    cursor.execute(INSERT_ALL, job.parameters)
+    cursor.execute(INSERT_OUTCOME)
+    return bool(cursor.fetchone()[0] == "stored")
+
+
+def _insert_new(cursor: Any, job: GenerationJob) -> int:
+    """The staged codes that collide with nothing; how many."""
+    cursor.execute(INSERT_NEW, job.parameters)
     return int(cursor.rowcount)
 
 
@@ -169,4 +203,4 @@ def _replace(cursor: Any, job: GenerationJob) -> int:
     cursor.execute("TRUNCATE generated")
     rows = b"".join(b"%d\x1f%s\n" % (line, code) for line, code in zip(lines, codes, strict=False))
     cursor.copy_expert(COPY_LINES, io.BytesIO(rows))
-    return _insert(cursor, job)
+    return _insert_new(cursor, job)

@@ -36,14 +36,27 @@ def _server_options(command: F) -> F:
     )(command)  # fmt: skip
 
 
+def _waiting_options(command: F) -> F:
+    """--wait and --timeout, for the commands that create a request."""
+    command = click.option(
+        "--timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, show_default=True,
+        help="seconds to wait with --wait",
+    )(command)  # fmt: skip
+    return click.option("--wait", is_flag=True, help="wait for the Code Generator's decision and print it")(command)
+
+
+def _print_verdict(decided: dict[str, Any]) -> None:
+    for line in verdict(decided):
+        click.echo(line)
+    sys.exit(exit_status(decided))
+
+
 @click.command(epilog=EXIT_STATUS_HELP)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--product", "product_id", type=int, required=True, help="the ProductID the codes are for")
 @click.option("--evaluation", is_flag=True, help="evaluation codes (activation codes otherwise)")
 @click.option("--dry-run", is_flag=True, help="check the file and summarise it; store nothing")
-@click.option("--wait", is_flag=True, help="wait for the Code Generator's decision and print it")
-@click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, show_default=True,
-              help="seconds to wait with --wait")  # fmt: skip
+@_waiting_options
 @_server_options
 def upload(
     file: Path, product_id: int, evaluation: bool, dry_run: bool, wait: bool, timeout: float, url: str, api_key: str
@@ -62,9 +75,7 @@ def upload(
         if not wait:
             return
         decided = progress.until_decided(api, accepted, timeout)
-    for line in verdict(decided):
-        click.echo(line)
-    sys.exit(exit_status(decided))
+    _print_verdict(decided)
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -75,9 +86,7 @@ def upload(
 @click.option("--alphabet", help="the characters to draw from  [server default: 23456789ABCDEFGHJKLMNPQRSTUVWXYZ]")
 @click.option("--evaluation", is_flag=True, help="evaluation codes (activation codes otherwise)")
 @click.option("--dry-run", is_flag=True, help="report the format, an example and its strength; make nothing")
-@click.option("--wait", is_flag=True, help="wait for the Code Generator's decision and print it")
-@click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, show_default=True,
-              help="seconds to wait with --wait")  # fmt: skip
+@_waiting_options
 @_server_options
 def generate(
     product_id: int,
@@ -111,9 +120,7 @@ def generate(
         if not wait:
             return
         decided = progress.until_decided(api, accepted, timeout)
-    for line in verdict(decided):
-        click.echo(line)
-    sys.exit(exit_status(decided))
+    _print_verdict(decided)
 
 
 @click.command(epilog=EXIT_STATUS_HELP)

@@ -5,7 +5,9 @@ reading them from a file (docs/product.md#generation-requests).
     randomness.py  characters from the operating system's CSPRNG, uniform over an alphabet (pure)
     making.py      the codes of a format, a chunk at a time, as the lines COPY takes (pure)
     requests.py    creating a generation request (the web's side)
-    storing.py     the worker's side: stage, insert, replace collisions, decide
+
+The worker's side (stage, insert, replace collisions) is the loader's:
+shared/loading/generated.py.
 
 How the worker makes the codes unique: docs/architecture.md#generated-codes.
 """

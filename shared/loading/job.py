@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem, ProblemRun
 from shared.formats.csv import CsvProduct, CsvRules, read_csv_runs
 from shared.formats.txt import TxtRules, read_txt_blocks
-from shared.generation.storing import GenerationJob
+from shared.loading.generated import GenerationJob
 from shared.models import UploadRequest
 from shared.product_rules import ProductRules, rules_of
 

@@ -40,10 +40,10 @@ from sqlalchemy.engine import Connection
 from shared import download, states
 from shared.config import FOREIGN_DUPLICATES_PER_DAY
 from shared.errors import ClaimLost
-from shared.generation.storing import GenerationJob, make_and_store
 from shared.loading import staging, store
 from shared.loading.feed import READ_BYTES, CopyFeed, ProblemLog
 from shared.loading.foreign import ForeignDuplicates, name_within_budget
+from shared.loading.generated import GenerationJob, make_and_store
 from shared.loading.job import Item, Job, bounded, load_job
 from shared.loading.lease import LeaseKeeper
 from shared.loading.prepared_download import PreparedDownload
@@ -121,7 +121,7 @@ def _generate(
     check_claim: Callable[[], None],
     progress: Progress,
 ) -> str:
-    """A generation request (shared.generation.storing): its codes made and
+    """A generation request (shared.loading.generated): its codes made and
     stored, counted, hashed for the download and completed, in one
     transaction; a dry run stores nothing and completes with its report."""
     with connection.begin():
@@ -131,12 +131,13 @@ def _generate(
             return _fenced_completion(connection, held, states.complete(connection, held, job.quantity, job.report()))
         started = time.perf_counter()
         stored = make_and_store(cursor, job, check_claim, progress)
-        cursor.execute(staging.ADD_COUNTS["txt"], job.parameters | {"stored": stored})  # one product and code type
-        codes_sha256 = download.codes_sha256_by_database(cursor, job.request_id)
-        log.info(
-            "generation %s: %s codes made and stored in %.2f s", job.request_id, stored, time.perf_counter() - started
-        )
-        return _fenced_completion(connection, held, states.complete(connection, held, stored, None, None, codes_sha256))
+        # One product and one code type, like a TXT file's.
+        cursor.execute(staging.ADD_COUNTS["txt"], job.parameters | {"stored": stored.count})
+        codes_sha256 = stored.codes_sha256 or download.codes_sha256_by_database(cursor, job.request_id)
+        seconds = time.perf_counter() - started
+        log.info("generation %s: %s codes made and stored in %.2f s", job.request_id, stored.count, seconds)
+        moved = states.complete(connection, held, stored.count, None, None, codes_sha256)
+        return _fenced_completion(connection, held, moved)
 
 
 def _fenced_completion(connection: Connection, held: states.Claim, moved: bool) -> str:

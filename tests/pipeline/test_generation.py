@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.generation import randomness
 from shared.generation.shape import DEFAULT_ALPHABET
-from shared.models import LicenseCode, Product
+from shared.models import LicenseCode
 from tests.conftest import Tenant
-from tests.pipeline.conftest import assert_counts_are_exact, txt, upload, wait_decided
+from tests.pipeline.conftest import assert_counts_are_exact, txt, upload, wait_decided, with_prefix
 from tests.web.test_login import post_login
 
 PRODUCT = 7001
@@ -31,10 +31,7 @@ Task = Callable[[int], str]
 
 @pytest.fixture
 def acme(make_tenant: Any, sessions: sessionmaker[Session]) -> Tenant:
-    tenant: Tenant = make_tenant("acme", (PRODUCT,))
-    with sessions.begin() as session:
-        session.execute(update(Product).where(Product.product_id == PRODUCT).values(prefix="AC-"))
-    return tenant
+    return with_prefix(make_tenant, sessions, "acme", PRODUCT, "AC-")
 
 
 def generate(client: FlaskClient, tenant: Tenant, **body: Any) -> dict[str, Any]:
@@ -81,16 +78,33 @@ def test_a_generation_stores_its_quantity_in_its_format_with_lines_one_to_n(
     assert_counts_are_exact(sessions)
 
 
+@pytest.mark.parametrize(
+    ("asked", "after"),
+    [
+        ({"expiry_days": 10, "seats": 2}, "\t10\t\t2"),
+        ({}, "\t365"),
+        ({"build_no": 0}, "\t365\t0"),
+        ({"build_no": 7, "seats": 1, "code_type": "evaluation"}, "\t30\t7\t1"),
+        ({"format": {"prefix": "AC-Été-"}}, "\t365"),  # a prefix beyond ASCII: the download is Windows-1252
+    ],
+)
 def test_its_download_is_its_codes_in_line_order_with_their_sha256(
-    client: FlaskClient, acme: Tenant, sessions: sessionmaker[Session], process_upload: Task
+    client: FlaskClient,
+    acme: Tenant,
+    sessions: sessionmaker[Session],
+    process_upload: Task,
+    asked: dict[str, Any],
+    after: str,
 ) -> None:
-    made = generate(client, acme, quantity=200, expiry_days=10, seats=2)
+    """The SHA-256 taken as the codes are made (shared.loading.generated.DownloadHash)
+    is the download's, byte for byte."""
+    made = generate(client, acme, quantity=250_001 if not asked else 200, **asked)
     assert process_upload(made["id"]) == "completed"
 
     response = client.get(f"/api/v1/uploads/{made['id']}/codes.txt", headers=acme.auth)
 
     assert response.status_code == 200
-    expected = txt(*(f"{PRODUCT}\t{code.code}\t10\t\t2" for code in codes_of(sessions, made["id"])))
+    expected = txt(*(f"{PRODUCT}\t{code.code}{after}" for code in codes_of(sessions, made["id"])))
     assert response.data == expected
     assert response.headers["X-Content-SHA256"] == hashlib.sha256(expected).hexdigest()
     assert request_of(client, acme, made["id"])["codes_sha256"] == hashlib.sha256(expected).hexdigest()
@@ -166,6 +180,8 @@ def test_codes_that_collide_with_the_server_or_each_other_are_replaced_not_rejec
     # Line 2 kept the code made twice, line 4 got a new one; line 5 its scripted code.
     assert (stored[1], stored[4]) == (grouped(twice), grouped("D" * 20))
     assert [code.code for code in codes_of(sessions, uploaded["id"])] == [grouped(part) for part in taken]
+    download = client.get(f"/api/v1/uploads/{made['id']}/codes.txt", headers=acme.auth)
+    assert request_of(client, acme, made["id"])["codes_sha256"] == hashlib.sha256(download.data).hexdigest()
     assert_counts_are_exact(sessions)
 
 

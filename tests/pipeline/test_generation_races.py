@@ -38,7 +38,7 @@ from shared.generation.requests import create_generation
 from shared.generation.shape import DEFAULT_ALPHABET, Generation
 from shared.models import LicenseCode, Product, UploadRequest
 from tests.conftest import Tenant
-from tests.pipeline.conftest import assert_counts_are_exact, at_once, queued_request, txt
+from tests.pipeline.conftest import assert_counts_are_exact, at_once, queued_request, txt, with_prefix
 
 PRODUCT = 4811
 TRIALS = 60
@@ -47,10 +47,7 @@ QUANTITY = 6
 
 @pytest.fixture
 def acme(make_tenant: Any, sessions: sessionmaker[Session]) -> Tenant:
-    tenant: Tenant = make_tenant("acme", (PRODUCT,))
-    with sessions.begin() as session:
-        session.get_one(Product, PRODUCT).prefix = "AC-"
-    return tenant
+    return with_prefix(make_tenant, sessions, "acme", PRODUCT, "AC-")
 
 
 @pytest.fixture(scope="module")

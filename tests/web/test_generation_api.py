@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from shared.models import Product, UploadRequest
+from shared.models import UploadRequest
 from tests.conftest import Tenant
+from tests.pipeline.conftest import with_prefix
 from tests.web.test_api import assert_api_error
 
 PRODUCT = 6001
@@ -23,10 +24,7 @@ GENERATION_FIELDS = {"quantity", "format", "expiry_days", "build_no", "seats"}
 
 @pytest.fixture
 def acme(make_tenant: Any, sessions: sessionmaker[Session]) -> Tenant:
-    tenant: Tenant = make_tenant("Acme", (PRODUCT,))
-    with sessions.begin() as session:
-        session.execute(update(Product).where(Product.product_id == PRODUCT).values(prefix="AC"))
-    return tenant
+    return with_prefix(make_tenant, sessions, "Acme", PRODUCT, "AC")
 
 
 def generate(client: FlaskClient, tenant: Tenant, body: Any, product_id: int = PRODUCT, **headers: str) -> TestResponse:

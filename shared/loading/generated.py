@@ -25,6 +25,7 @@ the request's move commit together or not at all.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from shared.generation.making import chunks_of_lines, example, make_lines
 from shared.generation.shape import CodeFormat
+from shared.loading import staging
 from shared.product_rules import ProductRules
 
-if TYPE_CHECKING:  # shared.loading imports this module: no import back at run time
+if TYPE_CHECKING:
     from shared.loading.progress import Progress
 
 # Rounds of replacement after the first insert. With a space of at least
@@ -63,25 +65,11 @@ ORDER BY g.code
 """
 
 # The first try, all or nothing, as an upload's insert is
-# (shared.loading.staging.INSERT): a plain INSERT in a PL/pgSQL block that
-# catches the unique violation (a third faster than ON CONFLICT, and
-# PostgreSQL logs no code). A collision, which is rare, leaves nothing
-# stored and the outcome `collided` in the transaction's setting; the
-# parameters are integers, NULLs and a code type, so the client-side
-# substitution cannot end the dollar quote.
-INSERT_ALL = f"""
-DO $insert$
-BEGIN
-    INSERT INTO license_codes {_COLUMNS} {_ROWS};
-    PERFORM set_config('licensecodes.insert', 'stored', true);
-EXCEPTION WHEN unique_violation THEN
-    PERFORM set_config('licensecodes.insert', 'collided', true);
-END
-$insert$
-"""
-
-# The setting's name is the upload insert's: the same transaction never runs both.
-INSERT_OUTCOME = "SELECT current_setting('licensecodes.insert')"
+# (shared.loading.staging.all_or_nothing: a third faster than ON CONFLICT,
+# and PostgreSQL logs no code). A collision, which is rare, leaves nothing
+# stored. The parameters are integers, NULLs and a code type, so the
+# client-side substitution cannot end the dollar quote.
+INSERT_ALL = staging.all_or_nothing(f"INSERT INTO license_codes {_COLUMNS} {_ROWS}")
 
 # After a collision: in code order, like an upload's insert, so that two
 # requests that meet on a code take their row locks in one order. A code
@@ -159,33 +147,71 @@ class GenerationJob:
         }
 
 
-def make_and_store(cursor: Any, job: GenerationJob, check_claim: Callable[[], None], progress: Progress) -> int:
-    """Make the request's codes and store them, replacing collisions;
-    return how many were stored (always the quantity)."""
+@dataclass(frozen=True)
+class Stored:
+    count: int  # always the quantity
+    codes_sha256: str | None  # of the download, when known without asking the database
+
+
+def make_and_store(cursor: Any, job: GenerationJob, check_claim: Callable[[], None], progress: Progress) -> Stored:
+    """Make the request's codes and store them, replacing collisions. The
+    download's SHA-256 is taken as the codes are made, in line order; a
+    replacement changes some lines, and then the database is asked."""
     cursor.execute("SET LOCAL work_mem TO '256MB'")  # the insert sorts up to two million codes
     cursor.execute(_CREATE)
     made = [0]
     progress.lines_from(lambda: made[0])
+    download = DownloadHash(job)
     for lines in progress.counting(chunks_of_lines(job.code_format, job.quantity)):
         check_claim()  # a lost claim stops the work early
         cursor.copy_expert(COPY_CODES, io.BytesIO(lines))
+        download.add(lines)
         made[0] += lines.count(b"\n")
     progress.read_through(job.quantity)
     if _insert_all(cursor, job):
-        return job.quantity
+        return Stored(job.quantity, download.hexdigest())
     stored = _insert_new(cursor, job)
     for _round in range(MAX_ROUNDS):
         if stored == job.quantity:
-            return stored
+            return Stored(stored, None)
         check_claim()
         stored += _replace(cursor, job)
     raise RuntimeError(f"generation {job.request_id}: codes still collide after {MAX_ROUNDS} rounds of replacement")
 
 
+class DownloadHash:
+    """The SHA-256 of the request's download (shared.download: each code's
+    line in the TXT format, expiry filled in, CR LF, Windows-1252), from
+    the codes in line order. Every line of a generation differs only in its
+    code: the product id before it and the expiry, build and seats after it
+    are the request's, so a chunk of codes becomes its lines by one replace.
+    tests/pipeline/test_generation.py holds it to the download's own bytes."""
+
+    def __init__(self, job: GenerationJob) -> None:
+        after = f"\t{job.expiry_days}"
+        if job.seats is not None:  # a build left out keeps its TAB before the seats
+            after += f"\t{'' if job.build_no is None else job.build_no}\t{job.seats}"
+        elif job.build_no is not None:
+            after += f"\t{job.build_no}"
+        self._head = f"{job.product_id}\t".encode()
+        self._between = after.encode() + b"\r\n" + self._head
+        self._hash = hashlib.sha256()
+
+    def add(self, lines: bytes) -> None:
+        """Codes, each followed by LF, as made (UTF-8)."""
+        if not lines.isascii():  # a prefix beyond ASCII
+            lines = lines.decode("utf-8").encode("cp1252")
+        self._hash.update(self._head)
+        self._hash.update(lines.replace(b"\n", self._between)[: -len(self._head)])
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
 def _insert_all(cursor: Any, job: GenerationJob) -> bool:
     """Every staged code, or none when one collides."""
     cursor.execute(INSERT_ALL, job.parameters)
-    cursor.execute(INSERT_OUTCOME)
+    cursor.execute(staging.INSERT_OUTCOME)
     return bool(cursor.fetchone()[0] == "stored")
 
 

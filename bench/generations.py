@@ -71,7 +71,8 @@ def run_generations(
         "peak_rss_mb": {"worker": round(worker_rss / MB, 1)},
     }
     figures["ratio"] = figures["seconds"] / upload_seconds
-    print(f"{quantity:>12,} codes  generated {figures['seconds']:7.2f} s  uploaded {upload_seconds:6.2f} s (before and after)  "
-          f"ratio {figures['ratio']:4.2f}  peak RSS worker {figures['peak_rss_mb']['worker']:.0f} MB",
+    print(f"{quantity:>12,} codes  generated {figures['seconds']:7.2f} s  uploaded {upload_seconds:6.2f} s "
+          f"(before and after)  ratio {figures['ratio']:4.2f}  "
+          f"peak RSS worker {figures['peak_rss_mb']['worker']:.0f} MB",
           flush=True)  # fmt: skip
     return figures

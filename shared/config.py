@@ -183,6 +183,19 @@ def kept_secret_key(data_dir: Path) -> str:
         ) from None
 
 
+def replace_kept_secret_key(data_dir: Path, secret_key: str) -> Path:
+    """Keep `secret_key` in the data directory in place of the one there (a
+    restore brings the key its API keys were made with); answer its path."""
+    path = data_dir / SECRET_KEY_FILE
+    partial = path.with_name(SECRET_KEY_FILE + ".partial")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret_key)
+    os.replace(partial, path)
+    return path
+
+
 def _read_secret(path: Path) -> str:
     # The writer may not have finished when a racing reader arrives.
     for _ in range(100):

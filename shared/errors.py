@@ -133,3 +133,8 @@ class UploadRefused(DomainError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class BackupError(LicenseCodesError):
+    """A backup that cannot be taken or restored: the file, the database
+    it goes into, or the tools (docs/operating.md#backup-and-restore)."""

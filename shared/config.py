@@ -69,6 +69,8 @@ class Settings:
     foreign_duplicates_per_day: int
     # "json" (one JSON object a line, for log collectors) or "text" (for people).
     log_format: str
+    # Days an uploaded file's bytes are kept once its request is decided; 0 keeps them forever.
+    upload_retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +103,7 @@ class Settings:
             metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
             foreign_duplicates_per_day=_int(env, "FOREIGN_DUPLICATES_PER_DAY", FOREIGN_DUPLICATES_PER_DAY, low=0),
+            upload_retention_days=_int(env, "UPLOAD_RETENTION_DAYS", 30, low=0),
         )
 
     @property

@@ -115,6 +115,14 @@ class InvalidValue(DomainError):
     pass
 
 
+class FileGone(DomainError):
+    """What was asked needs an uploaded file the server no longer keeps
+    (docs/product.md#how-long-uploaded-files-are-kept)."""
+
+    http_status = 410
+    code = "file_gone"
+
+
 class InvalidFields(InvalidValue):
     """Values of a form or a JSON object refused, each field with its own
     problem (`problems`, field → phrase), so that a screen can show each

@@ -582,3 +582,16 @@ class PoolEvent(Base):
         CheckConstraint(_one_of("kind", POOL_EVENT_KINDS), name="kind_known"),
         Index("ix_pool_events_product_created", "product_id", text("id DESC")),
     )
+
+
+class BackupTaken(Base):
+    """A backup written whole by `licensecodes backup`, for the doctor and
+    /metrics to tell how old the last one is (docs/operating.md#routine-maintenance)."""
+
+    __tablename__ = "backups_taken"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    taken_at: Mapped[datetime.datetime] = _created_at()
+    schema_revision: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    codes: Mapped[int] = mapped_column(BigInteger)

@@ -217,6 +217,45 @@ def _rows_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
         yield advance
 
 
+@cli.command()
+@_reports_errors
+def doctor() -> None:
+    """Report the database's size, dead rows, waiting requests and last
+    backup, and say where to act; exit status 1 when there is something to do."""
+    from shared import doctor as checkup
+
+    configured = Settings.from_env()
+    # The embedded server's disk is ours to watch; an external one's is its operator's.
+    embedded = configured.data_dir / "postgres" if configured.database_url is None else None
+    settings = connect(configured)
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            health = checkup.examine(connection, settings.processing_window_minutes * 60, embedded)
+    finally:
+        engine.dispose()
+    click.echo(f"database: {checkup.size(health.database_bytes)}")
+    for table in health.tables[:8]:
+        vacuumed = table.last_vacuum.strftime("%Y-%m-%d %H:%M") if table.last_vacuum else "never"
+        click.echo(
+            f"  {table.name:<24} {checkup.size(table.total_bytes):>10}  {table.live_rows:>12,} rows  "
+            f"{table.dead_rows:>10,} dead  vacuumed {vacuumed}"
+        )
+    waited = health.oldest_pending_seconds
+    click.echo("oldest undecided request: " + ("none" if waited is None else f"{waited / 60:,.1f} minutes old"))
+    age = health.last_backup_age
+    click.echo("last backup: " + ("never" if age is None else f"{age.total_seconds() / 3600:,.1f} hours ago"))
+    if health.disk is not None:
+        click.echo(f"disk of {health.disk.path}: {checkup.size(health.disk.free_bytes)} free")
+    found = checkup.advice(health)
+    for one in found:
+        click.echo(f"warning: {one.finding}: {one.action}")
+    if found:
+        sys.exit(1)
+    click.echo("nothing to do (docs/operating.md#routine-maintenance)")
+
+
 @cli.command("create-publisher")
 @click.argument("name")
 @_reports_errors

@@ -65,9 +65,22 @@ def take_backup(database_url: str, secret_key: str, path: Path, progress: Progre
                 manifest = _manifest(connection)
                 with archive.writing(path, manifest, secret_key) as out:
                     _dump(engine, database_url, snapshot, out, _of(progress, manifest))
+        _note(engine, manifest, path.stat().st_size)
         return manifest
     finally:
         engine.dispose()
+
+
+def _note(engine: Engine, manifest: archive.Manifest, size_bytes: int) -> None:
+    """The backup in the database's record, for the doctor and /metrics (a
+    database of a schema before the record has none)."""
+    with engine.begin() as connection:
+        if connection.execute(text("SELECT to_regclass('backups_taken')")).scalar() is None:
+            return
+        connection.execute(
+            text("INSERT INTO backups_taken (schema_revision, size_bytes, codes) VALUES (:revision, :size, :codes)"),
+            {"revision": manifest.schema_revision, "size": size_bytes, "codes": manifest.codes},
+        )
 
 
 def _manifest(connection: Connection) -> archive.Manifest:

@@ -40,6 +40,15 @@ def _head(database_url: str) -> str:
         engine.dispose()
 
 
+def _backups_noted(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM backups_taken")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def test_a_backup_restores_every_row_and_the_secret_key_into_an_empty_database(
     settings: Settings, sessions: sessionmaker[Session], make_tenant: Any, tmp_path: Path
 ) -> None:
@@ -55,6 +64,8 @@ def test_a_backup_restores_every_row_and_the_secret_key_into_an_empty_database(
         assert restored.returncode == 0, restored.stderr
         assert rows_by_table(target) == rows_by_table(settings.database_url)
         assert _head(target) == _head(settings.database_url)
+        # The source noted the backup once it was whole: the backup holds no note of itself.
+        assert _backups_noted(settings.database_url) == 1 and _backups_noted(target) == 0
     # The API keys of the backup were signed with its secret: it came along.
     assert (data_dir / SECRET_KEY_FILE).read_text() == "the-backups-secret"
     assert "520 codes" in restored.stdout

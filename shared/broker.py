@@ -32,6 +32,7 @@ PROCESS_TASK = "uploads.process"
 SWEEP_TASK = "uploads.sweep"
 DEAD_CLAIMS_TASK = "uploads.release_dead_claims"
 POOL_TEND_TASK = "pool.tend"
+FORGET_FILES_TASK = "uploads.forget_old_files"
 
 
 def queue_for(size_bytes: int) -> str:

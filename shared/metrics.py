@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import Connection, Engine, text
 
+from shared import doctor
 from shared.code_counts import totals_by_status
 from shared.models import REQUEST_STATES
 from shared.queue_view import DECIDED, PENDING, decisions_last_hour, withheld_totals
@@ -72,6 +73,7 @@ class ServiceCollector(Collector):
                 *_decisions(connection),
                 *_durations(connection),
                 *_withheld(connection),
+                *_maintenance(connection, self._window_seconds),
             ]
         return [*metrics, *self._sweeps()]
 
@@ -193,3 +195,34 @@ def _withheld(connection: Connection) -> list[Metric]:
             value=requests,
         ),
     ]
+
+
+def _maintenance(connection: Connection, window_seconds: int) -> list[Metric]:
+    """The doctor's figures (shared.doctor): what `licensecodes doctor` warns of, as numbers to alert on."""
+    health = doctor.examine(connection, window_seconds, None)
+    size = GaugeMetricFamily("licensecodes_table_bytes", "A table's size with its indexes.", labels=["table"])
+    dead = GaugeMetricFamily("licensecodes_table_dead_rows", "Dead rows awaiting a vacuum.", labels=["table"])
+    for table in health.tables:
+        size.add_metric([table.name], table.total_bytes)
+        dead.add_metric([table.name], table.dead_rows)
+    metrics: list[Metric] = [
+        GaugeMetricFamily("licensecodes_database_bytes", "The database's size on disk.", value=health.database_bytes),
+        size,
+        dead,
+        GaugeMetricFamily(
+            "licensecodes_maintenance_warnings",
+            "What `licensecodes doctor` would warn of now: no backup or an old one, a request past "
+            "its window, dead rows.",
+            value=len(doctor.advice(health)),
+        ),
+    ]
+    age = health.last_backup_age
+    if age is not None:  # absent until the first backup: alert on absent() too
+        metrics.append(
+            GaugeMetricFamily(
+                "licensecodes_last_backup_age_seconds",
+                "Since the last `licensecodes backup`.",
+                value=age.total_seconds(),
+            )
+        )
+    return metrics

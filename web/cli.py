@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -140,6 +141,119 @@ def upgrade(revision: str) -> None:
     finally:
         engine.dispose()
     click.echo(f"database upgraded to {revision}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_reports_errors
+def backup(file: Path) -> None:
+    """Write a backup of the whole database to FILE, while the service runs."""
+    from shared.backup.backups import take_backup
+
+    settings = connect(Settings.from_env())
+    assert settings.database_url is not None
+    with _rows_bar("Backing up") as advance:
+        manifest = take_backup(settings.database_url, settings.secret_key, file, advance)
+    click.echo(
+        f"backed up to {file}: schema {manifest.schema_revision}, {manifest.codes:,} codes, "
+        f"{_requests(manifest.requests)}, {file.stat().st_size:,} bytes"
+    )
+    click.echo(
+        f"{file} holds every license code and the server's secret key, and only you can read it: "
+        "keep it as safe as the database itself (docs/operating.md#backup-and-restore)"
+    )
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="replace whatever the database holds")
+@_reports_errors
+def restore(file: Path, force: bool) -> None:
+    """Restore the backup FILE into an empty database, then migrate it."""
+    from shared.backup.backups import restore_backup
+    from shared.config import replace_kept_secret_key
+
+    settings = connect(Settings.from_env())
+    assert settings.database_url is not None
+    with _rows_bar("Restoring") as advance:
+        restored = restore_backup(settings.database_url, file, force=force, progress=advance)
+    manifest = restored.manifest
+    migrated = (
+        f", migrated to {restored.schema_revision}" if restored.schema_revision != manifest.schema_revision else ""
+    )
+    click.echo(
+        f"restored {file} (taken {manifest.created_at}): {manifest.codes:,} codes, {_requests(manifest.requests)}; "
+        f"schema {manifest.schema_revision}{migrated}"
+    )
+    if not os.environ.get("SECRET_KEY"):
+        path = replace_kept_secret_key(settings.data_dir, restored.secret_key)
+        click.echo(f"the backup's secret key is kept in {path}: its API keys and sessions work here")
+    elif os.environ["SECRET_KEY"] != restored.secret_key:
+        click.echo(
+            "warning: SECRET_KEY differs from the secret key of the backup: the API keys made before the backup "
+            f"are refused until SECRET_KEY is set to it (`tar -xOf {file} secret_key` prints it)",
+            err=True,
+        )
+
+
+def _requests(n: int) -> str:
+    return f"{n:,} request{'' if n == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def _rows_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A bar of the rows copied, on a terminal's stderr; nothing otherwise
+    (a scheduled backup's mail)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=1, label=label, file=sys.stderr, show_pos=True) as bar:
+
+        def advance(rows: int, about: int) -> None:
+            # The total is the planner's estimate: the bar never runs past it, nor backwards.
+            bar.length = max(about, rows, 1)
+            bar.update(max(0, min(rows, bar.length) - bar.pos))
+
+        yield advance
+
+
+@cli.command()
+@_reports_errors
+def doctor() -> None:
+    """Report the database's size, dead rows, waiting requests and last
+    backup, and say where to act; exit status 1 when there is something to do."""
+    from shared import doctor as checkup
+
+    configured = Settings.from_env()
+    # The embedded server's disk is ours to watch; an external one's is its operator's.
+    embedded = configured.data_dir / "postgres" if configured.database_url is None else None
+    settings = connect(configured)
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            health = checkup.examine(connection, settings.processing_window_minutes * 60, embedded)
+    finally:
+        engine.dispose()
+    click.echo(f"database: {checkup.size(health.database_bytes)}")
+    for table in health.tables[:8]:
+        vacuumed = table.last_vacuum.strftime("%Y-%m-%d %H:%M") if table.last_vacuum else "never"
+        click.echo(
+            f"  {table.name:<24} {checkup.size(table.total_bytes):>10}  {table.live_rows:>12,} rows  "
+            f"{table.dead_rows:>10,} dead  vacuumed {vacuumed}"
+        )
+    waited = health.oldest_pending_seconds
+    click.echo("oldest undecided request: " + ("none" if waited is None else f"{waited / 60:,.1f} minutes old"))
+    age = health.last_backup_age
+    click.echo("last backup: " + ("never" if age is None else f"{age.total_seconds() / 3600:,.1f} hours ago"))
+    if health.disk is not None:
+        click.echo(f"disk of {health.disk.path}: {checkup.size(health.disk.free_bytes)} free")
+    found = checkup.advice(health)
+    for one in found:
+        click.echo(f"warning: {one.finding}: {one.action}")
+    if found:
+        sys.exit(1)
+    click.echo("nothing to do (docs/operating.md#routine-maintenance)")
 
 
 @cli.command("create-publisher")

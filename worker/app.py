@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery
 
-from shared.broker import DEAD_CLAIMS_TASK, POOL_TEND_TASK, SWEEP_TASK, celery_settings
+from shared.broker import DEAD_CLAIMS_TASK, FORGET_FILES_TASK, POOL_TEND_TASK, SWEEP_TASK, celery_settings
 from shared.config import Settings
 from shared.runtime import Runtime
 from worker.tasks import register_tasks
@@ -24,9 +24,15 @@ def make_celery(settings: Settings) -> Celery:
         # Reservations expire within a minute of their end; backorders left
         # waiting by a crash are filled (docs/architecture.md#the-code-pool).
         "pool": _every(POOL_TEND_TASK, settings.pool_tend_seconds),
+        # Uploaded files past their retention, deleted in small batches
+        # (docs/product.md#how-long-uploaded-files-are-kept).
+        "retention": _every(FORGET_FILES_TASK, FORGET_FILES_SECONDS),
     }
     register_tasks(app, Runtime(settings, "licensecodes worker"))
     return app
+
+
+FORGET_FILES_SECONDS = 600
 
 
 def _every(task: str, seconds: int) -> dict[str, Any]:

@@ -3,8 +3,8 @@ kind, `upload` (every request made before) or `generation`, and a
 generation's parameters. A generation has no file, so its format and its
 SHA-256 are NULL, which the CHECK constraints now allow for it alone.
 
-Revision ID: 0018_generation_requests
-Revises: 0017_request_product_rules
+Revision ID: 0022_generation_requests
+Revises: 0021_routine_maintenance
 Create Date: 2026-12-06
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0018_generation_requests"
-down_revision: str | None = "0017_request_product_rules"
+revision: str = "0022_generation_requests"
+down_revision: str | None = "0021_routine_maintenance"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,96 @@
+"""`licensecodes doctor` and its figures on /metrics
+(docs/operating.md#routine-maintenance): each rule of when to act, on
+figures made up for it; the figures of the test session's database; the
+command as a real process before and after a backup; and the codes table's
+autovacuum set by its migration."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared import doctor
+from shared.config import Settings
+from tests.web.test_metrics import scrape, value
+
+NOW = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.UTC)
+WELL = doctor.Health(
+    database_bytes=10**9,
+    tables=[doctor.Table("license_codes", 10**9, 20_000_000, 50_000, None)],
+    oldest_pending_seconds=60.0,
+    window_seconds=1200,
+    last_backup_at=NOW - datetime.timedelta(hours=20),
+    now=NOW,
+    disk=doctor.Disk(Path("/var"), 50 * 2**30, 100 * 2**30),
+)
+
+
+def _findings(**changes: Any) -> list[str]:
+    return [one.finding for one in doctor.advice(dataclasses.replace(WELL, **changes))]
+
+
+def test_each_rule_of_the_doctor_warns_only_past_its_line() -> None:
+    assert _findings() == []
+    assert _findings(last_backup_at=None) == ["no backup has been taken"]
+    assert _findings(last_backup_at=NOW - datetime.timedelta(days=3)) == ["the last backup is 3.0 days old"]
+    assert _findings(oldest_pending_seconds=1199.0) == []
+    assert _findings(oldest_pending_seconds=1800.0) == ["a request has waited 30 minutes, past the 20-minute window"]
+    # Dead rows: both many and a large share of the live ones.
+    assert _findings(tables=[doctor.Table("t", 1, 20_000_000, 3_000_000, None)]) == []
+    assert _findings(tables=[doctor.Table("t", 1, 100, 99_000, None)]) == []
+    assert _findings(tables=[doctor.Table("t", 1, 1_000_000, 300_000, None)]) == [
+        "t holds 300,000 dead rows beside 1,000,000 live ones"
+    ]
+    assert _findings(disk=doctor.Disk(Path("/var"), 5 * 2**30, 100 * 2**30)) == [
+        "the disk of /var has 5.0 GB free of 100.0 GB"
+    ]
+    assert _findings(disk=None) == []
+
+
+def test_the_doctor_reads_the_sizes_rows_and_waits_of_the_database(engine: Engine, make_tenant: Any) -> None:
+    make_tenant("acme", (1,))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO license_codes (code, product_id, request_id, line_no, code_type, expiry_days) "
+                "SELECT 'D-' || n, 1, 1, n, 'activation', 30 FROM generate_series(1, 3000) n"
+            )
+        )
+        connection.execute(text("UPDATE license_codes SET expiry_days = 31 WHERE line_no <= 1000"))
+        # A session sends its figures to the statistics at most every second; this one, at its commit.
+        connection.execute(text("SELECT pg_stat_force_next_flush()"))
+    with engine.connect() as connection:
+        health = doctor.examine(connection, 1200, None)
+    codes = next(table for table in health.tables if table.name == "license_codes")
+    assert codes.total_bytes > 0 and codes.live_rows == 3000 and codes.dead_rows >= 1000
+    assert health.database_bytes >= sum(table.total_bytes for table in health.tables)
+    assert (health.oldest_pending_seconds, health.last_backup_at, health.disk) == (None, None, None)
+
+
+def test_doctor_says_what_to_do_until_a_backup_is_taken(
+    settings: Settings, sessions: sessionmaker[Session], run_cli: Any, tmp_path: Path, client: FlaskClient
+) -> None:
+    before = run_cli("doctor")
+    assert before.returncode == 1 and "warning: no backup has been taken" in before.stdout, before.stdout
+    assert value(scrape(client), "licensecodes_maintenance_warnings") == 1
+    assert ("licensecodes_last_backup_age_seconds", ()) not in scrape(client)
+    assert run_cli("backup", str(tmp_path / "b")).returncode == 0
+    after = run_cli("doctor")
+    assert after.returncode == 0, after.stdout
+    assert "last backup: 0.0 hours ago" in after.stdout and "license_codes" in after.stdout
+    samples = scrape(client)
+    assert value(samples, "licensecodes_maintenance_warnings") == 0
+    assert 0 <= samples[("licensecodes_last_backup_age_seconds", ())] < 60
+    assert value(samples, "licensecodes_table_bytes", table="license_codes") > 0
+
+
+def test_the_codes_table_is_vacuumed_by_a_fiftieth_of_its_rows(engine: Engine) -> None:
+    with engine.connect() as connection:
+        options = connection.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'license_codes'")).scalar()
+    assert set(options) >= {"autovacuum_vacuum_scale_factor=0.02", "autovacuum_analyze_scale_factor=0.02"}

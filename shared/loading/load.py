@@ -128,7 +128,8 @@ def _generate(
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(WATCH_THE_CLIENT)
         if job.dry_run:
-            return _fenced_completion(connection, held, states.complete(connection, held, job.quantity, job.report()))
+            _fenced(states.complete(connection, held, job.quantity, job.report()), held)
+            return RequestStatus.COMPLETED
         started = time.perf_counter()
         stored = make_and_store(cursor, job, check_claim, progress)
         # One product and one code type, like a TXT file's.
@@ -136,12 +137,7 @@ def _generate(
         codes_sha256 = stored.codes_sha256 or download.codes_sha256_by_database(cursor, job.request_id)
         seconds = time.perf_counter() - started
         log.info("generation %s: %s codes made and stored in %.2f s", job.request_id, stored.count, seconds)
-        moved = states.complete(connection, held, stored.count, None, None, codes_sha256)
-        return _fenced_completion(connection, held, moved)
-
-
-def _fenced_completion(connection: Connection, held: states.Claim, moved: bool) -> str:
-    _fenced(moved, held)
+        _fenced(states.complete(connection, held, stored.count, None, None, codes_sha256), held)
     return RequestStatus.COMPLETED
 
 

@@ -77,7 +77,8 @@ def test_a_backup_taken_while_clients_upload_and_read_restores_every_completed_r
                     failures.append(f"GET {path} {response.status_code}")
                     return
             # And a code taken for an order (none while the pool is still empty).
-            taken = client.post("/api/v1/products/1/allocations", json={"reference": f"r{number}-{n}"}, headers=acme.auth)
+            order = {"reference": f"r{number}-{n}"}
+            taken = client.post("/api/v1/products/1/allocations", json=order, headers=acme.auth)
             if taken.status_code not in (201, 409):
                 failures.append(f"take {taken.status_code}: {taken.get_json()}")
                 return

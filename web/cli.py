@@ -35,7 +35,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _app_for_flask_commands() -> Flask:
     from web import create_app
 
-    return create_app(connect(Settings.from_env()))
+    # Every command of the group loads the app first (Flask's AppGroup): a
+    # setting refused here is the command's error, one line and status 1.
+    try:
+        return create_app(connect(Settings.from_env()))
+    except LicenseCodesError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group(cls=AppGroup)

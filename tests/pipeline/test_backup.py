@@ -1,9 +1,11 @@
-"""A backup taken while 8 clients upload and read (real worker, real
-`licensecodes backup`), restored into a new database: every request it
-holds as completed has all of its codes, none holds a code of a request
-it does not hold as completed, the counts equal the rows, and the
-service on the restored database serves the same publisher with the same
-API key (docs/operating.md#backup-and-restore)."""
+"""A backup taken while 8 clients upload, read and take codes (real worker,
+real `licensecodes backup`), restored into a new database: every request
+it holds as completed has all of its codes, none holds a code of a request
+it does not hold as completed, every allocation holds its codes, the counts
+equal the rows, and the service on the restored database serves the same
+publisher with the same API key (docs/operating.md#backup-and-restore).
+Restored into a new data directory where `serve` starts:
+tests/e2e/test_backup_restore.py."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from shared.db import make_engine, make_sessions
 from tests.backups import licensecodes, new_database
 from tests.conftest import Tenant
 from tests.pipeline.conftest import assert_counts_are_exact, txt, upload, wait_decided
+from tests.pool.conftest import assert_no_code_twice
 
 UPLOADERS = 4
 READERS = 4
@@ -66,12 +69,20 @@ def test_a_backup_taken_while_clients_upload_and_read_restores_every_completed_r
     def reader(number: int) -> None:
         client = app.test_client()
         paths = ("/api/v1/products", "/api/v1/uploads", "/api/v1/products/1/codes?limit=50", "/api/v1/products/1/stock")
+        n = 0
         while not stop.is_set():
             for path in paths:
                 response = client.get(path, headers=acme.auth)
                 if response.status_code != 200:
                     failures.append(f"GET {path} {response.status_code}")
                     return
+            # And a code taken for an order (none while the pool is still empty).
+            order = {"reference": f"r{number}-{n}"}
+            taken = client.post("/api/v1/products/1/allocations", json=order, headers=acme.auth)
+            if taken.status_code not in (201, 409):
+                failures.append(f"take {taken.status_code}: {taken.get_json()}")
+                return
+            n += 1
 
     clients = [threading.Thread(target=uploader, args=(n,)) for n in range(UPLOADERS)]
     clients += [threading.Thread(target=reader, args=(n,)) for n in range(READERS)]
@@ -112,6 +123,10 @@ def test_a_backup_taken_while_clients_upload_and_read_restores_every_completed_r
             assert there == (CODES_AN_UPLOAD if status == "completed" else 0), (request_id, status, said, there)
             assert status != "completed" or said == there
         assert_counts_are_exact(restored_sessions)
+        assert_no_code_twice(restored_sessions)
+        with restored_sessions() as session:
+            allocations = session.execute(text("SELECT count(*) FROM allocations")).scalar_one()
+        print(f"restored {allocations} allocations")
 
         # The service on the restored database: the same key, the same codes.
         from web import create_app

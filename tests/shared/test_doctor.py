@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import doctor
 from shared.config import Settings
+from tests.backups import licensecodes
 from tests.web.test_metrics import scrape, value
 
 NOW = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.UTC)
@@ -94,3 +95,10 @@ def test_the_codes_table_is_vacuumed_by_a_fiftieth_of_its_rows(engine: Engine) -
     with engine.connect() as connection:
         options = connection.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'license_codes'")).scalar()
     assert set(options) >= {"autovacuum_vacuum_scale_factor=0.02", "autovacuum_analyze_scale_factor=0.02"}
+
+
+def test_a_negative_retention_stops_a_command_with_its_name_and_exit_status_1(settings: Settings) -> None:
+    assert settings.database_url is not None
+    refused = licensecodes(settings, settings.database_url, "doctor", UPLOAD_RETENTION_DAYS="-1")
+    assert refused.returncode == 1 and "UPLOAD_RETENTION_DAYS must be" in refused.stderr
+    assert "Traceback" not in refused.stderr

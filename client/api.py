@@ -57,6 +57,10 @@ class PublisherApi:
             headers = {"Content-Type": body.content_type}
             return self._json("POST", f"/api/v1/products/{product_id}/uploads", data=body, headers=headers)
 
+    def generate(self, product_id: int, asked: dict[str, Any]) -> dict[str, Any]:
+        """Ask for codes to be made (docs/api.md#generate-codes): the queued request."""
+        return self._json("POST", f"/api/v1/products/{product_id}/generations", json=asked)
+
     def upload_request(self, upload_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/uploads/{upload_id}")
 

@@ -1,4 +1,4 @@
-"""`licensecodes upload`, `status`, `download`, `take` and `stock`: the
+"""`licensecodes upload`, `generate`, `status`, `download`, `take` and `stock`: the
 publishers' side of the command line. Plain click commands, not Flask ones: they must not build
 the app, and so never start or open a database."""
 
@@ -36,14 +36,27 @@ def _server_options(command: F) -> F:
     )(command)  # fmt: skip
 
 
+def _waiting_options(command: F) -> F:
+    """--wait and --timeout, for the commands that create a request."""
+    command = click.option(
+        "--timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, show_default=True,
+        help="seconds to wait with --wait",
+    )(command)  # fmt: skip
+    return click.option("--wait", is_flag=True, help="wait for the Code Generator's decision and print it")(command)
+
+
+def _print_verdict(decided: dict[str, Any]) -> None:
+    for line in verdict(decided):
+        click.echo(line)
+    sys.exit(exit_status(decided))
+
+
 @click.command(epilog=EXIT_STATUS_HELP)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--product", "product_id", type=int, required=True, help="the ProductID the codes are for")
 @click.option("--evaluation", is_flag=True, help="evaluation codes (activation codes otherwise)")
 @click.option("--dry-run", is_flag=True, help="check the file and summarise it; store nothing")
-@click.option("--wait", is_flag=True, help="wait for the Code Generator's decision and print it")
-@click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, show_default=True,
-              help="seconds to wait with --wait")  # fmt: skip
+@_waiting_options
 @_server_options
 def upload(
     file: Path, product_id: int, evaluation: bool, dry_run: bool, wait: bool, timeout: float, url: str, api_key: str
@@ -62,9 +75,52 @@ def upload(
         if not wait:
             return
         decided = progress.until_decided(api, accepted, timeout)
-    for line in verdict(decided):
-        click.echo(line)
-    sys.exit(exit_status(decided))
+    _print_verdict(decided)
+
+
+@click.command(epilog=EXIT_STATUS_HELP)
+@click.option("--product", "product_id", type=int, required=True, help="the ProductID the codes are for")
+@click.option("--quantity", type=int, required=True, help="how many codes to make (1 to 2,000,000)")
+@click.option("--length", type=int, help="random characters a code  [server default: 20]")
+@click.option("--group", type=int, help="characters a group, 0 for none  [server default: 5]")
+@click.option("--alphabet", help="the characters to draw from  [server default: 23456789ABCDEFGHJKLMNPQRSTUVWXYZ]")
+@click.option("--evaluation", is_flag=True, help="evaluation codes (activation codes otherwise)")
+@click.option("--dry-run", is_flag=True, help="report the format, an example and its strength; make nothing")
+@_waiting_options
+@_server_options
+def generate(
+    product_id: int,
+    quantity: int,
+    length: int | None,
+    group: int | None,
+    alphabet: str | None,
+    evaluation: bool,
+    dry_run: bool,
+    wait: bool,
+    timeout: float,
+    url: str,
+    api_key: str,
+) -> None:
+    """Have the server make codes for a product, with its prefix.
+
+    Without --wait it prints the new request's id once the server has
+    queued it (exit 0); with --wait, the outcome. A format too weak or a bad
+    value is refused at once, naming what to change.
+    """
+    chosen = {"length": length, "group": group, "alphabet": alphabet}
+    asked = {
+        "quantity": quantity,
+        "code_type": "evaluation" if evaluation else "activation",
+        "dry_run": dry_run,
+        "format": {name: value for name, value in chosen.items() if value is not None},
+    }
+    with PublisherApi(url, api_key) as api:
+        accepted = api.generate(product_id, asked)
+        click.echo(f"generation {accepted['id']} accepted: {accepted['status']}, deadline {accepted['deadline_at']}")
+        if not wait:
+            return
+        decided = progress.until_decided(api, accepted, timeout)
+    _print_verdict(decided)
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -171,4 +227,4 @@ def stock(product_id: int, url: str, api_key: str) -> None:
     sys.exit(EXIT_OK)
 
 
-COMMANDS = (upload, status, download, take, stock)
+COMMANDS = (upload, generate, status, download, take, stock)

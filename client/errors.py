@@ -19,16 +19,17 @@ EXIT_PENDING = 4
 
 EXIT_STATUS_HELP = """\b
 Exit status:
-  0  done: completed (upload --wait, status), accepted (upload), downloaded,
-     codes taken or taken before for the reference (take), stock read
+  0  done: completed (upload or generate --wait, status), accepted (upload,
+     generate), downloaded, codes taken or taken before for the reference
+     (take), stock read
   1  rejected, or refused at once (empty file, too large, not completed yet;
-     take: too few codes available, the reference names another take, the
+     generate: a bad value or a format too weak; take: too few codes available, the reference names another take, the
      reference's codes released, expired or revoked, a bad value)
   2  usage error: a bad option, a file that cannot be read, no API key
   3  no answer from the server: connection refused or timed out, a bad API
      key (401/403), an unknown product or upload (404), a server error (5xx)
-  4  still queued or processing (status; upload --wait when --timeout ran
-     out); take: backordered, its codes not there yet
+  4  still queued or processing (status; upload or generate --wait when
+     --timeout ran out); take: backordered, its codes not there yet
 """
 
 

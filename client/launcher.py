@@ -1,4 +1,4 @@
-"""The `licensecodes` program. The publishers' commands (`upload`, `status`,
+"""The `licensecodes` program. The publishers' commands (`upload`, `generate`, `status`,
 `download`, `take`, `stock`) run from here without importing the server: a
 publisher's machine needs only a URL and an API key, and the client starts
 in a fraction of the time Flask and Celery take to import. Every other command

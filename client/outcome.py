@@ -1,5 +1,5 @@
-"""What the client prints about an upload request: its state, its counts
-and, when rejected, every problem it was told of with its line."""
+"""What the client prints about a request (an upload or a generation): its
+state, its counts and, when rejected, every problem it was told of with its line."""
 
 from __future__ import annotations
 
@@ -18,12 +18,17 @@ def exit_status(upload: dict[str, Any]) -> int:
     return {"completed": EXIT_OK, "rejected": EXIT_REJECTED}.get(upload["status"], EXIT_PENDING)
 
 
+def kind_of(upload: dict[str, Any]) -> str:
+    """`upload` or `generation`, as the messages name the request."""
+    return "generation" if upload.get("kind") == "generation" else "upload"
+
+
 def details(upload: dict[str, Any]) -> list[str]:
     """The request's fields that a publisher asks about, one a line."""
     fields = [
         ("status", upload["status"]),
         ("product", upload["product_id"]),
-        ("file", f"{upload['filename']} ({upload['format']}, {upload['size_bytes']} bytes)"),
+        _what(upload),
         ("code type", upload["code_type"] + (", dry run" if upload["dry_run"] else "")),
         ("created", upload["created_at"]),
         ("started", upload["started_at"]),
@@ -36,7 +41,18 @@ def details(upload: dict[str, Any]) -> list[str]:
         lines, percent = upload["progress"]["lines_checked"], upload["progress"]["percent"]
         fields.append(("checked", f"{lines:,} line{'s' if lines != 1 else ''}, {percent}% of the file"))
     shown = [f"  {name + ':':<11}{'-' if value is None else value}" for name, value in fields]
-    return [f"upload {upload['id']}", *shown]
+    return [f"{kind_of(upload)} {upload['id']}", *shown]
+
+
+def _what(upload: dict[str, Any]) -> tuple[str, str]:
+    """The file uploaded, or what a generation makes."""
+    made = upload.get("generation")
+    if made is None:
+        return "file", f"{upload['filename']} ({upload['format']}, {upload['size_bytes']} bytes)"
+    shape = made["format"]
+    layout = f"{shape['length']} characters of {shape['alphabet']}, groups of {shape['group']}"
+    layout += f", prefix {shape['prefix']!r}"
+    return "generate", f"{made['quantity']:,} codes ({layout})"
 
 
 def verdict(upload: dict[str, Any]) -> list[str]:
@@ -46,13 +62,14 @@ def verdict(upload: dict[str, Any]) -> list[str]:
         return _completed(upload)
     if status == "rejected":
         return _rejected(upload)
-    return [f"upload {upload['id']} is still {status}; its deadline is {upload['deadline_at']}"]
+    return [f"{kind_of(upload)} {upload['id']} is still {status}; its deadline is {upload['deadline_at']}"]
 
 
 def _completed(upload: dict[str, Any]) -> list[str]:
     if not upload["dry_run"]:
-        return [f"upload {upload['id']} completed: {upload['code_count']:,} codes stored"]
-    lines = [f"dry run {upload['id']} completed: {upload['code_count']:,} codes would be stored; nothing was stored"]
+        return [f"{kind_of(upload)} {upload['id']} completed: {upload['code_count']:,} codes stored"]
+    would = "made" if kind_of(upload) == "generation" else "stored"
+    lines = [f"dry run {upload['id']} completed: {upload['code_count']:,} codes would be {would}; nothing was stored"]
     for name, value in (upload.get("summary") or {}).items():
         shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
         lines.append(f"  {name}: {shown}")

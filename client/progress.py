@@ -14,7 +14,7 @@ import click
 
 from client.api import PublisherApi
 from client.errors import RateLimited
-from client.outcome import DECIDED
+from client.outcome import DECIDED, kind_of
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what click.progressbar returns
@@ -75,9 +75,9 @@ class _StatusView(contextlib.ExitStack):
     def show(self, upload: dict[str, Any], elapsed: float) -> None:
         checked = upload.get("progress")
         if not _on_terminal():
-            self._log_line(upload["status"], checked)
+            self._log_line(upload, checked)
         elif checked is not None:
-            self._move_bar(checked["percent"], _lines_checked(checked))
+            self._move_bar(checked["percent"], _lines_checked(checked, upload))
         elif self._bar is None:
             click.echo(f"\r\x1b[KProcessing: {upload['status']} ({elapsed:.0f} s)", nl=False, err=True)
             self._shown = upload["status"]
@@ -103,18 +103,22 @@ class _StatusView(contextlib.ExitStack):
         self._bar.pos, self._bar.current_item = percent, text
         self._bar.render_progress()
 
-    def _log_line(self, status: str, checked: dict[str, int] | None) -> None:
+    def _log_line(self, upload: dict[str, Any], checked: dict[str, int] | None) -> None:
+        status = upload["status"]
         key = status if checked is None else f"{status} {checked['percent'] // 10}"  # a line per tenth
         if key != self._shown:
-            shown = status if checked is None else f"{status}, {checked['percent']}% ({_lines_checked(checked)})"
+            counted = None if checked is None else _lines_checked(checked, upload)
+            shown = status if checked is None else f"{status}, {checked['percent']}% ({counted})"
             click.echo(f"Processing: {shown}", err=True)
             self._shown = key
 
 
-def _lines_checked(checked: dict[str, int]) -> str:
+def _lines_checked(checked: dict[str, int], upload: dict[str, Any]) -> str:
+    """A generation counts the codes it has made; an upload, the lines of its file."""
+    made = kind_of(upload) == "generation"
     if checked["percent"] >= 100:  # the last checks and the storing run
-        return f"all {checked['lines_checked']:,} lines read, finishing"
-    return f"{checked['lines_checked']:,} lines checked"
+        return f"all {checked['lines_checked']:,} {'codes made' if made else 'lines read'}, finishing"
+    return f"{checked['lines_checked']:,} {'codes made' if made else 'lines checked'}"
 
 
 def _as_is(text: str | None) -> str | None:

@@ -55,6 +55,9 @@ NAMING_CONVENTION = {
 
 REQUEST_STATES = tuple(status.value for status in RequestStatus)
 UPLOAD_FORMATS = ("txt", "csv")
+# An upload request reads its codes from a file; a generation request has the
+# Code Generator make them (docs/product.md#generation-requests).
+REQUEST_KINDS = ("upload", "generation")
 CODE_TYPES = ("activation", "evaluation")
 CODE_STATUSES = tuple(status.value for status in CodeStatus)
 ALLOCATION_STATUSES = tuple(status.value for status in AllocationStatus)
@@ -205,7 +208,8 @@ class UploadChunk(Base):
 
 
 class UploadRequest(Base):
-    """One uploaded file and its way through the Code Generator (a job)."""
+    """One request and its way through the Code Generator (a job): an
+    uploaded file, or (kind `generation`) codes for the Code Generator to make."""
 
     __tablename__ = "upload_requests"
 
@@ -213,7 +217,9 @@ class UploadRequest(Base):
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"))
     # Null for a CSV file whose rows span several of the publisher's products.
     product_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("products.product_id", ondelete="CASCADE"))
-    format: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16), server_default="upload")
+    # The file's format; NULL for a generation request, which has no file.
+    format: Mapped[str | None] = mapped_column(String(8))
     code_type: Mapped[str] = mapped_column(String(16), server_default="activation")
     filename: Mapped[str] = mapped_column(String(255), server_default="")
     dry_run: Mapped[bool] = mapped_column(server_default=text("false"))
@@ -240,6 +246,11 @@ class UploadRequest(Base):
     # does not change how it is checked (shared.product_rules). NULL for
     # requests made before these were kept: their products are read as they are.
     product_rules: Mapped[list[Any] | None] = mapped_column()
+    # A generation request's parameters (shared.generation.requests): the
+    # quantity, the format of its codes, their expiry, build and seats.
+    # NULL for an upload.
+    # none_as_null: None is SQL NULL (an upload), never the JSON value null.
+    generation: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     # The dry run this request was confirmed from; unique, so a dry run
     # becomes a real request at most once.
     confirmed_from_id: Mapped[int | None] = mapped_column(
@@ -252,7 +263,10 @@ class UploadRequest(Base):
     error_count: Mapped[int] = mapped_column(Integer, server_default="0")
     code_count: Mapped[int | None] = mapped_column(BigInteger)
     summary: Mapped[dict[str, Any] | None] = mapped_column()
-    sha256: Mapped[str] = mapped_column(String(64))
+    # Of the uploaded bytes; NULL for a generation request.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # The uploaded file's size; for a generation request, the size its codes
+    # file will have, which routes it to a queue (shared.broker) and measures its progress.
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime.datetime] = _created_at()
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -278,6 +292,21 @@ class UploadRequest(Base):
     bytes_checked: Mapped[int | None] = mapped_column(BigInteger)
 
     # What the screens ask of a request, so that no template compares status strings.
+    @property
+    def is_generation(self) -> bool:
+        return self.kind == "generation"
+
+    @property
+    def kind_label(self) -> str:
+        return "Generation" if self.is_generation else "Upload"
+
+    @property
+    def display_name(self) -> str:
+        """What the screens call the request: its file's name, or what a generation makes."""
+        if self.is_generation and self.generation is not None:
+            return f"{self.generation['quantity']:,} codes generated"
+        return self.filename or "(no name)"
+
     @property
     def is_pending(self) -> bool:
         return self.status in PENDING
@@ -318,7 +347,15 @@ class UploadRequest(Base):
 
     __table_args__ = (
         CheckConstraint(_one_of("status", REQUEST_STATES), name="status_known"),
-        CheckConstraint(_one_of("format", UPLOAD_FORMATS), name="format_known"),
+        CheckConstraint(_one_of("kind", REQUEST_KINDS), name="kind_known"),
+        CheckConstraint(f"format IS NULL OR {_one_of('format', UPLOAD_FORMATS)}", name="format_known"),
+        # An upload has a file (its format and SHA-256); a generation has its parameters and no file.
+        CheckConstraint(
+            "CASE WHEN kind = 'generation' "
+            "THEN generation IS NOT NULL AND format IS NULL AND sha256 IS NULL AND blob_id IS NULL "
+            "ELSE generation IS NULL AND format IS NOT NULL AND sha256 IS NOT NULL END",
+            name="kind_fields",
+        ),
         CheckConstraint(_one_of("code_type", CODE_TYPES), name="code_type_known"),
         CheckConstraint(f"reason_code IS NULL OR {_one_of('reason_code', REASON_CODES)}", name="reason_code_known"),
         CheckConstraint(
@@ -332,7 +369,7 @@ class UploadRequest(Base):
             name="progress_only_while_processing",
         ),
         CheckConstraint("size_bytes > 0", name="size_positive"),
-        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("sha256 IS NULL OR sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         CheckConstraint("codes_sha256 IS NULL OR codes_sha256 ~ '^[0-9a-f]{64}$'", name="codes_sha256_hex"),
         CheckConstraint("error_count >= 0 AND attempts >= 0", name="counts_not_negative"),
         # The lists of requests, newest first, with each filter: every page

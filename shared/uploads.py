@@ -35,14 +35,16 @@ def display_filename(raw: str | None) -> str:
 @dataclass(frozen=True)
 class Asked:
     """What a request asks for, as far as a retry of its POST must repeat it:
-    the same bytes for the same product, format, code type and dry run."""
+    the same bytes for the same product, format, code type and dry run, or
+    (a generation request) the same parameters."""
 
     product_id: int | None
-    format: str
+    format: str | None
     code_type: str
     dry_run: bool
-    sha256: str
+    sha256: str | None
     confirmed_from_id: int | None
+    generation: dict[str, Any] | None
 
     @classmethod
     def of(cls, request: UploadRequest) -> Asked:
@@ -53,6 +55,7 @@ class Asked:
             request.dry_run,
             request.sha256,
             request.confirmed_from_id,
+            request.generation,
         )
 
 
@@ -85,7 +88,7 @@ def create_request(
         blob_id=stored.blob_id,
         sha256=stored.sha256,
         size_bytes=stored.size_bytes,
-        deadline_at=_deadline(window_minutes),
+        deadline_at=deadline(window_minutes),
         enqueued_at=func.now(),
         idempotency_key=idempotency_key,
         product_rules=rules_now(session, publisher_id, product.product_id if product else None),
@@ -117,11 +120,13 @@ def confirm_dry_run(
         f"the file of dry run {request_id} is no longer kept: this server deletes uploaded files "
         "some days after their request is decided; upload the file again"
     )
-    if dry_run.blob_id is None:
+    if dry_run.blob_id is None and not dry_run.is_generation:  # a generation has no file to lose
         raise gone
     real = UploadRequest(
         publisher_id=publisher_id,
         product_id=dry_run.product_id,
+        kind=dry_run.kind,
+        generation=dry_run.generation,
         format=dry_run.format,
         code_type=dry_run.code_type,
         filename=dry_run.filename,
@@ -132,7 +137,7 @@ def confirm_dry_run(
         blob_id=dry_run.blob_id,
         sha256=dry_run.sha256,
         size_bytes=dry_run.size_bytes,
-        deadline_at=_deadline(window_minutes),
+        deadline_at=deadline(window_minutes),
         enqueued_at=func.now(),
         idempotency_key=idempotency_key,
     )
@@ -173,7 +178,8 @@ def confirmed_among(session: Session, dry_run_ids: Sequence[int]) -> set[int]:
     return {request_id for request_id in confirmed if request_id is not None}
 
 
-def _deadline(window_minutes: int) -> Any:
+def deadline(window_minutes: int) -> Any:
+    """The end of the processing window of a request made now (the database's clock)."""
     return func.now() + func.make_interval(0, 0, 0, 0, 0, window_minutes)
 
 

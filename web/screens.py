@@ -25,6 +25,7 @@ from wtforms import ValidationError
 
 from shared.code_counts import counts_of_products
 from shared.errors import Conflict, DomainError, InvalidValue
+from shared.generation.shape import CodeFormat
 from shared.listings import codes_of, uploads_of
 from shared.loading.progress import checked_so_far
 from shared.models import CODE_STATUSES, CODE_TYPES
@@ -124,6 +125,7 @@ def _request_page(upload_id: int, *, fragment: bool) -> ResponseReturnValue:
         pending=upload.is_pending,
         fragment=fragment,
         code_statuses=codes_by_status(db(), upload.id) if revocable else None,
+        code_format=CodeFormat(**upload.generation["format"]) if upload.generation else None,
     )
     return page
 

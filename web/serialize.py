@@ -46,12 +46,16 @@ def product_json(product: Product, stock: dict[str, TypeStock]) -> dict[str, Any
 
 
 def upload_json(request: UploadRequest) -> dict[str, Any]:
+    """A request of either kind; a generation has no file, so no file name, SHA-256 or size."""
+    made = request.is_generation
     return {
         "id": request.id,
+        "kind": request.kind,
         "format": request.format,
         "product_id": request.product_id,
         "code_type": request.code_type,
-        "filename": request.filename,
+        "filename": None if made else request.filename,
+        "generation": request.generation,
         "dry_run": request.dry_run,
         "status": request.status,
         "reason_code": request.reason_code,
@@ -62,7 +66,7 @@ def upload_json(request: UploadRequest) -> dict[str, Any]:
         "summary": request.summary,
         "sha256": request.sha256,
         "codes_sha256": request.codes_sha256,
-        "size_bytes": request.size_bytes,
+        "size_bytes": None if made else request.size_bytes,
         "created_at": iso(request.created_at),
         "started_at": iso(request.started_at),
         "finished_at": iso(request.finished_at),

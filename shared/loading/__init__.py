@@ -1,6 +1,7 @@
-"""The loader: how the Code Generator decides one claimed upload request.
+"""The loader: how the Code Generator decides one claimed request, an upload or a generation.
 
     job.py                the request, its products' rules and its reader; the per-request maximum
+    generated.py          a generation request's codes made, stored and their collisions replaced
     load.py               decide(): the stages stage → check → store → decide, in one screen
     feed.py               the reader's items as COPY rows; problems counted, the first 10,000 kept
     staging.py            the staging table and the set-based SQL on it

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from shared.formats import CleanLines, CodeRecord, CsvRecord, Problem, ProblemRun
 from shared.formats.csv import CsvProduct, CsvRules, read_csv_runs
 from shared.formats.txt import TxtRules, read_txt_blocks
+from shared.loading.generated import GenerationJob
 from shared.models import UploadRequest
 from shared.product_rules import ProductRules, rules_of
 
@@ -72,11 +73,15 @@ class Job:
         return read_csv_runs(chunks, CsvRules(by_short_code, only_short_code=only))
 
 
-def load_job(engine: Engine, request_id: int) -> Job:
-    """The request and the rules of its products, read once before the work starts."""
+def load_job(engine: Engine, request_id: int) -> Job | GenerationJob:
+    """The request and the rules of its products, read once before the work
+    starts: an upload's, or a generation's (docs/product.md#generation-requests)."""
     with engine.connect() as connection:
         request = connection.execute(select(UploadRequest).where(UploadRequest.id == request_id)).one()
         rules = rules_of(connection, request.publisher_id, request.product_rules)
+    if request.kind == "generation":
+        return GenerationJob.of(request, rules)
+    assert request.format is not None and request.sha256 is not None, f"upload {request_id} has no file"
     assert request.blob_id is not None, f"upload {request_id} has no stored bytes"
     return Job(
         request.id,

@@ -43,6 +43,7 @@ from shared.errors import ClaimLost
 from shared.loading import staging, store
 from shared.loading.feed import READ_BYTES, CopyFeed, ProblemLog
 from shared.loading.foreign import ForeignDuplicates, name_within_budget
+from shared.loading.generated import GenerationJob, make_and_store
 from shared.loading.job import Item, Job, bounded, load_job
 from shared.loading.lease import LeaseKeeper
 from shared.loading.prepared_download import PreparedDownload
@@ -90,15 +91,54 @@ def decide(
     engine's is named here and used."""
     job = load_job(engine, held.request_id)
     progress = Progress()
-    with (
-        LeaseKeeper(engine, held, lease_seconds, progress) as lease,
-        engine.connect() as reader,
-        _working(engine, held, connection) as working,
-    ):
+    with LeaseKeeper(engine, held, lease_seconds, progress) as lease, _working(engine, held, connection) as working:
+        if isinstance(job, GenerationJob):
+            return _generate(working, job, held, lease.check_claim, progress)
+        return _load(engine, working, job, held, lease.check_claim, progress, foreign_duplicates_per_day)
+
+
+def _load(
+    engine: Engine,
+    working: Connection,
+    job: Job,
+    held: states.Claim,
+    check_claim: Callable[[], None],
+    progress: Progress,
+    foreign_duplicates_per_day: int,
+) -> str:
+    """An upload: its stored bytes read, checked and stored or rejected."""
+    with engine.connect() as reader:
         chunks = read_chunks(reader.execution_options(isolation_level="AUTOCOMMIT"), job.blob_id)
         items = bounded(job.read(progress.counting(chunks)))
         foreign = ForeignDuplicates(keep=foreign_duplicates_per_day)
-        return _run(working, job, held, items, lease.check_claim, progress, foreign)
+        return _run(working, job, held, items, check_claim, progress, foreign)
+
+
+def _generate(
+    connection: Connection,
+    job: GenerationJob,
+    held: states.Claim,
+    check_claim: Callable[[], None],
+    progress: Progress,
+) -> str:
+    """A generation request (shared.loading.generated): its codes made and
+    stored, counted, hashed for the download and completed, in one
+    transaction; a dry run stores nothing and completes with its report."""
+    with connection.begin():
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(WATCH_THE_CLIENT)
+        if job.dry_run:
+            _fenced(states.complete(connection, held, job.quantity, job.report()), held)
+            return RequestStatus.COMPLETED
+        started = time.perf_counter()
+        stored = make_and_store(cursor, job, check_claim, progress)
+        # One product and one code type, like a TXT file's.
+        cursor.execute(staging.ADD_COUNTS["txt"], job.parameters | {"stored": stored.count})
+        codes_sha256 = stored.codes_sha256 or download.codes_sha256_by_database(cursor, job.request_id)
+        seconds = time.perf_counter() - started
+        log.info("generation %s: %s codes made and stored in %.2f s", job.request_id, stored.count, seconds)
+        _fenced(states.complete(connection, held, stored.count, None, None, codes_sha256), held)
+    return RequestStatus.COMPLETED
 
 
 def _run(

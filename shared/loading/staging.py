@@ -99,21 +99,29 @@ _EXPIRY = """COALESCE(s.expiry, CASE WHEN COALESCE(s.code_type, %(code_type)s) =
 # the block's own savepoint has taken a refused insert back. The parameters
 # are the request's integers and its code type, one of two words, so the
 # client-side substitution cannot end the dollar quote.
-INSERT = f"""
+
+
+def all_or_nothing(insert: str) -> str:
+    """`insert` in the PL/pgSQL block described above: its outcome, `stored`
+    or `duplicate`, is read with INSERT_OUTCOME."""
+    return f"""
 DO $insert$
 BEGIN
-    INSERT INTO license_codes
-        (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats, attributes)
-    SELECT s.code, p.product_id, %(request_id)s, s.line, COALESCE(s.code_type, %(code_type)s), {_EXPIRY},
-           s.build, s.seats, s.attributes
-    FROM staging s JOIN request_products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
-    ORDER BY s.code;
+    {insert};
     PERFORM set_config('licensecodes.insert', 'stored', true);
 EXCEPTION WHEN unique_violation THEN
     PERFORM set_config('licensecodes.insert', 'duplicate', true);
 END
 $insert$
 """
+
+
+INSERT = all_or_nothing(f"""INSERT INTO license_codes
+        (code, product_id, request_id, line_no, code_type, expiry_days, build_no, seats, attributes)
+    SELECT s.code, p.product_id, %(request_id)s, s.line, COALESCE(s.code_type, %(code_type)s), {_EXPIRY},
+           s.build, s.seats, s.attributes
+    FROM staging s JOIN request_products p ON p.product_id = COALESCE(s.product_id, %(product_id)s)
+    ORDER BY s.code""")
 
 INSERT_OUTCOME = "SELECT current_setting('licensecodes.insert')"
 

@@ -151,6 +151,14 @@ def txt(*lines: str) -> bytes:
     return "".join(line + "\r\n" for line in lines).encode("cp1252")
 
 
+def with_prefix(make_tenant: Any, sessions: sessionmaker[Session], name: str, product_id: int, prefix: str) -> Tenant:
+    """A tenant of one product whose codes start with `prefix` (generated ones too)."""
+    tenant: Tenant = make_tenant(name, (product_id,))
+    with sessions.begin() as session:
+        session.get_one(Product, product_id).prefix = prefix
+    return tenant
+
+
 def queued_request(sessions: sessionmaker[Session], tenant: Tenant, content: bytes, *, enqueued: bool = True) -> int:
     """A queued TXT request for the tenant's first product whose message was
     never published. Enqueued (as the upload marks it), it stays queued

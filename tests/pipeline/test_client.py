@@ -360,3 +360,37 @@ def test_stock_prints_each_count_by_code_type(licensecodes: Any, sessions: sessi
         "  low                          no         yes",
     ]
     assert licensecodes("stock", "--product", "9999").exit_code == 3
+
+
+def test_generate_waits_for_the_codes_made_and_status_and_download_read_them_back(
+    licensecodes: Any, tmp_path: Path
+) -> None:
+    asked = ("--product", "1234", "--quantity", "300", "--length", "12", "--group", "4")
+    made = licensecodes("generate", *asked, "--wait")
+
+    assert made.exit_code == 0, made.output
+    assert made.stdout.splitlines()[0].startswith("generation ")
+    assert made.stdout.splitlines()[-1].endswith("completed: 300 codes stored")
+    request_id = made.stdout.split()[1]
+    status = licensecodes("status", request_id)
+    assert f"generation {request_id}" in status.stdout
+    assert "  generate:  300 codes (12 characters of 23456789ABCDEFGHJKLMNPQRSTUVWXYZ, groups of 4" in status.stdout
+    codes = licensecodes("download", request_id).stdout.splitlines()
+    assert len(codes) == 300
+    assert all(re.fullmatch(r"1234\t[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){2}\t365", line) for line in codes)
+
+
+def test_generate_refuses_a_weak_format_with_exit_1_naming_the_least_length(licensecodes: Any) -> None:
+    weak = licensecodes("generate", "--product", "1234", "--quantity", "10", "--alphabet", "AB", "--length", "20")
+
+    assert weak.exit_code == 1, weak.output
+    assert "format.length" in weak.stderr and "a length of at least 40" in weak.stderr
+
+
+def test_a_generation_dry_run_reports_an_example_and_its_strength(licensecodes: Any) -> None:
+    dry = licensecodes("generate", "--product", "1234", "--quantity", "5", "--evaluation", "--dry-run", "--wait")
+
+    assert dry.exit_code == 0, dry.output
+    assert "5 codes would be made; nothing was stored" in dry.stdout
+    assert re.search(r"  example: [2-9A-HJ-NP-Z]{5}(-[2-9A-HJ-NP-Z]{5}){3}\n", dry.stdout), dry.stdout
+    assert "  bits: 100.0" in dry.stdout

@@ -15,6 +15,20 @@ import marshmallow as ma
 from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range, Regexp
 
+from shared.generation.shape import (
+    DEFAULT_ALPHABET,
+    DEFAULT_GROUP,
+    DEFAULT_LENGTH,
+    DEFAULT_SEPARATOR,
+    MAX_ALPHABET,
+    MAX_LENGTH,
+    MAX_QUANTITY,
+    MIN_ALPHABET,
+    MIN_BITS,
+    MIN_LENGTH,
+    SEPARATORS,
+    SPACE_PER_CODE,
+)
 from shared.listings import LISTED_STATES
 from shared.models import (
     ALLOCATION_MODES,
@@ -31,6 +45,7 @@ from shared.models import (
     MAX_REFERENCE_LENGTH,
     MAX_RESERVATION_MINUTES,
     REASON_CODES,
+    REQUEST_KINDS,
     UPLOAD_FORMATS,
 )
 from shared.paging import COUNT_LIMIT, MAX_LIMIT, MAX_NUMBERED_PAGES, PAGE_LIMIT_MESSAGE, is_whole_number
@@ -113,17 +128,54 @@ class Progress(ma.Schema):
 
 
 @closed
+class CodeFormatShape(ma.Schema):
+    class Meta:
+        description = "The format of generated codes: prefix, random characters in groups, suffix."
+
+    alphabet = fields.String(metadata={"description": "the characters the random part is drawn from"})
+    length = fields.Integer(
+        validate=Range(min=MIN_LENGTH, max=MAX_LENGTH), metadata={"description": "random characters"}
+    )
+    group = fields.Integer(
+        validate=Range(min=0, max=MAX_LENGTH), metadata={"description": "characters a group; 0: none"}
+    )
+    separator = _one_of(SEPARATORS)
+    prefix = fields.String()
+    suffix = fields.String()
+
+
+@closed
+class GenerationShape(ma.Schema):
+    class Meta:
+        description = "What a generation request asks for (docs/product.md#generation-requests)."
+
+    quantity = fields.Integer(validate=Range(min=1, max=MAX_QUANTITY))
+    format = fields.Nested(CodeFormatShape)
+    expiry_days = fields.Integer(
+        validate=Range(min=1), allow_none=True, metadata={"description": "null: the product's default"}
+    )
+    build_no = fields.Integer(validate=Range(min=0), allow_none=True)
+    seats = fields.Integer(validate=Range(min=1), allow_none=True)
+
+
+@closed
 class Upload(ma.Schema):
     class Meta:
-        description = "An upload request (docs/product.md#the-rest-api)."
+        description = "A request: an upload or a generation (docs/product.md#the-rest-api)."
 
     id = _id()
-    format = _one_of(UPLOAD_FORMATS)
+    kind = _one_of(REQUEST_KINDS)
+    format = _one_of(UPLOAD_FORMATS, allow_none=True, description="the file's; null for a generation")
     product_id = fields.Integer(
         allow_none=True, metadata={"format": "int64", "description": "null for a CSV that spans several products"}
     )
     code_type = _one_of(CODE_TYPES)
-    filename = fields.String(validate=Length(max=255))
+    filename = fields.String(
+        validate=Length(max=255), allow_none=True, metadata={"description": "null for a generation"}
+    )
+    generation = fields.Nested(
+        GenerationShape, allow_none=True, metadata={"description": "a generation's parameters; null for an upload"}
+    )
     dry_run = fields.Boolean()
     status = _one_of(LISTED_STATES)
     reason_code = _one_of(REASON_CODES, allow_none=True)
@@ -138,7 +190,11 @@ class Upload(ma.Schema):
             "with_seats)"
         },
     )
-    sha256 = fields.String(validate=Regexp(SHA256_HEX), metadata={"description": "of the uploaded file"})
+    sha256 = fields.String(
+        validate=Regexp(SHA256_HEX),
+        allow_none=True,
+        metadata={"description": "of the uploaded file; null for a generation"},
+    )
     codes_sha256 = fields.String(
         validate=Regexp(SHA256_HEX),
         allow_none=True,
@@ -147,7 +203,9 @@ class Upload(ma.Schema):
             "X-Content-SHA256 headers; null until the request completes, and for a dry run"
         },
     )
-    size_bytes = fields.Integer(validate=Range(min=1))
+    size_bytes = fields.Integer(
+        validate=Range(min=1), allow_none=True, metadata={"description": "of the uploaded file; null for a generation"}
+    )
     created_at = _time()
     started_at = _time(allow_none=True)
     finished_at = _time(allow_none=True)
@@ -588,6 +646,76 @@ class AllocationAsk(ma.Schema):
     backorder = fields.Boolean(
         load_default=False,
         metadata={"description": "true: wait for codes (202, backordered) instead of 409 pool_empty"},
+    )
+
+
+def _described(description: str, json_schema: dict[str, Any], **options: Any) -> JsonValue:
+    """A field passed on as sent, for shared.generation.shape to judge: the
+    API's 400 then names the field in the same words as the command line's."""
+    return JsonValue(metadata={"description": description, **json_schema}, **options)
+
+
+# The format's fields, as JSON Schema: the object is passed on as sent, for
+# shared.generation.shape to judge each field in its own words.
+_GENERATION_FORMAT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "alphabet": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9]+$",
+            "default": DEFAULT_ALPHABET,
+            "description": f"{MIN_ALPHABET} to {MAX_ALPHABET} different ASCII letters and digits",
+        },
+        "length": {
+            "type": "integer",
+            "minimum": MIN_LENGTH,
+            "maximum": MAX_LENGTH,
+            "default": DEFAULT_LENGTH,
+            "description": "random characters a code",
+        },
+        "group": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_LENGTH,
+            "default": DEFAULT_GROUP,
+            "description": "characters a group of the random part; 0: no groups",
+        },
+        "separator": {"type": "string", "enum": list(SEPARATORS), "default": DEFAULT_SEPARATOR},
+        "prefix": {
+            "type": ["string", "null"],
+            "description": "before the random part; the product's prefix by default (null too), and must start with it",
+        },
+        "suffix": {"type": "string", "pattern": "^[A-Za-z0-9_.-]*$", "description": "after the random part"},
+    },
+}
+
+
+class GenerationAsk(ma.Schema):
+    class Meta:
+        description = (
+            f"Codes for the Code Generator to make. The random part must have at least {MIN_BITS} bits "
+            f"(length times log2 of the alphabet's size) and {SPACE_PER_CODE:,} possible codes for each code "
+            "asked for; otherwise 400 naming the bits and the minimum length."
+        )
+        # Passed on, to be named by shared.generation.shape with the others.
+        unknown = ma.INCLUDE
+
+    # Required, but checked with the other fields after the product is found: an
+    # unknown product is a 404 whatever the body (tests/pipeline/test_tenant_isolation.py).
+    quantity = _described("codes to make; required", {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY})
+    code_type = _described("", {"type": "string", "enum": list(CODE_TYPES), "default": "activation"})
+    format = _described("the format of the codes; a default for each field left out", _GENERATION_FORMAT)
+    expiry_days = _described(
+        "null: the product's default for the code type; at most 60 for evaluation codes",
+        {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+        allow_none=True,
+    )
+    build_no = _described("", {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}, allow_none=True)
+    seats = _described("", {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}, allow_none=True)
+    dry_run = _described(
+        "true: the Code Generator reports what it would make (with an example code) and stores nothing",
+        {"type": "boolean", "default": False},
     )
 
 

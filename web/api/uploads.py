@@ -45,7 +45,7 @@ def create_upload(headers: dict[str, Any], product_id: int) -> ResponseReturnVal
     upload, replayed = idempotency.once_per_file(
         key, lambda: accept_upload(g.publisher_id, product, idempotency_key=key)
     )
-    return _accepted(upload, replayed)
+    return accepted(upload, replayed)
 
 
 @blueprint.get("/uploads")
@@ -104,10 +104,10 @@ def confirm_upload(headers: dict[str, Any], upload_id: int) -> ResponseReturnVal
         lambda: upload_actions.confirm(g.publisher_id, upload_id, key),
         same=lambda earlier: earlier.confirmed_from_id == upload_id,
     )
-    return _accepted(real, replayed)
+    return accepted(real, replayed)
 
 
-def _accepted(upload: UploadRequest, replayed: bool) -> ResponseReturnValue:
+def accepted(upload: UploadRequest, replayed: bool) -> ResponseReturnValue:
     headers = {"Location": url_for("api.get_upload", upload_id=upload.id)}
     if replayed:
         headers[idempotency.REPLAYED_HEADER] = "true"

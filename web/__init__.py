@@ -20,6 +20,7 @@ def create_app(settings: Settings) -> Flask:
         auth,
         database,
         errors,
+        generate_form,
         health,
         input_guard,
         keys,
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(product_forms.blueprint)
+    app.register_blueprint(generate_form.blueprint)
     app.register_blueprint(screens.blueprint)
     app.register_blueprint(pool_screens.blueprint)
     app.register_blueprint(keys.blueprint)

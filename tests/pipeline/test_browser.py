@@ -464,6 +464,30 @@ def test_a_product_is_created_through_the_new_product_form(page: Page) -> None:
     create_a_product_through_the_form(page, 5001, inspect_screen)
 
 
+def test_codes_are_generated_through_the_generate_codes_tab_with_an_example_of_their_format(page: Page) -> None:
+    page.goto(f"/products/{PRODUCT}/generate")
+    expect(page.get_by_role("heading", name=re.compile("^Generate codes"))).to_be_visible()
+    example = page.locator("#example-code")
+    # The default format: four groups of five of the default alphabet, made in the browser.
+    expect(example).to_have_text(re.compile(r"^[2-9A-HJ-NP-Z]{5}(-[2-9A-HJ-NP-Z]{5}){3}$"))
+    expect(page.locator("#example-strength")).to_contain_text("100.0 bits")
+    inspect_screen(page, "generate")
+    page.get_by_label("Length", exact=True).fill("7")
+    expect(page.locator("#example-strength")).to_contain_text("fewer than the 40 needed")
+    page.get_by_label("Quantity").fill("300")
+    page.get_by_role("button", name="Generate codes").click()
+    # Refused by the server too, beside its field.
+    expect(page.locator("#length-error")).to_contain_text("a length of at least")
+    inspect_screen(page, "generate-refused")
+    page.get_by_label("Length", exact=True).fill("12")
+    page.get_by_label("Separator").select_option("")
+    expect(example).to_have_text(re.compile(r"^[2-9A-HJ-NP-Z]{12}$"))
+    page.get_by_role("button", name="Generate codes").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Upload")
+    expect(page.get_by_text("Completed").first).to_be_visible()
+    expect(page.locator("#code-count")).to_contain_text("300")
+
+
 PHONE = {"width": 375, "height": 740}
 
 
@@ -518,6 +542,7 @@ def test_every_screen_fits_a_phone(
         ("codes", f"/products/{PRODUCT}/codes", "Code view"),
         ("allocations", f"/products/{PRODUCT}/allocations", "Allocations"),
         ("stock", f"/products/{PRODUCT}/stock", "Stock"),
+        ("generate", f"/products/{PRODUCT}/generate", "Generate codes"),
         ("revoke-confirm", f"/uploads/{completed}/revoke", "Revoke the remaining codes?"),
         ("keys", "/keys", "API keys"),
         ("operator", "/operator", "Operator"),

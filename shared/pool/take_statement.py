@@ -10,14 +10,20 @@ across a round trip to the web process, which may be waiting for a core.
 The parts, each a step of the statement, in the order they depend on each
 other (and so run):
 
+0. `one_at_a_time`: calls with the same product and reference queue here, on
+   a lock that lasts until the commit, before they touch anything: a second
+   call then finds the first's allocation committed and replays it, also
+   when the first took the last codes of the pool (without it, the second
+   would see too few codes, insert nothing and answer pool_empty while the
+   first's allocation was not yet committed). A hash of the reference
+   names the lock, so two references rarely share one, and then only wait;
 1. `picked`: the oldest available codes, locked without waiting for the ones
    other takes hold; none while earlier backorders of the product and type
    wait, since those come first;
 2. `made`: the allocation, when there are enough codes (or as a backorder
    when the caller allows one), ON CONFLICT DO NOTHING on (product,
-   reference): a call with a reference another call is making waits here
-   for that call's commit, then inserts nothing and replays it. It waits
-   before any count is locked, so two such calls never wait on each other;
+   reference): the unique index, not the lock above, decides who owns a
+   reference; a call that finds it taken inserts nothing and replays it;
 3. `handed`, `kept`: the codes move to the allocation and its history;
 4. `counted`: the available count goes down (locked from here), returning
    the product's threshold with it; then the count of the allocation's
@@ -39,9 +45,12 @@ from sqlalchemy import text
 from shared.statuses import AllocationStatus, CodeStatus, PoolEventKind
 
 TAKE = text(f"""
-WITH picked AS (
+WITH one_at_a_time AS (
+    SELECT pg_advisory_xact_lock(hashtextextended(:reference, :product_id))
+), picked AS (
     SELECT id, code, expiry_days, build_no, seats, request_id, line_no FROM license_codes
     WHERE product_id = :product_id AND code_type = :code_type AND status = '{CodeStatus.AVAILABLE}'
+      AND EXISTS (SELECT 1 FROM one_at_a_time)
       AND NOT EXISTS (
           SELECT 1 FROM allocations
           WHERE product_id = :product_id AND code_type = :code_type AND status = '{AllocationStatus.BACKORDERED}'

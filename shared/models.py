@@ -623,9 +623,8 @@ class WebhookMessage(Base):
     __tablename__ = "webhook_messages"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    message_id: Mapped[str] = mapped_column(
-        String(40), unique=True, server_default=text("'msg_' || replace(gen_random_uuid()::text, '-', '')")
-    )
+    # `msg_` and a random UUID's hex digits, made by shared.events.outbox.
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column()

@@ -8,7 +8,6 @@ import datetime
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from shared.loading.progress import checked_so_far
 from shared.models import Allocation, UploadRequest
 
 
@@ -57,6 +56,10 @@ def upload_json(request: UploadRequest) -> dict[str, Any]:
 
 def progress_json(request: UploadRequest) -> dict[str, int] | None:
     """Null unless the request is processing (shared.loading.progress)."""
+    # Imported here: shared.loading imports shared.states, which writes its
+    # webhook events (shared.events.outbox) with this module's shapes.
+    from shared.loading.progress import checked_so_far
+
     checked = checked_so_far(request)
     return None if checked is None else {"lines_checked": checked.lines, "percent": checked.percent}
 

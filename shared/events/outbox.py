@@ -31,8 +31,9 @@ _PUBLISH = text(
           AND CASE WHEN CAST(:endpoint_id AS bigint) IS NULL THEN enabled AND events ? :type
                    ELSE id = CAST(:endpoint_id AS bigint) END
     ), message AS (
-        INSERT INTO webhook_messages (publisher_id, type, data)
-        SELECT :publisher_id, :type, CAST(:data AS jsonb) WHERE EXISTS (SELECT 1 FROM endpoints)
+        INSERT INTO webhook_messages (message_id, publisher_id, type, data)
+        SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), :publisher_id, :type, CAST(:data AS jsonb)
+        WHERE EXISTS (SELECT 1 FROM endpoints)
         RETURNING id, message_id
     ), deliveries AS (
         INSERT INTO webhook_deliveries (message_id, endpoint_id)

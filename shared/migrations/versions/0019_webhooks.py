@@ -63,12 +63,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_messages",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column(
-            "message_id",
-            sa.String(length=40),
-            server_default=sa.text("'msg_' || replace(gen_random_uuid()::text, '-', '')"),
-            nullable=False,
-        ),
+        sa.Column("message_id", sa.String(length=40), nullable=False),
         sa.Column("publisher_id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),

@@ -6,6 +6,7 @@ alike call these (docs/product.md#events-signed-webhooks)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from shared.statuses import SUBSCRIBABLE, EventType
 ROTATION_OVERLAP_HOURS = 24
 MAX_ENDPOINTS_PER_PUBLISHER = 20
 CHANGEABLE = ("events", "description", "enabled")
+# No control characters (C0, DEL, C1): the description is shown on the screens.
+DESCRIPTION_SHAPE = re.compile(r"[^\x00-\x1f\x7f-\x9f]*")
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,11 @@ def _problems(values: Mapping[str, Any], required: Sequence[str]) -> dict[str, s
     if description is not None and not (
         isinstance(description, str)
         and len(description) <= MAX_WEBHOOK_DESCRIPTION_LENGTH
-        and description.isprintable()
+        and DESCRIPTION_SHAPE.fullmatch(description)
     ):
-        problems["description"] = f"must be text of at most {MAX_WEBHOOK_DESCRIPTION_LENGTH} printable characters"
+        problems["description"] = (
+            f"must be text of at most {MAX_WEBHOOK_DESCRIPTION_LENGTH} characters, none a control character"
+        )
     if "enabled" in values and not isinstance(values["enabled"], bool):
         problems["enabled"] = "must be true or false"
     return problems

@@ -58,6 +58,10 @@ def _openapi_path(flask_rule: str) -> str:
 # the CSV import, empty_file for zero bytes).
 FILE_UPLOADS = {"include-path-regex": "/uploads$|/import_from_csv/$", "include-method": "POST"}
 POSITIVE_UPLOADS_ACCEPTED = ["2xx", "400", "404", "409"]
+# A webhook's URL is resolved and its addresses checked when it is registered:
+# a well-formed URL may still be refused (400 naming url).
+WEBHOOK_REGISTRATION = {"include-path-regex": "/webhooks$", "include-method": "POST"}
+WEBHOOK_REGISTRATION_ACCEPTED = ["2xx", "400", "409"]
 # Drawn ids would almost never name a real object; half the time take one
 # that exists (the acme fixture's products, and its uploads 1 and 2).
 REAL_IDS = {"products": {"values": list(PRODUCT_IDS)}, "uploads": {"values": [1, 2]}}
@@ -85,7 +89,9 @@ schema = schemathesis.openapi.from_dict(
             "generation": {"max-examples": MAX_EXAMPLES},
             "operations": [
                 FILE_UPLOADS
-                | {"checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_UPLOADS_ACCEPTED}}}
+                | {"checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_UPLOADS_ACCEPTED}}},
+                WEBHOOK_REGISTRATION
+                | {"checks": {"positive_data_acceptance": {"expected-statuses": WEBHOOK_REGISTRATION_ACCEPTED}}},
             ],
         }
     ),

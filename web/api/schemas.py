@@ -15,6 +15,7 @@ import marshmallow as ma
 from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range, Regexp
 
+from shared.events.endpoints import DESCRIPTION_SHAPE as WEBHOOK_DESCRIPTION_SHAPE
 from shared.listings import LISTED_STATES
 from shared.models import (
     ALLOCATION_MODES,
@@ -675,7 +676,14 @@ _WEBHOOK_FIELDS: dict[str, tuple[str, dict[str, Any]]] = {
         "the events to send",
         {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SUBSCRIBABLE)}},
     ),
-    "description": ("for people", {"type": "string", "maxLength": MAX_WEBHOOK_DESCRIPTION_LENGTH}),
+    "description": (
+        "for people; no control characters",
+        {
+            "type": "string",
+            "maxLength": MAX_WEBHOOK_DESCRIPTION_LENGTH,
+            "pattern": f"^{WEBHOOK_DESCRIPTION_SHAPE.pattern}$",
+        },
+    ),
     "enabled": ("false pauses the endpoint; true enables it again", {"type": "boolean"}),
 }
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shared.config import WebhookSettings
 from shared.errors import Conflict, InvalidValue, NotFound
-from shared.events import addresses, endpoints, sending, signing
+from shared.events import addresses, endpoints, secrets, sending, signing
 from shared.events.schedule import next_delay
 from shared.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from shared.shapes import iso
@@ -81,6 +81,12 @@ def claim_due(session: Session, policy: WebhookSettings, server_key: str) -> Due
         endpoint.previous_secret_until is not None
         and session.scalar(select(endpoint.previous_secret_until > func.now()))  # type: ignore[operator]
     )
+    try:
+        signers = endpoints.signing_secrets(endpoint, server_key, previous_signs)
+    except secrets.SecretUnreadable:
+        why = "the endpoint's secret cannot be read since the server's SECRET_KEY changed; rotate the secret"
+        _finish(session, claimed.id, token, DeliveryStatus.FAILED, error=why)
+        return claim_due(session, policy, server_key)
     return Due(
         delivery_id=claimed.id,
         token=token,
@@ -88,7 +94,7 @@ def claim_due(session: Session, policy: WebhookSettings, server_key: str) -> Due
         url=endpoint.url,
         message_id=message.message_id,
         body=body_of(message),
-        secrets=endpoints.signing_secrets(endpoint, server_key, previous_signs),
+        secrets=signers,
     )
 
 

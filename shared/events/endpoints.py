@@ -142,7 +142,10 @@ def signing_secrets(endpoint: WebhookEndpoint, server_key: str, previous_still_s
     one before the last rotation while its 24 hours last."""
     found = [secrets.unseal(endpoint.secret, server_key)]
     if endpoint.previous_secret is not None and previous_still_signs:
-        found.append(secrets.unseal(endpoint.previous_secret, server_key))
+        try:
+            found.append(secrets.unseal(endpoint.previous_secret, server_key))
+        except secrets.SecretUnreadable:
+            pass  # rotated because SECRET_KEY changed: the new secret alone signs
     return found
 
 

@@ -15,6 +15,7 @@ import hmac
 import os
 import secrets
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "whsec_"
@@ -38,9 +39,16 @@ def seal(secret: str, server_key: str) -> str:
     return _SEALED + base64.b64encode(nonce + sealed).decode()
 
 
+class SecretUnreadable(ValueError):
+    """Sealed under another server key: SECRET_KEY has changed since."""
+
+
 def unseal(sealed: str, server_key: str) -> str:
     raw = base64.b64decode(sealed.removeprefix(_SEALED))
-    return AESGCM(_key(server_key)).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _PURPOSE).decode()
+    try:
+        return AESGCM(_key(server_key)).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _PURPOSE).decode()
+    except InvalidTag:
+        raise SecretUnreadable("the secret was sealed under another SECRET_KEY") from None
 
 
 def _key(server_key: str) -> bytes:

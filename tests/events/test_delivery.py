@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings, WebhookSettings
-from shared.events import deliveries
+from shared.events import deliveries, secrets
 from tests.conftest import Tenant
 from tests.events.receiver import Receiver, receiver
 from tests.pipeline.conftest import at_once
@@ -222,6 +222,24 @@ def test_the_address_is_checked_again_at_delivery(
     (logged,) = log_of(client, acme, endpoint["id"])
     assert logged["status"] == "pending"
     assert "refused: url" in logged["last_error"] and "loopback" in logged["last_error"]
+
+
+def test_a_secret_sealed_under_another_server_key_fails_the_delivery_saying_so(
+    client: FlaskClient, sessions: sessionmaker[Session], settings: Settings, make_tenant: Any
+) -> None:
+    acme = make_tenant("Acme")
+    with receiver() as hooks:
+        endpoint = register(client, acme, hooks.url)
+        with sessions.begin() as session:
+            sealed = secrets.seal(secrets.new_secret(), "the SECRET_KEY before")
+            session.execute(text("UPDATE webhook_endpoints SET secret = :sealed"), {"sealed": sealed})
+        send_test(client, acme, endpoint["id"])
+
+        deliver(sessions, settings)
+
+    assert hooks.received == []
+    (logged,) = log_of(client, acme, endpoint["id"])
+    assert logged["status"] == "failed" and "SECRET_KEY changed" in logged["last_error"]
 
 
 def test_race_40_trials_four_workers_claiming_at_once_never_take_one_delivery_twice(

@@ -33,7 +33,7 @@ from shared.shapes import iso
 from shared.statuses import DeliveryStatus
 
 # What an attempt may take beyond the receiver's timeout (resolving, signing, recording).
-CLAIM_MARGIN_SECONDS = 30
+CLAIM_MARGIN_SECONDS = 15
 # The attempts each delivery of a log shows, newest first.
 LOGGED_ATTEMPTS = 20
 

@@ -33,6 +33,8 @@ class Receiver:
     # What to do with each next request, in turn: a status code, or "hang"
     # (wait past the delivery's timeout); 200 once they are used up.
     answers: list[int | str] = field(default_factory=list)
+    # How long a "hang" waits before it answers: past WEBHOOK_TIMEOUT_SECONDS (1 s in the tests).
+    hang_seconds: float = 2.5
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -65,7 +67,7 @@ def receiver(path: str = "/hooks") -> Iterator[Receiver]:
                 state.received.append(Received({k: v for k, v in self.headers.items()}, body))
                 answer = state.answers.pop(0) if state.answers else 200
             if answer == "hang":
-                time.sleep(2.5)  # past WEBHOOK_TIMEOUT_SECONDS (1 s in the tests)
+                time.sleep(state.hang_seconds)
                 answer = 200
             try:
                 self.send_response(int(answer))

@@ -36,6 +36,7 @@ SWEEP_TASK = "uploads.sweep"
 DEAD_CLAIMS_TASK = "uploads.release_dead_claims"
 POOL_TEND_TASK = "pool.tend"
 WEBHOOK_TASK = "webhooks.deliver"
+FORGET_FILES_TASK = "uploads.forget_old_files"
 
 
 def queue_for(size_bytes: int) -> str:

@@ -102,6 +102,8 @@ class Settings:
     # "json" (one JSON object a line, for log collectors) or "text" (for people).
     log_format: str
     webhooks: WebhookSettings
+    # Days an uploaded file's bytes are kept once its request is decided; 0 keeps them forever.
+    upload_retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +137,7 @@ class Settings:
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
             foreign_duplicates_per_day=_int(env, "FOREIGN_DUPLICATES_PER_DAY", FOREIGN_DUPLICATES_PER_DAY, low=0),
             webhooks=WebhookSettings.from_env(env),
+            upload_retention_days=_int(env, "UPLOAD_RETENTION_DAYS", 30, low=0),
         )
 
     @property
@@ -228,6 +231,19 @@ def kept_secret_key(data_dir: Path) -> str:
             f"cannot keep the secret key in {data_dir} ({error.strerror}); "
             "set LICENSECODES_DATA_DIR to a writable directory, or set SECRET_KEY"
         ) from None
+
+
+def replace_kept_secret_key(data_dir: Path, secret_key: str) -> Path:
+    """Keep `secret_key` in the data directory in place of the one there (a
+    restore brings the key its API keys were made with); answer its path."""
+    path = data_dir / SECRET_KEY_FILE
+    partial = path.with_name(SECRET_KEY_FILE + ".partial")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret_key)
+    os.replace(partial, path)
+    return path
 
 
 def _read_secret(path: Path) -> str:

@@ -115,6 +115,14 @@ class InvalidValue(DomainError):
     pass
 
 
+class FileGone(DomainError):
+    """What was asked needs an uploaded file the server no longer keeps
+    (docs/product.md#how-long-uploaded-files-are-kept)."""
+
+    http_status = 410
+    code = "file_gone"
+
+
 class InvalidFields(InvalidValue):
     """Values of a form or a JSON object refused, each field with its own
     problem (`problems`, field → phrase), so that a screen can show each
@@ -133,3 +141,8 @@ class UploadRefused(DomainError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class BackupError(LicenseCodesError):
+    """A backup that cannot be taken or restored: the file, the database
+    it goes into, or the tools (docs/operating.md#backup-and-restore)."""

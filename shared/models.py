@@ -233,6 +233,10 @@ class UploadRequest(Base):
     # byte. NULL for requests completed before it was kept (computed and
     # stored by their first download) and for requests without codes.
     codes_sha256: Mapped[str | None] = mapped_column(String(64))
+    # When the uploaded file's bytes were deleted, UPLOAD_RETENTION_DAYS after
+    # the request was decided (shared.retention); the request, its codes, its
+    # report and its download stay.
+    file_deleted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     # The client's Idempotency-Key, when it sent one: unique per publisher,
     # so a retried POST finds the request its first try created.
     idempotency_key: Mapped[str | None] = mapped_column(String(MAX_IDEMPOTENCY_KEY_LENGTH))

@@ -50,6 +50,7 @@ def upload_json(request: UploadRequest) -> dict[str, Any]:
         "started_at": iso(request.started_at),
         "finished_at": iso(request.finished_at),
         "deadline_at": iso(request.deadline_at),
+        "file_deleted_at": iso(request.file_deleted_at),
         "progress": progress_json(request),
     }
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from shared import states
 from shared.db import add_unique
-from shared.errors import Conflict, IdempotencyKeyTaken, InvalidValue, NotFound
+from shared.errors import Conflict, FileGone, IdempotencyKeyTaken, InvalidValue, NotFound
 from shared.models import CODE_TYPES, IDEMPOTENCY_CONSTRAINT, Product, UploadRequest
 from shared.product_rules import rules_now
 from shared.statuses import RequestStatus
@@ -113,6 +113,12 @@ def confirm_dry_run(
         raise Conflict(f"upload {request_id} is not a dry run; only a dry run can be confirmed")
     if not dry_run.is_completed:
         raise Conflict(f"dry run {request_id} is {dry_run.status}; only a completed dry run can be confirmed")
+    gone = FileGone(
+        f"the file of dry run {request_id} is no longer kept: this server deletes uploaded files "
+        "some days after their request is decided; upload the file again"
+    )
+    if dry_run.blob_id is None:
+        raise gone
     real = UploadRequest(
         publisher_id=publisher_id,
         product_id=dry_run.product_id,
@@ -133,6 +139,8 @@ def confirm_dry_run(
     conflicts: dict[str, str | Exception] = {
         "uq_upload_requests_confirmed_from_id": f"dry run {request_id} has already been confirmed",
         IDEMPOTENCY_CONSTRAINT: IdempotencyKeyTaken(Asked.of(real)),
+        # Its file deleted by the retention while this confirmation was made (shared.retention).
+        "fk_upload_requests_blob_id_upload_blobs": gone,
     }
     add_unique(session, real, conflicts)
     session.refresh(real)

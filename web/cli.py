@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -140,6 +141,80 @@ def upgrade(revision: str) -> None:
     finally:
         engine.dispose()
     click.echo(f"database upgraded to {revision}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_reports_errors
+def backup(file: Path) -> None:
+    """Write a backup of the whole database to FILE, while the service runs."""
+    from shared.backup.backups import take_backup
+
+    settings = connect(Settings.from_env())
+    assert settings.database_url is not None
+    with _rows_bar("Backing up") as advance:
+        manifest = take_backup(settings.database_url, settings.secret_key, file, advance)
+    click.echo(
+        f"backed up to {file}: schema {manifest.schema_revision}, {manifest.codes:,} codes, "
+        f"{_requests(manifest.requests)}, {file.stat().st_size:,} bytes"
+    )
+    click.echo(
+        f"{file} holds every license code and the server's secret key, and only you can read it: "
+        "keep it as safe as the database itself (docs/operating.md#backup-and-restore)"
+    )
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="replace whatever the database holds")
+@_reports_errors
+def restore(file: Path, force: bool) -> None:
+    """Restore the backup FILE into an empty database, then migrate it."""
+    from shared.backup.backups import restore_backup
+    from shared.config import replace_kept_secret_key
+
+    settings = connect(Settings.from_env())
+    assert settings.database_url is not None
+    with _rows_bar("Restoring") as advance:
+        restored = restore_backup(settings.database_url, file, force=force, progress=advance)
+    manifest = restored.manifest
+    migrated = (
+        f", migrated to {restored.schema_revision}" if restored.schema_revision != manifest.schema_revision else ""
+    )
+    click.echo(
+        f"restored {file} (taken {manifest.created_at}): {manifest.codes:,} codes, {_requests(manifest.requests)}; "
+        f"schema {manifest.schema_revision}{migrated}"
+    )
+    if not os.environ.get("SECRET_KEY"):
+        path = replace_kept_secret_key(settings.data_dir, restored.secret_key)
+        click.echo(f"the backup's secret key is kept in {path}: its API keys and sessions work here")
+    elif os.environ["SECRET_KEY"] != restored.secret_key:
+        click.echo(
+            "warning: SECRET_KEY differs from the secret key of the backup: the API keys made before the backup "
+            f"are refused until SECRET_KEY is set to it (`tar -xOf {file} secret_key` prints it)",
+            err=True,
+        )
+
+
+def _requests(n: int) -> str:
+    return f"{n:,} request{'' if n == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def _rows_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A bar of the rows copied, on a terminal's stderr; nothing otherwise
+    (a scheduled backup's mail)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=1, label=label, file=sys.stderr, show_pos=True) as bar:
+
+        def advance(rows: int, about: int) -> None:
+            # The total is the planner's estimate: the bar never runs past it, nor backwards.
+            bar.length = max(about, rows, 1)
+            bar.update(max(0, min(rows, bar.length) - bar.pos))
+
+        yield advance
 
 
 @cli.command("create-publisher")

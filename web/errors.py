@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTim
 from shared.errors import DomainError
 from web.serving.front import MIN_BYTES_PER_WINDOW, WINDOW_SECONDS, Refusal, refusal_of
 
-_DOMAIN_TITLES = {404: "Not found", 409: "Not possible now", 400: "Not possible"}
+_DOMAIN_TITLES = {404: "Not found", 409: "Not possible now", 400: "Not possible", 410: "No longer kept"}
 _HTTP_CODES = {
     408: "request_too_slow",
     413: "file_too_large",
@@ -27,6 +27,7 @@ _NEXT_STEPS = {
     405: "Go back and use the page's own buttons and links.",
     408: "Try again from a faster or steadier connection.",
     409: "Go back to the list: the state of the item has changed since the page was shown.",
+    410: "Upload the file again.",
     413: "Split the file into smaller ones and upload each.",
     429: "Wait that long, then reload the page.",
     500: "Try again in a minute; if it keeps failing, tell your operator the time it happened.",

@@ -55,6 +55,7 @@ ERROR_RESPONSES: dict[int, tuple[str, dict[str, Any]]] = {
     ),
     404: ("No such object for the caller (`not_found`); another publisher's is not found either.", {}),
     409: ("Not possible in the object's present state, or an Idempotency-Key used for another request.", {}),
+    410: ("The uploaded file it needs is no longer kept (`file_gone`): upload the file again.", {}),
     413: ("The file is over MAX_UPLOAD_MB (`file_too_large`); nothing was stored.", {}),
     415: ("A compressed request body (`unsupported_media_type`); send the file as it is.", {}),
     429: (

@@ -6,7 +6,14 @@ from typing import Any
 
 from celery import Celery
 
-from shared.broker import DEAD_CLAIMS_TASK, POOL_TEND_TASK, SWEEP_TASK, WEBHOOK_TASK, celery_settings
+from shared.broker import (
+    DEAD_CLAIMS_TASK,
+    FORGET_FILES_TASK,
+    POOL_TEND_TASK,
+    SWEEP_TASK,
+    WEBHOOK_TASK,
+    celery_settings,
+)
 from shared.config import Settings
 from shared.runtime import Runtime
 from worker.tasks import register_tasks
@@ -27,9 +34,15 @@ def make_celery(settings: Settings) -> Celery:
         # The outbox's due deliveries, new and retried: a retry survives a
         # worker's or Redis's restart (docs/architecture.md#webhooks-the-outbox-and-delivery).
         "webhooks": _every(WEBHOOK_TASK, settings.webhooks.poll_seconds),
+        # Uploaded files past their retention, deleted in small batches
+        # (docs/product.md#how-long-uploaded-files-are-kept).
+        "retention": _every(FORGET_FILES_TASK, FORGET_FILES_SECONDS),
     }
     register_tasks(app, Runtime(settings, "licensecodes worker"))
     return app
+
+
+FORGET_FILES_SECONDS = 600
 
 
 def _every(task: str, seconds: int) -> dict[str, Any]:

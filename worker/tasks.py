@@ -18,8 +18,16 @@ import redis
 from celery import Celery
 from sqlalchemy.engine import Connection
 
-from shared import loading, log_context, states
-from shared.broker import DEAD_CLAIMS_TASK, POOL_TEND_TASK, PROCESS_TASK, SWEEP_TASK, WEBHOOK_TASK, queue_for
+from shared import loading, log_context, retention, states
+from shared.broker import (
+    DEAD_CLAIMS_TASK,
+    FORGET_FILES_TASK,
+    POOL_TEND_TASK,
+    PROCESS_TASK,
+    SWEEP_TASK,
+    WEBHOOK_TASK,
+    queue_for,
+)
 from shared.errors import ClaimLost
 from shared.events import deliveries
 from shared.pool import tending
@@ -156,6 +164,17 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         if tended.expired or tended.filled:
             log.info("pool: %s reservations expired, %s backorders filled", tended.expired, tended.filled)
         return {"expired": tended.expired, "filled": tended.filled}
+
+    @app.task(name=FORGET_FILES_TASK)
+    def forget_old_files() -> dict[str, int]:
+        forgotten = retention.forget_old_files(runtime.engine, runtime.settings.upload_retention_days)
+        if forgotten.files:
+            log.info(
+                "uploaded files deleted after their retention: %s requests, %s files",
+                forgotten.requests,
+                forgotten.files,
+            )
+        return {"requests": forgotten.requests, "files": forgotten.files}
 
 
 def _queued_again(released: list[tuple[int, str, int]]) -> dict[int, int]:

@@ -21,26 +21,42 @@ from shared.statuses import EventType, RequestStatus
 
 Database = Session | Connection
 
-# One statement: no message is stored when no endpoint wants it, so an
-# event nobody subscribed to costs one index lookup in the transaction it rides on.
-_PUBLISH = text(
-    """
-    WITH endpoints AS (
-        SELECT id FROM webhook_endpoints
-        WHERE publisher_id = :publisher_id
-          AND CASE WHEN CAST(:endpoint_id AS bigint) IS NULL THEN enabled AND events ? :type
-                   ELSE id = CAST(:endpoint_id AS bigint) END
-    ), message AS (
+
+def steps(publisher: str, wanted: str, event_type: str, data: str) -> str:
+    """The steps of a WITH statement that write an event: `outbox_endpoints`,
+    the publisher's endpoints that want it (`wanted`, a condition on
+    webhook_endpoints); `outbox_message`, the message, from the row `data`
+    selects (a query of one column, `data`, of at most one row), stored only
+    when some endpoint wants it, so an event nobody subscribed to writes
+    nothing; `outbox_deliveries`, one per endpoint. Each argument is SQL.
+    Written once for every statement that writes events: publish() below,
+    and the take, which records stock.low in its own statement
+    (shared.pool.take_statement)."""
+    return f"""
+    outbox_endpoints AS (
+        SELECT id FROM webhook_endpoints WHERE publisher_id = {publisher} AND {wanted}
+    ), outbox_message AS (
         INSERT INTO webhook_messages (message_id, publisher_id, type, data)
-        SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), :publisher_id, :type, CAST(:data AS jsonb)
-        WHERE EXISTS (SELECT 1 FROM endpoints)
+        SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), {publisher}, {event_type}, source.data
+        FROM ({data}) AS source
+        WHERE EXISTS (SELECT 1 FROM outbox_endpoints)
         RETURNING id, message_id
-    ), deliveries AS (
+    ), outbox_deliveries AS (
         INSERT INTO webhook_deliveries (message_id, endpoint_id)
-        SELECT message.id, endpoints.id FROM message, endpoints
+        SELECT outbox_message.id, outbox_endpoints.id FROM outbox_message, outbox_endpoints
+    )"""
+
+
+_PUBLISH = text(
+    "WITH"
+    + steps(
+        ":publisher_id",
+        """CASE WHEN CAST(:endpoint_id AS bigint) IS NULL THEN enabled AND events ? :type
+                ELSE id = CAST(:endpoint_id AS bigint) END""",
+        ":type",
+        "SELECT CAST(:data AS jsonb) AS data",
     )
-    SELECT message_id FROM message
-    """
+    + " SELECT message_id FROM outbox_message"
 )
 
 # The product's publisher, when one of its enabled endpoints wants the event.

@@ -1,18 +1,16 @@
 """Taking codes for a reference, all or nothing, and finding allocations.
 
-A take is one transaction (docs/architecture.md#the-code-pool):
+A take is one statement (shared.pool.take_statement,
+docs/architecture.md#a-take-in-one-statement): the oldest available codes
+are picked and locked without waiting, the allocation is inserted ON
+CONFLICT DO NOTHING on (product, reference), and the codes, the counts and
+the day's hand-outs move. A second call with the same reference waits at
+the insert for the first to commit or roll back, then replays it (or, had
+the first taken nothing, takes in its place), so a retried order never
+gets a second set of codes, however the two calls interleave.
 
-1. the allocation row is inserted first, ON CONFLICT DO NOTHING on
-   (product, reference): a second call with the same reference waits
-   there for the first to commit or roll back, then replays it (or, had
-   the first taken nothing, takes in its place), so a retried order never
-   gets a second set of codes, however the two calls interleave;
-2. the codes are picked and locked without waiting (shared.pool.picking);
-3. the codes, the counts and the day's hand-outs move, and the allocation
-   gets its status.
-
-Fewer codes than asked takes nothing: the caller's transaction is rolled
-back (PoolEmpty), or the allocation stays a backorder."""
+Fewer codes than asked takes nothing (PoolEmpty), or leaves the allocation
+a backorder when the caller allows one."""
 
 from __future__ import annotations
 
@@ -36,6 +34,7 @@ from shared.models import (
 )
 from shared.pool import counts, picking
 from shared.pool.picking import PickedCode
+from shared.pool.take_statement import TAKE
 from shared.statuses import AllocationMode, AllocationStatus, CodeStatus
 
 DEFAULT_RESERVATION_MINUTES = 30
@@ -96,52 +95,60 @@ class Taken:
     codes: Sequence[PickedCode] | None = None
 
 
-_INSERT = text(f"""
-INSERT INTO allocations (product_id, reference, code_type, quantity, mode, status, reservation_minutes)
-VALUES (:product_id, :reference, :code_type, :quantity, :mode, '{AllocationStatus.BACKORDERED}', :minutes)
-ON CONFLICT (product_id, reference) DO NOTHING
-RETURNING id
-""")
-
-
 def take(session: Session, product: Product, ask: Ask) -> Taken:
     """Hand `ask.quantity` codes of the product to `ask.reference`, or
-    replay the allocation that reference already has. The caller commits."""
+    replay the allocation that reference already has: one statement
+    (shared.pool.take_statement), which commits itself when the session
+    runs outside a transaction, as the API's take does; otherwise the
+    caller commits."""
     problems = ask.problems()
     if problems:
         raise InvalidValue("; ".join(problems))
+    reserve = ask.mode == AllocationMode.RESERVE
     params = {
         "product_id": product.product_id,
         "reference": ask.reference,
         "code_type": ask.code_type,
         "quantity": ask.quantity,
         "mode": ask.mode,
-        "minutes": ask.reservation_minutes if ask.mode == AllocationMode.RESERVE else None,
+        "status": (CodeStatus.RESERVED if reserve else CodeStatus.DISTRIBUTED).value,
+        "minutes": ask.reservation_minutes if reserve else None,
+        "reserve": reserve,
+        "backorder": ask.backorder,
     }
-    new_id = session.execute(_INSERT, params).scalar()
-    if new_id is None:
-        return _replayed(session, product, ask)
-    picked = None
-    if not picking.backorders_wait(session, product.product_id, ask.code_type, new_id):
-        picked = picking.pick(session, product.product_id, ask.code_type, ask.quantity)
-    allocation = session.get_one(Allocation, new_id)
-    if picked is None:
-        if not ask.backorder:
-            available = codes_counted(session, product.product_id, CodeStatus.AVAILABLE, code_type=ask.code_type)
-            raise PoolEmpty(_short_message(ask, available))
-        return Taken(allocation, replayed=False)
-    fill(session, allocation, picked)
-    return Taken(allocation, replayed=False, codes=picked)
+    rows = session.execute(TAKE, params).all()
+    if not rows:
+        return _replayed_or_short(session, product, ask)
+    made = rows[0]
+    if made.status == AllocationStatus.BACKORDERED:
+        return Taken(session.get_one(Allocation, made.id), replayed=False)
+    allocation = Allocation(
+        id=made.id,
+        product_id=product.product_id,
+        reference=ask.reference,
+        code_type=ask.code_type,
+        quantity=ask.quantity,
+        mode=ask.mode,
+        status=made.status,
+        reservation_minutes=params["minutes"],
+        created_at=made.created_at,
+        filled_at=made.filled_at,
+        expires_at=made.expires_at,
+        distributed_at=made.distributed_at,
+    )
+    codes = [PickedCode(row.code_id, row.code, row.expiry_days, row.build_no, row.seats) for row in rows]
+    return Taken(allocation, replayed=False, codes=codes)
 
 
 def fill(session: Session, allocation: Allocation, picked: Sequence[PickedCode]) -> None:
-    """Give the picked codes to the allocation as its mode says: reserved
-    until its reservation ends, or distributed.
+    """Give the picked codes to a backorder as its mode says: reserved
+    until its reservation ends, or distributed (a take does the same in its
+    one statement).
 
-    The counts move last: every take of a product updates the same count
-    rows, each locked from its update to the commit, so whatever a take
-    does after them, every other take of the product waits for
-    (docs/architecture.md#the-counts-a-take-moves)."""
+    The counts move last: every take of the product needs the same count
+    rows, each locked from its update to the commit, so whatever a fill
+    does after them, the takes wait for
+    (docs/architecture.md#a-take-in-one-statement)."""
     reserve = allocation.mode == AllocationMode.RESERVE
     status = CodeStatus.RESERVED if reserve else CodeStatus.DISTRIBUTED
     picking.hand_out(session, allocation.id, picked, status)
@@ -162,10 +169,15 @@ def fill(session: Session, allocation: Allocation, picked: Sequence[PickedCode])
         picking.count_distributed(session, allocation.product_id, allocation.code_type, len(picked))
 
 
-def _replayed(session: Session, product: Product, ask: Ask) -> Taken:
+def _replayed_or_short(session: Session, product: Product, ask: Ask) -> Taken:
+    """The take inserted nothing: the reference names an earlier allocation
+    (a replay, or a conflict), or the pool had too few codes to spare."""
     earlier = session.scalars(
         select(Allocation).where(Allocation.product_id == product.product_id, Allocation.reference == ask.reference)
-    ).one()
+    ).one_or_none()
+    if earlier is None:
+        available = codes_counted(session, product.product_id, CodeStatus.AVAILABLE, code_type=ask.code_type)
+        raise PoolEmpty(_short_message(ask, available))
     if not ask.same_as(earlier):
         raise ReferenceConflict(
             f"the reference {ask.reference!r} already names allocation {earlier.id} "

@@ -20,8 +20,9 @@ _ADD = text(
 )
 # Taking away: the row exists, since the codes do (a CHECK refuses a negative count, even one ON CONFLICT would add).
 # It returns the product's threshold too: the row stays locked to the commit, and every take of the
-# product waits for it, so a statement saved here is saved from every take's wait
-# (docs/architecture.md#the-counts-a-take-moves).
+# product waits for it, so a statement saved here is saved from the takes' wait
+# (docs/architecture.md#a-take-in-one-statement). A take moves its counts in its own statement
+# (shared.pool.take_statement), in the same order.
 _TAKE = text(
     "UPDATE code_counts SET codes = codes + :n "
     "WHERE product_id = :product_id AND code_type = :code_type AND status = :status "

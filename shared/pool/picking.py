@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from shared.statuses import AllocationStatus, CodeStatus
+from shared.statuses import CodeStatus
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,6 @@ LIMIT :quantity
 FOR UPDATE SKIP LOCKED
 """)
 
-_BACKORDERS_WAIT = text(f"""
-SELECT EXISTS (
-    SELECT 1 FROM allocations
-    WHERE product_id = :product_id AND code_type = :code_type AND status = '{AllocationStatus.BACKORDERED}'
-      AND id < :allocation_id
-)
-""")
-
 _HAND_OUT = text("""
 UPDATE license_codes SET status = :status, allocation_id = :allocation_id WHERE id = ANY(:ids)
 """)
@@ -56,14 +48,6 @@ INSERT INTO hand_out_days AS h (product_id, code_type, day, codes)
 VALUES (:product_id, :code_type, CAST(now() AT TIME ZONE 'UTC' AS date), :n)
 ON CONFLICT (product_id, code_type, day) DO UPDATE SET codes = h.codes + EXCLUDED.codes
 """)
-
-
-def backorders_wait(session: Session, product_id: int, code_type: str, allocation_id: int) -> bool:
-    """Backorders of this product and type made before the allocation
-    wait: they come first, so a new take waits behind them too
-    (docs/product.md#the-code-pool)."""
-    params = {"product_id": product_id, "code_type": code_type, "allocation_id": allocation_id}
-    return bool(session.execute(_BACKORDERS_WAIT, params).scalar_one())
 
 
 def pick(session: Session, product_id: int, code_type: str, quantity: int) -> Sequence[PickedCode] | None:

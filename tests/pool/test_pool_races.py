@@ -6,6 +6,7 @@ barrier, each with its own client or session.
   many takes succeed as there were codes, the counts exact.
 - The same reference sent at once: one allocation, its codes returned to
   every call.
+- Takers crossing the low-stock threshold at once: the moment recorded once.
 - A reservation's expiry against its distribute: exactly one happens.
 - Two fillers of the same backorders at once: each filled once, in order.
 
@@ -42,6 +43,7 @@ SAME_REFERENCE_TRIALS = 60
 CALLS_AT_ONCE = 4
 EXPIRY_TRIALS = 80
 FILL_TRIALS = 30
+LOW_TRIALS = 30
 
 
 @pytest.fixture
@@ -83,6 +85,35 @@ def test_many_takers_draining_one_pool_hand_out_every_code_once(
     print(f"\n{TAKERS} takers: {len(got)} codes taken from a pool of {POOL}, {len(empty)} found it empty")
     assert len(got) == POOL and set(got) == codes  # every code once, none twice
     assert len(empty) == TAKERS
+    assert_counts_are_exact(sessions)
+    assert_no_code_twice(sessions)
+
+
+def test_takers_crossing_the_low_stock_threshold_at_once_record_the_moment_once(
+    app: Flask, sessions: sessionmaker[Session], acme: Tenant
+) -> None:
+    # Each trial: 12 codes arrive, 16 takers at once take one each, so the
+    # count goes 12 to 0 and falls below the threshold of 6 once, at 5.
+    with sessions.begin() as session:
+        session.execute(text("UPDATE products SET low_stock_threshold = 6 WHERE product_id = 1"))
+    statuses: Counter[int] = Counter()
+    for trial in range(LOW_TRIALS):
+        stock_pool(sessions, 1, 12, request_id=trial + 1)
+        clients = [app.test_client() for _ in range(TAKERS)]
+        responses: list[Any] = at_once(
+            *(
+                lambda c=c, n=n, trial=trial: c.post(
+                    "/api/v1/products/1/allocations", json={"reference": f"low-{trial}-{n}"}, headers=acme.auth
+                )
+                for n, c in enumerate(clients)
+            )
+        )
+        statuses.update(response.status_code for response in responses)
+        assert sorted(response.status_code for response in responses) == [201] * 12 + [409] * 4
+    with sessions() as session:
+        moments = session.execute(text("SELECT data FROM pool_events WHERE kind = 'stock.low' ORDER BY id")).all()
+    print(f"\n{LOW_TRIALS} trials of {TAKERS} takers across the threshold: {dict(statuses)}, {len(moments)} moments")
+    assert [row.data["available"] for row in moments] == [5] * LOW_TRIALS
     assert_counts_are_exact(sessions)
     assert_no_code_twice(sessions)
 

@@ -19,6 +19,11 @@ from web.security import csrf
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1", description="Products, codes and uploads")
 csrf.exempt(blueprint)
 
+# Calls run outside a transaction, each statement committing itself: a take
+# is one statement, and holds the counts it moves only until that statement
+# ends, never across a round trip (docs/architecture.md#a-take-in-one-statement).
+SELF_COMMITTING = frozenset({"api.take_codes"})
+
 
 @blueprint.before_request
 def _require_api_key() -> ResponseReturnValue | None:
@@ -26,6 +31,8 @@ def _require_api_key() -> ResponseReturnValue | None:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return api_error(401, "unauthorized", "Send your API key in the header Authorization: Bearer <key>.")
+    if request.endpoint in SELF_COMMITTING:
+        db().connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     settings = current_app.extensions["licensecodes.settings"]
     use = use_api_key(db(), key.strip(), settings.secret_key)
     if use is None:

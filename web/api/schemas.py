@@ -156,6 +156,14 @@ class Upload(ma.Schema):
     started_at = _time(allow_none=True)
     finished_at = _time(allow_none=True)
     deadline_at = _time()
+    file_deleted_at = fields.String(
+        allow_none=True,
+        metadata={
+            "format": "date-time",
+            "description": "ISO 8601, UTC (`Z`): when the uploaded file's bytes were deleted, some days after the "
+            "request was decided (the request, its codes, its report and its download stay); null while it is kept",
+        },
+    )
     progress = fields.Nested(
         Progress,
         allow_none=True,

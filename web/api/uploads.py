@@ -95,7 +95,7 @@ def download_codes(upload_id: int) -> ResponseReturnValue:
 @blueprint.post("/uploads/<int:upload_id>/confirm", parameters=UPLOAD_ID)
 @blueprint.arguments(schemas.Idempotency, location="headers")
 @blueprint.response(202, schemas.Upload, description="The new upload request, queued", headers=schemas.ACCEPTED_HEADERS)
-@blueprint.errors(404, 409)
+@blueprint.errors(404, 409, 410)
 def confirm_upload(headers: dict[str, Any], upload_id: int) -> ResponseReturnValue:
     """Import a completed dry run from the same stored bytes"""
     key = headers.get("key")

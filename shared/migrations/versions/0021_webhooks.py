@@ -2,8 +2,8 @@
 per endpoint, and every attempt of a delivery
 (docs/architecture.md#webhooks-the-outbox-and-delivery).
 
-Revision ID: 0019_webhooks
-Revises: 0017_request_product_rules
+Revision ID: 0021_webhooks
+Revises: 0020_upload_retention
 Create Date: 2026-12-06
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0019_webhooks"
-down_revision: str | None = "0017_request_product_rules"
+revision: str = "0021_webhooks"
+down_revision: str | None = "0020_upload_retention"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

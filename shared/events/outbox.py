@@ -29,9 +29,8 @@ def steps(publisher: str, wanted: str, event_type: str, data: str) -> str:
     selects (a query of one column, `data`, of at most one row), stored only
     when some endpoint wants it, so an event nobody subscribed to writes
     nothing; `outbox_deliveries`, one per endpoint. Each argument is SQL.
-    Written once for every statement that writes events: publish() below,
-    and the take, which records stock.low in its own statement
-    (shared.pool.take_statement)."""
+    The trigger of migration 0021 writes stock.low events with a frozen copy
+    of these steps (migrations never change with the code)."""
     return f"""
     outbox_endpoints AS (
         SELECT id FROM webhook_endpoints WHERE publisher_id = {publisher} AND {wanted}

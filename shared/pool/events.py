@@ -6,7 +6,10 @@ Each is also the source of a webhook event, written beside it in the same
 transaction (shared.events.outbox): `pool_events` stays the pool's own
 record of its moments, kept whether or not anyone listens, while the
 outbox holds only what some endpoint wants, with its deliveries
-(docs/architecture.md#webhooks-the-outbox-and-delivery)."""
+(docs/architecture.md#webhooks-the-outbox-and-delivery). A stock.low
+event is the row's own data, written by a trigger on pool_events
+(migration 0021), since the take writes its row in SQL; the allocation's
+events carry the allocation as the API shows it, written here."""
 
 from __future__ import annotations
 
@@ -45,21 +48,19 @@ def record(
             "data": json.dumps(data),
         },
     )
-    _tell_webhooks(session, EventType(kind.value), product_id, data, allocation_id)
+    if allocation_id is not None:
+        _tell_webhooks(session, EventType(kind.value), product_id, allocation_id)
 
 
-def _tell_webhooks(
-    session: Session, event: EventType, product_id: int, data: dict[str, Any], allocation_id: int | None
-) -> None:
-    """stock.low carries the moment's data; the allocation's events carry
-    the allocation as the API shows it, its codes included."""
+def _tell_webhooks(session: Session, event: EventType, product_id: int, allocation_id: int) -> None:
+    """The allocation as the API shows it, its codes included, when an endpoint wants the event."""
     publisher_id = outbox.subscriber_of_product(session, product_id, event)
     if publisher_id is None:
         return
-    if allocation_id is not None:
-        # Imported here: shared.pool.allocations records through this module (by way of its counts).
-        from shared.pool.allocations import codes_given
+    # Imported here: shared.pool.allocations records through this module (by way of its counts).
+    from shared.pool.allocations import codes_given
 
-        allocation = session.get_one(Allocation, allocation_id, populate_existing=True)
-        data = allocation_json(allocation, codes_given(session, [allocation])[allocation_id])
-    outbox.publish(session, publisher_id, event, data)
+    allocation = session.get_one(Allocation, allocation_id, populate_existing=True)
+    outbox.publish(
+        session, publisher_id, event, allocation_json(allocation, codes_given(session, [allocation])[allocation_id])
+    )

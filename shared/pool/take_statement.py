@@ -26,9 +26,7 @@ other (and so run):
    wait on each other in a circle;
 5. `low`: the stock.low moment, when this take is the one that crosses the
    threshold: the count's row lock orders the takes, so exactly one sees
-   each crossing;
-6. `outbox_…`: its webhook event, for the publisher's endpoints that want it
-   (shared.events.outbox.steps): nothing is read or written unless `low` was.
+   each crossing.
 
 With too few codes and no backorder allowed, nothing is inserted: the pick's
 row locks end with the statement, and the caller reads why.
@@ -38,8 +36,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from shared.events import outbox
-from shared.statuses import AllocationStatus, CodeStatus, EventType, PoolEventKind
+from shared.statuses import AllocationStatus, CodeStatus, PoolEventKind
 
 TAKE = text(f"""
 WITH picked AS (
@@ -92,15 +89,7 @@ WITH picked AS (
            jsonb_build_object('product_id', :product_id, 'code_type', CAST(:code_type AS text),
                               'available', codes, 'low_stock_threshold', threshold)
     FROM counted WHERE codes < threshold AND threshold <= codes + :quantity
-    RETURNING data
-),{
-    outbox.steps(
-        "(SELECT publisher_id FROM products WHERE product_id = :product_id)",
-        f"EXISTS (SELECT 1 FROM low) AND enabled AND events ? '{EventType.STOCK_LOW}'",
-        f"'{EventType.STOCK_LOW}'",
-        "SELECT data FROM low",
-    )
-}
+)
 SELECT made.id, made.created_at, made.status, made.filled_at, made.expires_at, made.distributed_at,
        picked.id AS code_id, picked.code, picked.expiry_days, picked.build_no, picked.seats
 FROM made LEFT JOIN picked ON made.status = :status

@@ -2,6 +2,10 @@
 per endpoint, and every attempt of a delivery
 (docs/architecture.md#webhooks-the-outbox-and-delivery).
 
+A trigger on pool_events writes the stock.low event of each stock.low row,
+in the transaction that wrote the row: the take writes that row in its one
+statement (shared.pool.take_statement), and the event's data is the row's.
+
 Revision ID: 0021_webhooks
 Revises: 0020_upload_retention
 Create Date: 2026-12-06
@@ -28,6 +32,30 @@ _EVENT_TYPES = (
 
 def _created_at(name: str = "created_at") -> sa.Column:
     return sa.Column(name, sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False)
+
+
+# The steps of shared.events.outbox.steps, as they were when this was written.
+_STOCK_LOW_EVENT = """
+CREATE FUNCTION webhook_stock_low() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH publisher AS (
+        SELECT publisher_id FROM products WHERE product_id = NEW.product_id
+    ), outbox_endpoints AS (
+        SELECT id FROM webhook_endpoints
+        WHERE publisher_id = (SELECT publisher_id FROM publisher) AND enabled AND events ? 'stock.low'
+    ), outbox_message AS (
+        INSERT INTO webhook_messages (message_id, publisher_id, type, data)
+        SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), publisher_id, 'stock.low', NEW.data
+        FROM publisher WHERE EXISTS (SELECT 1 FROM outbox_endpoints)
+        RETURNING id
+    )
+    INSERT INTO webhook_deliveries (message_id, endpoint_id)
+    SELECT outbox_message.id, outbox_endpoints.id FROM outbox_message, outbox_endpoints;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER pool_events_stock_low_webhook AFTER INSERT ON pool_events
+FOR EACH ROW WHEN (NEW.kind = 'stock.low') EXECUTE FUNCTION webhook_stock_low();
+"""
 
 
 def upgrade() -> None:
@@ -147,9 +175,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
     )
     op.create_index("ix_webhook_attempts_delivery", "webhook_attempts", ["delivery_id", "id"], unique=False)
+    op.execute(_STOCK_LOW_EVENT)
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER pool_events_stock_low_webhook ON pool_events")
+    op.execute("DROP FUNCTION webhook_stock_low()")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_messages")

@@ -26,12 +26,16 @@ TASK_TIME_LIMIT_SECONDS = 1800
 QUEUE = "uploads"
 BULK_QUEUE = "uploads.bulk"
 BULK_BYTES = 1024 * 1024
+# Webhook deliveries wait in their own queue, so that an operator can give
+# them a worker of their own (docs/operating.md#the-processes).
+WEBHOOK_QUEUE = "webhooks"
 
 # The tasks, by name: the web sends them by name and never imports the worker.
 PROCESS_TASK = "uploads.process"
 SWEEP_TASK = "uploads.sweep"
 DEAD_CLAIMS_TASK = "uploads.release_dead_claims"
 POOL_TEND_TASK = "pool.tend"
+WEBHOOK_TASK = "webhooks.deliver"
 FORGET_FILES_TASK = "uploads.forget_old_files"
 
 
@@ -73,6 +77,7 @@ def celery_settings(redis_url: str) -> dict[str, Any]:
         "accept_content": ["json"],
         "task_ignore_result": True,
         "task_default_queue": QUEUE,
+        "task_routes": {WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         "result_backend": None,
         # Acknowledge after the task ran, and give a task back when its
         # process is killed, so a crash never silently drops a request.

@@ -21,6 +21,38 @@ from shared.errors import ConfigError
 SECRET_KEY_FILE = "secret_key"
 LOG_FORMATS = ("json", "text")  # the first is the default
 FOREIGN_DUPLICATES_PER_DAY = 1000
+# When a failed webhook delivery is tried again, in seconds after each
+# failure, the last repeated (docs/product.md#events-signed-webhooks).
+WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
+WEBHOOK_GIVE_UP_SECONDS = 3 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """What the delivery of events may do (docs/operating.md#settings)."""
+
+    # Private, loopback and other internal addresses allowed, and http to any host.
+    allow_private_networks: bool
+    # Hosts a webhook may reach over plain http (lower-cased names or addresses).
+    http_hosts: frozenset[str]
+    # The longest wait for an endpoint's answer, from the connection on.
+    timeout_seconds: float
+    retry_schedule: tuple[int, ...]
+    # A delivery failing this long after its first try disables its endpoint.
+    give_up_seconds: int
+    # How often beat looks for deliveries that are due.
+    poll_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebhookSettings:
+        return cls(
+            allow_private_networks=_bool(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
+            http_hosts=frozenset(h.strip().lower() for h in env.get("WEBHOOK_HTTP_HOSTS", "").split(",") if h.strip()),
+            timeout_seconds=float(_int(env, "WEBHOOK_TIMEOUT_SECONDS", 10, low=1, high=60)),
+            retry_schedule=_seconds_list(env, "WEBHOOK_RETRY_SCHEDULE", WEBHOOK_RETRY_SCHEDULE),
+            give_up_seconds=_int(env, "WEBHOOK_GIVE_UP_SECONDS", WEBHOOK_GIVE_UP_SECONDS, low=1),
+            poll_seconds=_int(env, "WEBHOOK_POLL_SECONDS", 1, low=1),
+        )
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,7 @@ class Settings:
     foreign_duplicates_per_day: int
     # "json" (one JSON object a line, for log collectors) or "text" (for people).
     log_format: str
+    webhooks: WebhookSettings
     # Days an uploaded file's bytes are kept once its request is decided; 0 keeps them forever.
     upload_retention_days: int = 30
 
@@ -103,6 +136,7 @@ class Settings:
             metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
             log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
             foreign_duplicates_per_day=_int(env, "FOREIGN_DUPLICATES_PER_DAY", FOREIGN_DUPLICATES_PER_DAY, low=0),
+            webhooks=WebhookSettings.from_env(env),
             upload_retention_days=_int(env, "UPLOAD_RETENTION_DAYS", 30, low=0),
         )
 
@@ -163,6 +197,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
         bounds = f"at least {low}" if high is None else f"between {low} and {high}"
         raise ConfigError(f"{name} must be {bounds}, not {value}")
     return value
+
+
+def _seconds_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be whole numbers of seconds separated by commas, not {raw!r}") from None
+    if any(value < 1 for value in values):
+        raise ConfigError(f"{name} must hold numbers of at least 1 second, not {raw!r}")
+    return values
 
 
 def kept_secret_key(data_dir: Path) -> str:

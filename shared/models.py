@@ -40,6 +40,8 @@ from shared.statuses import (
     AllocationMode,
     AllocationStatus,
     CodeStatus,
+    DeliveryStatus,
+    EventType,
     PoolEventKind,
     RequestStatus,
     sql_list,
@@ -63,6 +65,10 @@ CODE_STATUSES = tuple(status.value for status in CodeStatus)
 ALLOCATION_STATUSES = tuple(status.value for status in AllocationStatus)
 ALLOCATION_MODES = tuple(mode.value for mode in AllocationMode)
 POOL_EVENT_KINDS = tuple(kind.value for kind in PoolEventKind)
+EVENT_TYPES = tuple(event.value for event in EventType)
+DELIVERY_STATUSES = tuple(status.value for status in DeliveryStatus)
+MAX_WEBHOOK_URL_LENGTH = 2000
+MAX_WEBHOOK_DESCRIPTION_LENGTH = 500
 MAX_ALLOCATION_QUANTITY = 1000
 MAX_REFERENCE_LENGTH = 200
 MAX_RESERVATION_MINUTES = 10_080
@@ -632,3 +638,108 @@ class BackupTaken(Base):
     schema_revision: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     codes: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookEndpoint(Base):
+    """A URL of a publisher's system that is sent the events it subscribes
+    to, signed with its secret (docs/product.md#events-signed-webhooks).
+    The secrets are kept sealed under the server's secret key
+    (shared.events.secrets): a copy of the database alone cannot sign."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(MAX_WEBHOOK_URL_LENGTH))
+    events: Mapped[list[Any]] = mapped_column()
+    description: Mapped[str] = mapped_column(String(MAX_WEBHOOK_DESCRIPTION_LENGTH), server_default="")
+    enabled: Mapped[bool] = mapped_column(server_default=text("true"))
+    # Why the server disabled it (a 410, three days of failures); NULL when enabled or paused by its publisher.
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)
+    # The secret before the last rotation, signing beside the new one until previous_secret_until.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+    __table_args__ = (
+        CheckConstraint("jsonb_typeof(events) = 'array' AND jsonb_array_length(events) > 0", name="events_listed"),
+        CheckConstraint("NOT enabled OR disabled_reason IS NULL", name="reason_only_when_disabled"),
+    )
+
+
+class WebhookMessage(Base):
+    """The outbox: one event, written in the transaction of the change it
+    reports, with a delivery per endpoint subscribed to it then
+    (docs/architecture.md#webhooks-the-outbox-and-delivery). `message_id` is
+    the `webhook-id` receivers de-duplicate by."""
+
+    __tablename__ = "webhook_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # `msg_` and a random UUID's hex digits, made by shared.events.outbox.
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+    __table_args__ = (CheckConstraint(_one_of("type", EVENT_TYPES), name="type_known"),)
+
+
+class WebhookDelivery(Base):
+    """One message to one endpoint: pending until an attempt succeeds or the
+    delivery gives up. A worker claims it with a fresh token and moves
+    next_attempt_at past the attempt, so a worker that dies mid-attempt
+    leaves it due again, and its late result, fenced by the token, changes nothing."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("webhook_messages.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), server_default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    claim_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Since when it has been tried: three days of failures from here disable the endpoint. A replay resets it.
+    retrying_since: Mapped[datetime.datetime] = _created_at()
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime.datetime] = _created_at()
+
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "message_id", name="uq_webhook_deliveries_endpoint_message"),
+        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status_known"),
+        CheckConstraint(
+            f"(status = '{DeliveryStatus.PENDING}') = (next_attempt_at IS NOT NULL)", name="pending_has_next_attempt"
+        ),
+        # An endpoint's log, newest first.
+        Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", text("id DESC")),
+        # The deliveries that are due, soonest first.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text(f"status = '{DeliveryStatus.PENDING}'"),
+        ),
+    )
+
+
+class WebhookAttempt(Base):
+    """One try of a delivery, for the endpoint's delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime.datetime] = _created_at()
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    # The first 1 KB of the answer, as text.
+    response: Mapped[str] = mapped_column(Text, server_default="")
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)

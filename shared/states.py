@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, aliased
 from shared.backends import end_session, sessions_gone
 from shared.broker import BULK_BYTES
 from shared.errors import Conflict, NotFound
+from shared.events import outbox
 from shared.formats import Problem
 from shared.models import UploadRequest
 from shared.statuses import RequestStatus
@@ -201,12 +202,15 @@ def reject(
 def give_back(session: Database, held: Claim) -> bool:
     """The worker failed on this request: queue it again, or reject it for
     good once it has been tried MAX_ATTEMPTS times."""
-    return (
-        session.scalar(
-            update(UploadRequest).where(_held(held)).values(**_released_values()).returning(UploadRequest.id)
-        )
-        is not None
-    )
+    given = session.execute(
+        update(UploadRequest)
+        .where(_held(held))
+        .values(**_released_values())
+        .returning(UploadRequest.id, UploadRequest.status)
+    ).first()
+    if given is not None and given.status == RequestStatus.REJECTED:
+        outbox.requests_decided(session, [given.id])
+    return given is not None
 
 
 def delete(session: Session, publisher_id: int, request_id: int) -> int | None:
@@ -306,6 +310,7 @@ def _release(session: Session, chosen: Any) -> list[tuple[int, str, int]]:
         .values(**_released_values())
         .returning(UploadRequest.id, UploadRequest.status, UploadRequest.size_bytes)
     ).all()
+    outbox.requests_decided(session, [row.id for row in rows if row.status == RequestStatus.REJECTED])
     return [(row.id, row.status, row.size_bytes) for row in rows]
 
 
@@ -349,7 +354,11 @@ def _finish(session: Database, held: Claim, **values: Any) -> bool:
         )
         .returning(UploadRequest.id)
     )
-    return finished is not None
+    if finished is None:
+        return False
+    # The webhook event, in the transaction of the decision (docs/architecture.md#webhooks-the-outbox-and-delivery).
+    outbox.requests_decided(session, [finished])
+    return True
 
 
 def _released_values() -> dict[str, Any]:

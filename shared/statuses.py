@@ -66,6 +66,30 @@ class PoolEventKind(StrEnum):
     RESERVATION_EXPIRED = "reservation.expired"
 
 
+class EventType(StrEnum):
+    """What a webhook event reports (docs/product.md#events-signed-webhooks)."""
+
+    UPLOAD_COMPLETED = "upload.completed"
+    UPLOAD_REJECTED = "upload.rejected"
+    STOCK_LOW = "stock.low"
+    BACKORDER_FILLED = "backorder.filled"
+    RESERVATION_EXPIRED = "reservation.expired"
+    # Sent only by POST /api/v1/webhooks/<id>/test, to that endpoint alone.
+    WEBHOOK_TEST = "webhook.test"
+
+
+# What an endpoint can subscribe to: every event but the test, which it always gets when asked.
+SUBSCRIBABLE = tuple(event for event in EventType if event is not EventType.WEBHOOK_TEST)
+
+
+class DeliveryStatus(StrEnum):
+    """A message's delivery to one endpoint (docs/architecture.md#webhooks-the-outbox-and-delivery)."""
+
+    PENDING = "pending"  # due at next_attempt_at, tried again until it succeeds or gives up
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # given up: a 410, three days of failures, or the endpoint disabled
+
+
 # Waiting for, or in the hands of, the Code Generator: it has a deadline.
 PENDING = (RequestStatus.QUEUED, RequestStatus.PROCESSING)
 # Final: the Code Generator has decided, and nothing moves it again.

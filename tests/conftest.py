@@ -109,6 +109,12 @@ def test_environ(**overrides: str) -> dict[str, str]:
     # Every test logs in from 127.0.0.1 (tests/web/test_login_limits.py sets its own).
     environ["LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE"] = "1000000"
     environ["LOGIN_FREE_FAILURES_PER_EMAIL"] = "1000000"
+    # The webhook tests' receivers listen on 127.0.0.1 (tests/events/test_addresses.py
+    # checks the refusals with its own settings); a failed delivery is tried again in
+    # a second, and a receiver that does not answer has failed after a second.
+    environ["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = "true"
+    environ["WEBHOOK_TIMEOUT_SECONDS"] = "1"
+    environ["WEBHOOK_RETRY_SCHEDULE"] = "1"
     return environ | overrides
 
 

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from shared.loading.progress import checked_so_far
-from shared.models import Allocation, LicenseCode, Product, UploadRequest
+from shared.events.deliveries import Logged
+from shared.models import LicenseCode, Product, WebhookEndpoint
 from shared.paging import Listing
 from shared.pool.batches import BatchRevoked
 from shared.pool.stock import TypeStock
+from shared.shapes import HandedCode, allocation_json, iso, progress_json, upload_json
 
-
-class HandedCode(Protocol):
-    """A code as an allocation shows it: a stored code, or one a take just picked."""
-
-    @property
-    def code(self) -> str: ...
-    @property
-    def expiry_days(self) -> int: ...
-    @property
-    def build_no(self) -> int | None: ...
-    @property
-    def seats(self) -> int | None: ...
-
-
-def iso(moment: datetime.datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+# The request's and the allocation's shapes are shared with the webhook events (shared.shapes).
+__all__ = ["HandedCode", "allocation_json", "iso", "progress_json", "upload_json"]
 
 
 def product_json(product: Product, stock: dict[str, TypeStock]) -> dict[str, Any]:
@@ -45,43 +30,6 @@ def product_json(product: Product, stock: dict[str, TypeStock]) -> dict[str, Any
     }
 
 
-def upload_json(request: UploadRequest) -> dict[str, Any]:
-    """A request of either kind; a generation has no file, so no file name, SHA-256 or size."""
-    made = request.is_generation
-    return {
-        "id": request.id,
-        "kind": request.kind,
-        "format": request.format,
-        "product_id": request.product_id,
-        "code_type": request.code_type,
-        "filename": None if made else request.filename,
-        "generation": request.generation,
-        "dry_run": request.dry_run,
-        "status": request.status,
-        "reason_code": request.reason_code,
-        "reason": request.reason,
-        "errors": request.errors,
-        "error_count": request.error_count,
-        "code_count": request.code_count,
-        "summary": request.summary,
-        "sha256": request.sha256,
-        "codes_sha256": request.codes_sha256,
-        "size_bytes": None if made else request.size_bytes,
-        "created_at": iso(request.created_at),
-        "started_at": iso(request.started_at),
-        "finished_at": iso(request.finished_at),
-        "deadline_at": iso(request.deadline_at),
-        "file_deleted_at": iso(request.file_deleted_at),
-        "progress": progress_json(request),
-    }
-
-
-def progress_json(request: UploadRequest) -> dict[str, int] | None:
-    """Null unless the request is processing (shared.loading.progress)."""
-    checked = checked_so_far(request)
-    return None if checked is None else {"lines_checked": checked.lines, "percent": checked.percent}
-
-
 def code_json(code: LicenseCode, references: dict[int, str]) -> dict[str, Any]:
     """`references`: of the allocations holding codes of the page (shared.pool.allocations.references_of)."""
     return {
@@ -97,28 +45,6 @@ def code_json(code: LicenseCode, references: dict[int, str]) -> dict[str, Any]:
         "allocation_id": code.allocation_id,
         "reference": None if code.allocation_id is None else references.get(code.allocation_id),
         "created_at": iso(code.created_at),
-    }
-
-
-def allocation_json(allocation: Allocation, codes: Sequence[HandedCode]) -> dict[str, Any]:
-    return {
-        "id": allocation.id,
-        "product_id": allocation.product_id,
-        "reference": allocation.reference,
-        "code_type": allocation.code_type,
-        "quantity": allocation.quantity,
-        "mode": allocation.mode,
-        "status": allocation.status,
-        "codes": [
-            {"code": c.code, "expiry_days": c.expiry_days, "build_no": c.build_no, "seats": c.seats} for c in codes
-        ],
-        "created_at": iso(allocation.created_at),
-        "filled_at": iso(allocation.filled_at),
-        "expires_at": iso(allocation.expires_at),
-        "distributed_at": iso(allocation.distributed_at),
-        "released_at": iso(allocation.released_at),
-        "expired_at": iso(allocation.expired_at),
-        "revoked_at": iso(allocation.revoked_at),
     }
 
 
@@ -153,3 +79,41 @@ def batch_revoked_json(done: BatchRevoked) -> dict[str, Any]:
 def listing_json(items: list[dict[str, Any]], listing: Listing[Any, Any], next_url: str | None) -> dict[str, Any]:
     """A page of a list (docs/api.md#pages)."""
     return {"items": items, "next": next_url, "total": listing.total, "total_is_exact": listing.total_is_exact}
+
+
+def webhook_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "previous_secret_until": iso(endpoint.previous_secret_until),
+        "created_at": iso(endpoint.created_at),
+    }
+
+
+def delivery_json(logged: Logged) -> dict[str, Any]:
+    delivery = logged.delivery
+    return {
+        "message_id": logged.message.message_id,
+        "type": logged.message.type,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso(delivery.next_attempt_at),
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "created_at": iso(delivery.created_at),
+        "finished_at": iso(delivery.finished_at),
+        "attempt_log": [
+            {
+                "attempted_at": iso(a.attempted_at),
+                "status_code": a.status_code,
+                "duration_ms": a.duration_ms,
+                "response": a.response,
+                "error": a.error,
+            }
+            for a in logged.attempts
+        ],
+    }

@@ -29,7 +29,7 @@ from types import FrameType
 
 import redis
 
-from shared.broker import BULK_QUEUE, QUEUE, redis_client
+from shared.broker import BULK_QUEUE, QUEUE, WEBHOOK_QUEUE, redis_client
 from shared.config import Settings
 from shared.db import make_engine, make_sessions
 from shared.demo import DemoCredentials, ensure_demo
@@ -40,11 +40,13 @@ from shared.services import connect
 from web.child_processes import Child, stop_children, tail
 from web.restart_policy import QUICK_DEATH_SECONDS, after_death
 
+_UPLOADS_NODE = "--hostname=uploads@%h"
 CHILD_COMMANDS = {
     "web": ["-m", "web", "web"],
     # Two pools: large files (shared.broker.BULK_QUEUE) get their own process,
-    # so a million-code upload never keeps a ten-code one waiting.
-    "worker": ["-m", "worker", "worker", f"--queues={QUEUE}", "--concurrency=2", "--hostname=uploads@%h"],
+    # so a million-code upload never keeps a ten-code one waiting. The
+    # webhook deliveries share the small files' pool.
+    "worker": ["-m", "worker", "worker", f"--queues={QUEUE},{WEBHOOK_QUEUE}", "--concurrency=2", _UPLOADS_NODE],
     "bulk-worker": ["-m", "worker", "worker", f"--queues={BULK_QUEUE}", "--concurrency=1", "--hostname=bulk@%h"],
     "beat": ["-m", "worker", "beat"],
 }

@@ -8,7 +8,7 @@ import sys
 
 from celery import signals
 
-from shared.broker import BULK_QUEUE, QUEUE
+from shared.broker import BULK_QUEUE, QUEUE, WEBHOOK_QUEUE
 from shared.config import Settings
 from shared.errors import LicenseCodesError
 from shared.log_setup import configure_logging
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "worker":
         options = argv[1:]
         if not any(option.startswith(("-Q", "--queues")) for option in options):
-            options = [f"--queues={QUEUE},{BULK_QUEUE}", *options]  # both, unless told otherwise
+            options = [f"--queues={QUEUE},{BULK_QUEUE},{WEBHOOK_QUEUE}", *options]  # all, unless told otherwise
         app.worker_main(["worker", "--loglevel=INFO", *options])
     else:
         # The in-memory scheduler: beat's one entry is an interval, so there is

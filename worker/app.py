@@ -6,7 +6,14 @@ from typing import Any
 
 from celery import Celery
 
-from shared.broker import DEAD_CLAIMS_TASK, FORGET_FILES_TASK, POOL_TEND_TASK, SWEEP_TASK, celery_settings
+from shared.broker import (
+    DEAD_CLAIMS_TASK,
+    FORGET_FILES_TASK,
+    POOL_TEND_TASK,
+    SWEEP_TASK,
+    WEBHOOK_TASK,
+    celery_settings,
+)
 from shared.config import Settings
 from shared.runtime import Runtime
 from worker.tasks import register_tasks
@@ -24,6 +31,9 @@ def make_celery(settings: Settings) -> Celery:
         # Reservations expire within a minute of their end; backorders left
         # waiting by a crash are filled (docs/architecture.md#the-code-pool).
         "pool": _every(POOL_TEND_TASK, settings.pool_tend_seconds),
+        # The outbox's due deliveries, new and retried: a retry survives a
+        # worker's or Redis's restart (docs/architecture.md#webhooks-the-outbox-and-delivery).
+        "webhooks": _every(WEBHOOK_TASK, settings.webhooks.poll_seconds),
         # Uploaded files past their retention, deleted in small batches
         # (docs/product.md#how-long-uploaded-files-are-kept).
         "retention": _every(FORGET_FILES_TASK, FORGET_FILES_SECONDS),

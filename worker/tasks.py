@@ -19,14 +19,27 @@ from celery import Celery
 from sqlalchemy.engine import Connection
 
 from shared import loading, log_context, retention, states
-from shared.broker import DEAD_CLAIMS_TASK, FORGET_FILES_TASK, POOL_TEND_TASK, PROCESS_TASK, SWEEP_TASK, queue_for
+from shared.broker import (
+    DEAD_CLAIMS_TASK,
+    FORGET_FILES_TASK,
+    POOL_TEND_TASK,
+    PROCESS_TASK,
+    SWEEP_TASK,
+    WEBHOOK_TASK,
+    queue_for,
+)
 from shared.errors import ClaimLost
+from shared.events import deliveries
 from shared.pool import tending
 from shared.runtime import Runtime
 from shared.statuses import RequestStatus
 from shared.sweep_counts import record_sweep
 
 log = logging.getLogger(__name__)
+
+# How long one run of webhooks.deliver starts new attempts (each may take
+# WEBHOOK_TIMEOUT_SECONDS): short, so a slow receiver holds a worker process briefly.
+WEBHOOK_RUN_SECONDS = 5.0
 
 
 def register_tasks(app: Celery, runtime: Runtime) -> None:
@@ -134,6 +147,16 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         if released:
             _count_sweep(runtime, result, run=False)
         return result
+
+    @app.task(name=WEBHOOK_TASK)
+    def deliver_webhooks() -> dict[str, int]:
+        """The outbox's due deliveries, for a few seconds at most: beat sends
+        this again soon, and another worker may take the rest meanwhile."""
+        settings = runtime.settings
+        done = deliveries.deliver_due(runtime.sessions, settings.webhooks, settings.secret_key, WEBHOOK_RUN_SECONDS)
+        if done.attempts:
+            log.info("webhooks: %s attempts, %s succeeded", done.attempts, done.succeeded)
+        return {"attempts": done.attempts, "succeeded": done.succeeded}
 
     @app.task(name=POOL_TEND_TASK)
     def tend_pool() -> dict[str, int]:

@@ -18,7 +18,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from shared.apikeys import prefix_of
-from shared.models import Allocation, ApiKey, Product, UploadRequest
+from shared.models import Allocation, ApiKey, Product, UploadRequest, WebhookDelivery, WebhookEndpoint
 from tests.conftest import Tenant
 from tests.pipeline.conftest import queued_request, txt
 from tests.pool.conftest import stock_pool
@@ -36,11 +36,21 @@ def state_changing_rules(app: Flask) -> list[tuple[str, str]]:
     )
 
 
-def concrete(rule: str, product_id: int, upload_id: int, key_prefix: str, allocation_id: int = 1) -> str:
+def concrete(
+    rule: str,
+    product_id: int,
+    upload_id: int,
+    key_prefix: str,
+    allocation_id: int = 1,
+    webhook: tuple[int, str] = (1, "msg_none"),
+) -> str:
+    """`webhook`: an endpoint's id and one of its messages."""
     return (
         rule.replace("<int:product_id>", str(product_id))
         .replace("<int:upload_id>", str(upload_id))
         .replace("<int:allocation_id>", str(allocation_id))
+        .replace("<int:webhook_id>", str(webhook[0]))
+        .replace("<message_id>", webhook[1])
         .replace("<prefix>", key_prefix)
     )
 
@@ -51,7 +61,10 @@ def snapshot(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
         keys = session.execute(select(ApiKey.prefix, ApiKey.revoked_at)).all()
         allocations = session.execute(select(Allocation.id, Allocation.status)).all()
         products = session.execute(select(Product.product_id, Product.name, Product.prefix)).all()
-    return [*map(tuple, requests), *map(tuple, keys), *map(tuple, allocations), *map(tuple, products)]
+        webhooks = session.execute(select(WebhookEndpoint.id, WebhookEndpoint.enabled, WebhookEndpoint.secret)).all()
+        deliveries = session.execute(select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)).all()
+    rows = [requests, keys, allocations, products, webhooks, deliveries]
+    return [tuple(row) for kind in rows for row in kind]
 
 
 def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_the_api_key(
@@ -64,11 +77,14 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token_or_
     reservation = client.post(
         f"/api/v1/products/{PRODUCT}/allocations", json={"reference": "r", "mode": "reserve"}, headers=acme.auth
     ).get_json()["id"]
+    hook = {"url": "https://93.184.216.34/hooks", "events": ["stock.low"]}
+    webhook_id = client.post("/api/v1/webhooks", json=hook, headers=acme.auth).get_json()["id"]
+    message_id = client.post(f"/api/v1/webhooks/{webhook_id}/test", headers=acme.auth).get_json()["message_id"]
     before = snapshot(sessions)
     rules = state_changing_rules(app)
     assert len(rules) >= 8, rules  # the walk must see the routes, not an empty map
     for rule, method in rules:
-        path = concrete(rule, PRODUCT, pending, prefix_of(acme.api_key) or "", reservation)
+        path = concrete(rule, PRODUCT, pending, prefix_of(acme.api_key) or "", reservation, (webhook_id, message_id))
         boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(txt("1234\tCSRF-2")), "x.txt")})
         response = client.open(
             path, method=method, data=body, content_type=f"multipart/form-data; boundary={boundary}"

@@ -1,12 +1,13 @@
 """No publisher reaches another's objects: every route of
 the URL map that names an object, called with every method it takes, by one
 publisher (API key for /api, signed-in session with a valid CSRF token for
-the screens) on the other's products, uploads, import jobs, allocations and
-API keys (by prefix), responds 404,
+the screens) on the other's products, uploads, import jobs, allocations,
+webhook endpoints and their messages, and API keys (by prefix), responds 404,
 exactly as for an object that does not exist, and changes nothing."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -17,7 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import Rule
 
 from shared.apikeys import prefix_of
-from shared.models import Allocation, ApiKey, LicenseCode, UploadBlob, UploadRequest
+from shared.models import (
+    Allocation,
+    ApiKey,
+    LicenseCode,
+    UploadBlob,
+    UploadRequest,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tests.conftest import Tenant
 from tests.pipeline.conftest import txt, upload, wait_decided
 from tests.pipeline.test_csv_and_dry_run import import_csv
@@ -40,12 +49,17 @@ def theirs(make_tenant: Any, client: FlaskClient) -> tuple[Tenant, dict[str, lis
     taken = client.post(f"/api/v1/products/{THEIRS}/allocations", json={"reference": "g-1", "mode": "reserve"},
                         headers=tenant.auth)  # fmt: skip
     assert taken.status_code == 201, taken.get_json()
+    hook = {"url": "https://93.184.216.34/hooks", "events": ["stock.low"]}
+    webhook_id = client.post("/api/v1/webhooks", json=hook, headers=tenant.auth).get_json()["id"]
+    message_id = client.post(f"/api/v1/webhooks/{webhook_id}/test", headers=tenant.auth).get_json()["message_id"]
     return tenant, {
         "product_id": [THEIRS],
         "upload_id": [completed, rejected, dry_run, job["job_id"]],
         "job_id": [job["job_id"]],
         "prefix": [prefix_of(tenant.api_key)],
         "allocation_id": [taken.get_json()["id"]],
+        "webhook_id": [webhook_id],
+        "message_id": [message_id],
     }
 
 
@@ -54,8 +68,11 @@ def object_routes(app: Flask) -> list[Rule]:
 
 
 def urls(rule: Rule, ids: dict[str, list[Any]]) -> list[str]:
-    (name,) = rule.arguments  # every route of ours names at most one object
-    return [rule.build({name: value}, append_unknown=False)[1] for value in ids[name]]  # type: ignore[index]
+    """The rule's URL for each combination of the objects it names (a webhook's message names two)."""
+    names = sorted(rule.arguments)
+    combinations = itertools.product(*(ids[name] for name in names))
+    built = [rule.build(dict(zip(names, values, strict=True)), append_unknown=False) for values in combinations]
+    return [url for _, url in built]  # type: ignore[misc]
 
 
 def state(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
@@ -67,7 +84,18 @@ def state(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
         keys = session.execute(select(ApiKey.prefix, ApiKey.revoked_at).order_by(ApiKey.id)).all()
         allocations = session.execute(select(Allocation.id, Allocation.status).order_by(Allocation.id)).all()
         codes = session.execute(select(LicenseCode.code, LicenseCode.status).order_by(LicenseCode.code)).all()
-    return [*map(tuple, requests), ("blobs", blobs), *map(tuple, keys), *map(tuple, allocations), *map(tuple, codes)]
+        webhooks = session.execute(
+            select(
+                WebhookEndpoint.id, WebhookEndpoint.enabled, WebhookEndpoint.events, WebhookEndpoint.secret
+            ).order_by(WebhookEndpoint.id)
+        ).all()
+        deliveries = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.status, WebhookDelivery.retrying_since).order_by(
+                WebhookDelivery.id
+            )
+        ).all()
+    rows = [*requests, ("blobs", blobs), *keys, *allocations, *codes, *webhooks, *deliveries]
+    return [tuple(row) for row in rows]
 
 
 def test_every_route_responds_404_for_every_object_of_another_publisher_and_changes_nothing(

@@ -62,6 +62,10 @@ POSITIVE_UPLOADS_ACCEPTED = ["2xx", "400", "404", "409"]
 # and its distinct alphabet are rules no JSON Schema of one field can state:
 # a body that fits the schema may still be a 400 naming the field.
 GENERATIONS = {"include-path-regex": "/generations$", "include-method": "POST"}
+# A webhook's URL is resolved and its addresses checked when it is registered:
+# a well-formed URL may still be refused (400 naming url).
+WEBHOOK_REGISTRATION = {"include-path-regex": "/webhooks$", "include-method": "POST"}
+WEBHOOK_REGISTRATION_ACCEPTED = ["2xx", "400", "409"]
 # Drawn ids would almost never name a real object; half the time take one
 # that exists (the acme fixture's products, and its uploads 1 and 2).
 REAL_IDS = {"products": {"values": list(PRODUCT_IDS)}, "uploads": {"values": [1, 2]}}
@@ -92,6 +96,8 @@ schema = schemathesis.openapi.from_dict(
                 | {"checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_UPLOADS_ACCEPTED}}},
                 GENERATIONS
                 | {"checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_UPLOADS_ACCEPTED}}},
+                WEBHOOK_REGISTRATION
+                | {"checks": {"positive_data_acceptance": {"expected-statuses": WEBHOOK_REGISTRATION_ACCEPTED}}},
             ],
         }
     ),

@@ -54,4 +54,4 @@ def _require_api_key() -> ResponseReturnValue | None:
     return None
 
 
-from web.api import generations, licensespring, pool, products, uploads  # noqa: E402, F401 (the routes register on the blueprint)
+from web.api import generations, licensespring, pool, products, uploads, webhooks  # noqa: E402, F401 (the routes register on the blueprint)

@@ -15,6 +15,7 @@ import marshmallow as ma
 from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range, Regexp
 
+from shared.events.endpoints import DESCRIPTION_SHAPE as WEBHOOK_DESCRIPTION_SHAPE
 from shared.generation.shape import (
     DEFAULT_ALPHABET,
     DEFAULT_GROUP,
@@ -44,6 +45,7 @@ from shared.models import (
     MAX_INTEGER,
     MAX_REFERENCE_LENGTH,
     MAX_RESERVATION_MINUTES,
+    MAX_WEBHOOK_DESCRIPTION_LENGTH,
     REASON_CODES,
     REQUEST_KINDS,
     UPLOAD_FORMATS,
@@ -60,10 +62,12 @@ from shared.product_fields import (
     RULES,
     SHORT_CODE_SHAPE,
 )
+from shared.statuses import SUBSCRIBABLE, DeliveryStatus, EventType
 from web.accept import BOOLEAN_WORDS
 from web.idempotency import HEADER as IDEMPOTENCY_HEADER
 from web.idempotency import REPLAYED_HEADER
 
+MAX_DELIVERIES_PAGE = 100
 # Longest page and per_page we read: more digits than this is no page anyone means.
 MAX_DIGITS = 9
 SHA256_HEX = r"^[0-9a-f]{64}$"
@@ -797,3 +801,134 @@ CHECKSUM_HEADERS = {
         "schema": {"type": "string", "pattern": SHA256_HEX},
     },
 }
+
+
+# Webhooks (docs/product.md#events-signed-webhooks). The bodies' fields are
+# taken as sent and checked by shared.events.endpoints, which names each bad one.
+
+_WEBHOOK_FIELDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "url": ("https, or http to a host the operator allows; its addresses must be public", {"type": "string"}),
+    "events": (
+        "the events to send",
+        {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SUBSCRIBABLE)}},
+    ),
+    "description": (
+        "for people; no control characters",
+        {
+            "type": "string",
+            "maxLength": MAX_WEBHOOK_DESCRIPTION_LENGTH,
+            "pattern": f"^{WEBHOOK_DESCRIPTION_SHAPE.pattern}$",
+        },
+    ),
+    "enabled": ("false pauses the endpoint; true enables it again", {"type": "boolean"}),
+}
+
+
+def _webhook_body(name: str, description: str, names: tuple[str, ...], required: tuple[str, ...]) -> type[ma.Schema]:
+    def field(field_name: str) -> fields.Raw:
+        text, json_schema = _WEBHOOK_FIELDS[field_name]
+        return JsonValue(
+            required=field_name in required,
+            allow_none=field_name == "description",
+            error_messages={"required": "is required", "null": "must not be null"},
+            metadata={"description": text, **json_schema},
+        )
+
+    meta = type("Meta", (), {"description": description})
+    error_messages = {
+        "unknown": f"is not a field that can be sent here; the fields are {', '.join(names)}",
+        "type": "must be a JSON object",
+    }
+    body: type[ma.Schema] = type(
+        name, (ma.Schema,), {"Meta": meta, "error_messages": error_messages, **{n: field(n) for n in names}}
+    )
+    return body
+
+
+NewWebhook = _webhook_body(
+    "NewWebhook", "An endpoint to register.", ("url", "events", "description"), required=("url", "events")
+)
+WebhookChanges = _webhook_body(
+    "WebhookChanges", "The fields to change, and only those.", ("events", "description", "enabled"), required=()
+)
+
+
+@closed
+class Webhook(ma.Schema):
+    class Meta:
+        description = "A webhook endpoint; its secret is shown only when it is made (created or rotated)."
+
+    id = _id()
+    url = fields.String()
+    events = fields.List(_one_of(list(SUBSCRIBABLE)))
+    description = fields.String()
+    enabled = fields.Boolean()
+    disabled_reason = fields.String(
+        allow_none=True, metadata={"description": "why the server disabled it (a 410, three days of failures)"}
+    )
+    previous_secret_until = _time(allow_none=True)
+    created_at = _time()
+
+
+@closed
+class WebhookWithSecret(Webhook):
+    secret = fields.String(
+        validate=Regexp(r"^whsec_[A-Za-z0-9+/]{43}=$"),
+        metadata={"description": "whsec_ and the base64 of 32 random bytes; shown this once"},
+    )
+
+
+@closed
+class WebhookList(ma.Schema):
+    items = fields.List(fields.Nested(Webhook))
+
+
+@closed
+class WebhookMessageSent(ma.Schema):
+    message_id = fields.String(metadata={"description": "the webhook-id it is sent with"})
+
+
+@closed
+class WebhookAttempt(ma.Schema):
+    attempted_at = _time()
+    status_code = fields.Integer(allow_none=True)
+    duration_ms = _count()
+    response = fields.String(metadata={"description": "the first 1 KB of the answer"})
+    error = fields.String(allow_none=True)
+
+
+@closed
+class WebhookDelivery(ma.Schema):
+    message_id = fields.String(metadata={"description": "the webhook-id; replay by it"})
+    type = _one_of([event.value for event in EventType])
+    status = _one_of([status.value for status in DeliveryStatus])
+    attempts = _count()
+    next_attempt_at = _time(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = _time()
+    finished_at = _time(allow_none=True)
+    attempt_log = fields.List(
+        fields.Nested(WebhookAttempt), metadata={"description": "the latest attempts (20 at most), newest first"}
+    )
+
+
+@closed
+class WebhookDeliveryPage(ma.Schema):
+    items = fields.List(fields.Nested(WebhookDelivery))
+    next = fields.String(allow_none=True, metadata={"description": "the page after this one; null on the last"})
+
+
+class WebhookDeliveryQuery(ma.Schema):
+    limit = WholeNumber(
+        minimum=1,
+        maximum=MAX_DELIVERIES_PAGE,
+        max_digits=MAX_DIGITS,
+        metadata={"description": f"deliveries a page, 1 to {MAX_DELIVERIES_PAGE} (default 50)"},
+    )
+    before = WholeNumber(
+        minimum=1,
+        maximum=2**63 - 1,
+        max_digits=19,
+        metadata={"description": "where the page starts (as the next link sends it)"},
+    )

@@ -29,7 +29,7 @@ def steps(publisher: str, wanted: str, event_type: str, data: str) -> str:
     selects (a query of one column, `data`, of at most one row), stored only
     when some endpoint wants it, so an event nobody subscribed to writes
     nothing; `outbox_deliveries`, one per endpoint. Each argument is SQL.
-    The trigger of migration 0021 writes stock.low events with a frozen copy
+    The trigger of migration 0023 writes stock.low events with a frozen copy
     of these steps (migrations never change with the code)."""
     return f"""
     outbox_endpoints AS (

@@ -8,7 +8,7 @@ record of its moments, kept whether or not anyone listens, while the
 outbox holds only what some endpoint wants, with its deliveries
 (docs/architecture.md#webhooks-the-outbox-and-delivery). A stock.low
 event is the row's own data, written by a trigger on pool_events
-(migration 0021), since the take writes its row in SQL; the allocation's
+(migration 0023), since the take writes its row in SQL; the allocation's
 events carry the allocation as the API shows it, written here."""
 
 from __future__ import annotations

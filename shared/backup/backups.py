@@ -45,6 +45,9 @@ _FORCE = b"DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n"
 # The script runs in one transaction, committed only once pg_restore has
 # written all of it: a dump that cannot be read to its end restores nothing.
 _BEGIN, _COMMIT = b"BEGIN;\n", b"COMMIT;\n"
+_HEAD_BYTES = 64 * 1024  # the script's settings come first, before any table
+_NO_TRANSACTION_TIMEOUT = b"SET transaction_timeout = 0;\n"
+_TRANSACTION_TIMEOUT_SINCE = 170000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,7 +201,7 @@ def _restore(
         assert script.stdin and script.stdout and load.stdin
         pumps = [
             threading.Thread(target=_pump, args=(dump, script.stdin)),
-            threading.Thread(target=_feed, args=(script, load, force)),
+            threading.Thread(target=_feed, args=(script, load, force, _server_version(engine))),
         ]
         for pump in pumps:
             pump.start()
@@ -216,12 +219,18 @@ def _restore(
         _check("the restore", load, errors, "; nothing was restored")
 
 
-def _feed(script: subprocess.Popen[bytes], load: subprocess.Popen[bytes], force: bool) -> None:
+def _feed(script: subprocess.Popen[bytes], load: subprocess.Popen[bytes], force: bool, server_version: int) -> None:
     """pg_restore's script into psql, in a transaction committed only when
     the script is whole; otherwise psql is stopped and the transaction with it."""
     assert script.stdout and load.stdin
     try:
         load.stdin.write(_BEGIN + (_FORCE if force else b""))
+        head = script.stdout.read(_HEAD_BYTES)
+        if server_version < _TRANSACTION_TIMEOUT_SINCE:
+            # The wheel's pg_restore (18) sets transaction_timeout in the
+            # script's opening lines; a server before 17 knows no such setting.
+            head = head.replace(_NO_TRANSACTION_TIMEOUT, b"", 1)
+        load.stdin.write(head)
         shutil.copyfileobj(script.stdout, load.stdin, 1 << 20)
         if script.wait() == 0:
             load.stdin.write(_COMMIT)
@@ -234,6 +243,11 @@ def _feed(script: subprocess.Popen[bytes], load: subprocess.Popen[bytes], force:
             load.stdin.close()
         except OSError:
             pass
+
+
+def _server_version(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SHOW server_version_num")).scalar_one())
 
 
 def _pump(source: IO[bytes], sink: IO[bytes]) -> None:

@@ -119,7 +119,7 @@ def test_both_tabs_render_for_the_owner_and_are_404_for_another_publisher_like_a
         tabs = re.search(r'<nav class="tabs".*?</nav>', markup, re.S)
         assert tabs and 'aria-current="page"' in tabs.group(0)
         assert [words(a) for a in re.findall(r"<a [^>]*>(.*?)</a>", tabs.group(0))] == [
-            "Upload codes", "Code view", "Allocations", "Stock", "Settings",
+            "Upload codes", "Generate codes", "Code view", "Allocations", "Stock", "Settings",
         ]  # fmt: skip
         suffix = path.removeprefix(f"/products/{PRODUCT}")
         theirs, missing = client.get(f"/products/2020{suffix}"), client.get(f"/products/9999{suffix}")

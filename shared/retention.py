@@ -26,21 +26,21 @@ import datetime
 
 from sqlalchemy import Engine, text
 
-from shared.statuses import DECIDED
+from shared.statuses import DECIDED, sql_list
 
 BATCH = 20
 MAX_BATCHES = 50  # a run's most; the next run goes on
 
-_DECIDED = ", ".join(f"'{status}'" for status in sorted(DECIDED))
+_DECIDED = sql_list(DECIDED)
 # A file still needed: another request uses it, and that one is not decided before the cut-off.
 _STILL_NEEDED = f"""EXISTS (
     SELECT 1 FROM upload_requests other
     WHERE other.blob_id = r.blob_id
-      AND NOT (other.status IN ({_DECIDED}) AND other.finished_at < :cutoff)
+      AND NOT (other.status IN {_DECIDED} AND other.finished_at < :cutoff)
 )"""
 _CANDIDATES = text(f"""
 SELECT r.id FROM upload_requests r
-WHERE r.status IN ({_DECIDED}) AND r.finished_at < :cutoff AND r.blob_id IS NOT NULL
+WHERE r.status IN {_DECIDED} AND r.finished_at < :cutoff AND r.blob_id IS NOT NULL
   AND NOT {_STILL_NEEDED}
 ORDER BY r.finished_at
 LIMIT :batch

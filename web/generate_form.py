@@ -20,7 +20,6 @@ from shared.errors import InvalidFields
 from shared.generation import shape
 from shared.generation.shape import Generation
 from shared.models import CODE_TYPES, Product
-from shared.paging import is_whole_number
 from shared.products import product_of
 from web import upload_actions
 from web.auth import current_publisher_id
@@ -101,7 +100,7 @@ def _generation(product: Product, typed: Mapping[str, str], dry_run: bool) -> Ge
     """The fields as the API would send them: a whole number where one is
     meant (anything else stays text, for the rule to refuse in its own words),
     and the product's prefix for an empty one."""
-    values = {name: _value(name, text) for name, text in typed.items()}
+    values = {name: FIELDS[name].value_of(text) for name, text in typed.items()}
     made_format = {name: values[name] for name in FORMAT_FIELDS}
     made_format["separator"] = typed["separator"]  # empty is "none", not "not given"
     made_format["suffix"] = typed["suffix"]
@@ -112,14 +111,6 @@ def _generation(product: Product, typed: Mapping[str, str], dry_run: bool) -> Ge
         format=made_format,
         dry_run=dry_run,
     )
-
-
-def _value(name: str, text: str) -> Any:
-    if not text:
-        return None
-    if FIELDS[name].numeric and is_whole_number(text.removeprefix("-")):
-        return int(text)
-    return text
 
 
 def _page(product: Product, typed: Mapping[str, str], problems: Mapping[str, str]) -> str:

@@ -57,6 +57,16 @@ class FormField:
         """The label as a sentence names the field: without "(days)" or "(optional)"."""
         return self.label.split(" (")[0]
 
+    def value_of(self, text: str) -> Any:
+        """What was typed, as the API would send it: an empty field is none,
+        the digits of a number field are the number (anything else stays
+        text, for the rule to refuse in its own words)."""
+        if not text:
+            return None
+        if self.numeric and is_whole_number(text.removeprefix("-")):
+            return int(text)
+        return text
+
 
 FIELDS = {
     field.name: field
@@ -159,18 +169,8 @@ def _typed(names: Iterable[str]) -> dict[str, str]:
 
 
 def _values(typed: Mapping[str, str]) -> dict[str, Any]:
-    """The values as the API would send them: an empty field is none, the
-    digits of a number field are the number (anything else stays text, for
-    the rule to refuse in its own words)."""
-    return {name: _value(name, text) for name, text in typed.items()}
-
-
-def _value(name: str, text: str) -> Any:
-    if not text:
-        return None
-    if FIELDS[name].numeric and is_whole_number(text.removeprefix("-")):
-        return int(text)
-    return text
+    """The values as the API would send them (FormField.value_of)."""
+    return {name: FIELDS[name].value_of(text) for name, text in typed.items()}
 
 
 def _problems(refused: InvalidFields | AlreadyTaken) -> Problems:

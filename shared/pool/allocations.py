@@ -4,10 +4,10 @@ A take is one statement (shared.pool.take_statement,
 docs/architecture.md#a-take-in-one-statement): the oldest available codes
 are picked and locked without waiting, the allocation is inserted ON
 CONFLICT DO NOTHING on (product, reference), and the codes, the counts and
-the day's hand-outs move. A second call with the same reference waits at
-the insert for the first to commit or roll back, then replays it (or, had
-the first taken nothing, takes in its place), so a retried order never
-gets a second set of codes, however the two calls interleave.
+the day's hand-outs move. A second call with the same reference waits for
+the first to commit or roll back, then replays it (or, had the first taken
+nothing, takes in its place), so a retried order never gets a second set
+of codes, however the two calls interleave.
 
 Fewer codes than asked takes nothing (PoolEmpty), or leaves the allocation
 a backorder when the caller allows one."""

@@ -12,7 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.pool import tending
+from shared.pool.batches import revoke_request
 from tests.conftest import Tenant
+from tests.pipeline.conftest import queued_request, txt
 from tests.pool.conftest import stock_pool, take
 
 
@@ -56,6 +58,40 @@ def test_stock_falling_low_is_sent_to_the_endpoints_subscribed(
 
     data = {"product_id": 1, "code_type": "activation", "available": 99, "low_stock_threshold": 100}
     assert outbox(sessions) == [("stock.low", data, [wants, also])]
+
+
+def test_a_batch_revoke_that_takes_the_stock_low_sends_the_same_shape_as_a_take(
+    client: FlaskClient, sessions: sessionmaker[Session], make_tenant: Any
+) -> None:
+    # The take writes stock.low in SQL, a batch revoke through shared.pool.counts
+    # in Python: a receiver must get one shape from both.
+    acme = make_tenant("acme", (1,))
+    endpoint = subscribe(client, acme, "stock.low")
+    leaked = queued_request(sessions, acme, txt("1\tA-1"))
+    with sessions.begin() as session:
+        session.execute(text("UPDATE upload_requests SET status = 'completed' WHERE id = :id"), {"id": leaked})
+    stock_pool(sessions, 1, 100, request_id=leaked)
+    stock_pool(sessions, 1, 30, request_id=leaked + 1)
+
+    with sessions.begin() as session:
+        assert revoke_request(session, acme.publisher_id, leaked).revoked == 100
+    revoked = [
+        (
+            "stock.low",
+            {"product_id": 1, "code_type": "activation", "available": 30, "low_stock_threshold": 100},
+            [endpoint],
+        )
+    ]
+    assert outbox(sessions) == revoked
+
+    # Back above the threshold, then a take crosses it: the same keys and kinds of value.
+    stock_pool(sessions, 1, 75, request_id=leaked + 2)
+    assert take(client, acme, 1, reference="order-1", quantity=10).status_code == 201
+    by_take = outbox(sessions)[1]
+    assert by_take == ("stock.low", revoked[0][1] | {"available": 95}, [endpoint])
+    assert {key: type(value) for key, value in by_take[1].items()} == {
+        key: type(value) for key, value in revoked[0][1].items()
+    }
 
 
 def test_a_reservation_expired_carries_the_allocation(

@@ -36,6 +36,8 @@ class Receiver:
     answers: list[int | str] = field(default_factory=list)
     # How long a "hang" waits before it answers: past WEBHOOK_TIMEOUT_SECONDS (1 s in the tests).
     hang_seconds: float = 2.5
+    # Where an answer of 3xx points (its Location header).
+    redirect_to: str = ""
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,6 +74,8 @@ def receiver(path: str = "/hooks") -> Iterator[Receiver]:
                 answer = 200
             try:
                 self.send_response(int(answer))
+                if 300 <= int(answer) < 400:
+                    self.send_header("Location", state.redirect_to)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -127,6 +127,28 @@ def test_a_failing_receiver_gets_the_message_again_with_the_same_webhook_id(hook
     assert "timed out" in newest_last[1]["error"].lower()
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed(hooked: Hooked, status: int) -> None:
+    """A receiver that answers with a redirect to another address (here a
+    second receiver, reachable because the tests allow private networks;
+    in production the cloud metadata address, say) has failed the attempt:
+    nothing is sent where it points, and the message is tried again later
+    at the registered URL."""
+    with receiver() as elsewhere:
+        hooked.hooks.answers, hooked.hooks.redirect_to = [status], elsewhere.url
+        hooked.send_test()
+
+        hooked.deliver()
+        time.sleep(0.5)
+
+        assert elsewhere.received == []
+    assert len(hooked.hooks.received) == 1
+    (logged,) = hooked.log()
+    assert (logged["status"], logged["attempts"]) == ("pending", 1)
+    assert logged["attempt_log"][0]["status_code"] == status
+    assert logged["last_error"] == f"the endpoint answered {status}"
+
+
 def test_a_410_disables_the_endpoint_at_once(hooked: Hooked) -> None:
     hooked.hooks.answers = [410]
     hooked.send_test()

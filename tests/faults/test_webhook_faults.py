@@ -20,6 +20,8 @@ from tests.faults.conftest import Faults
 
 # A hung receiver keeps the worker in its attempt for up to 3 s: long enough to kill it there.
 TIMEOUT_SECONDS = 3
+# Enough codes that the worker is still processing when Redis stops.
+DECIDED_CODES = 40_000
 
 
 @pytest.fixture
@@ -76,6 +78,36 @@ def test_redis_stopped_while_deliveries_are_retried(faults: Faults, hooks: Recei
     assert all(hooks.verifies(endpoint["secret"], one) for one in hooks.received)
     sent_for = {one.json["data"]["id"] for one in hooks.received}
     assert sent_for == {one.request_id for one in uploads}
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_redis_stopped_while_a_request_is_decided(faults: Faults, hooks: Receiver, trial: int) -> None:
+    """The decision commits its event to the outbox with Redis away; beat's
+    first message after Redis returns has it delivered."""
+    configured = Settings.from_env(suite.test_environ())
+    if configured.database_url or configured.redis_url:
+        pytest.skip("this trial restarts the embedded Redis; REDIS_URL points elsewhere")
+    faults.rng.seed(950 + trial)
+    faults.worker("deciding-through-outage")
+    endpoint = subscribe(faults, hooks)
+    deciding = faults.upload(DECIDED_CODES)
+    faults.wait_for(deciding.request_id, ("processing",))
+    try:
+        redis.stop(TEST_DATA_DIR / "redis")
+        faults.decided(deciding)
+        time.sleep(faults.rng.uniform(0.5, 2))
+    finally:
+        redis.ensure_running(TEST_DATA_DIR / "redis")
+        postgres.ensure_running(TEST_DATA_DIR / "postgres")
+
+    hooks.wait_for(1, timeout=60)
+    time.sleep(1)  # a second delivery of the same event would come now
+    assert delivered_ids(hooks, endpoint["secret"]) == [one.headers["webhook-id"] for one in hooks.received]
+    (sent,) = {one.json["data"]["id"] for one in hooks.received}
+    assert sent == deciding.request_id
+    assert {one.json["type"] for one in hooks.received} == {"upload.completed"}
+    assert len({one.headers["webhook-id"] for one in hooks.received}) == 1
+    faults.check(deciding)
 
 
 @pytest.mark.parametrize("trial", range(3))

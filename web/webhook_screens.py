@@ -150,7 +150,7 @@ def send_test(endpoint_id: int) -> ResponseReturnValue:
     try:
         message_id = webhook_actions.send_test(current_publisher_id(), endpoint_id)
     except Conflict:
-        flash(f"Endpoint {endpoint_id} is paused or disabled, so no test was sent. Resume it first.", "error")
+        flash(_not_sent(endpoint_id, "no test event was sent"), "error")
         return _back_to(endpoint_id)
     flash(f"A webhook.test event ({message_id}) is on its way; its delivery appears in the log below.")
     return _back_to(endpoint_id)
@@ -179,7 +179,7 @@ def replay(endpoint_id: int, message_id: str) -> ResponseReturnValue:
     try:
         webhook_actions.replay(current_publisher_id(), endpoint_id, message_id)
     except Conflict:
-        flash(f"Endpoint {endpoint_id} is paused or disabled, so {message_id} was not sent. Resume it first.", "error")
+        flash(_not_sent(endpoint_id, f"{message_id} was not sent again"), "error")
         return _back_to(endpoint_id)
     flash(f"Message {message_id} is sent again now, with the same webhook-id.")
     return _back_to(endpoint_id)
@@ -234,6 +234,14 @@ def _typed() -> WebhookForm:
 
 def _listed(events: list[str]) -> str:
     return ", ".join(events)
+
+
+def _not_sent(endpoint_id: int, what: str) -> str:
+    """Why nothing was sent to an endpoint that is not enabled, and what to do."""
+    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), endpoint_id)
+    if endpoint.disabled_reason:
+        return f"Endpoint {endpoint_id} was disabled by the server, so {what}. Fix the receiver, then resume it."
+    return f"Endpoint {endpoint_id} is paused, so {what}. Resume it first."
 
 
 def _back_to(endpoint_id: int) -> ResponseReturnValue:

@@ -11,6 +11,7 @@ receiver on 127.0.0.1, which the session's settings allow."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
 from shared.config import Settings
-from shared.events import deliveries, secrets
+from shared.events import deliveries, endpoints, secrets
 from tests.conftest import Tenant
 from tests.events.receiver import Receiver, receiver
 from tests.web.test_login import FormFields, csrf_token, post_login
@@ -146,9 +147,14 @@ def test_the_form_offers_each_event_with_what_it_means(client: FlaskClient, make
 
 
 def test_a_registered_endpoint_shows_its_secret_once_and_keeps_it_sealed(
-    client: FlaskClient, make_tenant: Any, sessions: sessionmaker[Session], settings: Settings
+    client: FlaskClient,
+    make_tenant: Any,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     token = logged_in(client, make_tenant("Acme"))
+    caplog.set_level(logging.DEBUG)
 
     response = register(client, token, events=("stock.low", "upload.completed"), description="the shop")
 
@@ -170,6 +176,26 @@ def test_a_registered_endpoint_shows_its_secret_once_and_keeps_it_sealed(
     assert secret_on(again) is None and secret not in again.get_data(as_text=True)
     assert URL in again.get_data(as_text=True) and "the shop" in again.get_data(as_text=True)
     assert secret not in client.get(f"/webhooks/{row.id}").get_data(as_text=True)
+    assert secret.removeprefix("whsec_") not in caplog.text  # nor in any log
+
+
+def test_past_the_most_endpoints_a_publisher_may_have_the_page_says_to_delete_one(
+    client: FlaskClient, make_tenant: Any, sessions: sessionmaker[Session]
+) -> None:
+    acme = make_tenant("Acme")
+    for _ in range(endpoints.MAX_ENDPOINTS_PER_PUBLISHER):
+        body = {"url": URL, "events": ["stock.low"]}
+        assert client.post("/api/v1/webhooks", json=body, headers=acme.auth).status_code == 201
+    token = logged_in(client, acme)
+
+    refused = register(client, token)
+
+    assert refused.status_code == 303 and refused.location == "/webhooks"
+    limit = endpoints.MAX_ENDPOINTS_PER_PUBLISHER
+    assert f"At most {limit} webhook endpoints a publisher; delete one first." in client.get("/webhooks").get_data(
+        as_text=True
+    )
+    assert len(endpoint_rows(sessions)) == limit
 
 
 @pytest.mark.parametrize(
@@ -233,7 +259,11 @@ def test_the_events_and_description_are_changed_and_a_refused_change_changes_not
     assert (screen.row().events, screen.row().description) == (["stock.low", "backorder.filled"], "orders")
 
 
-def test_a_paused_endpoint_is_resumed_and_a_test_is_refused_while_paused(screen: Screen) -> None:
+def test_a_paused_endpoint_is_resumed_and_a_test_or_replay_is_refused_while_paused(screen: Screen) -> None:
+    screen.post("/test")
+    with screen.sessions() as session:
+        message_id = session.execute(text("SELECT message_id FROM webhook_messages")).scalar_one()
+
     paused = screen.post("/pause")
 
     assert paused.status_code == 303 and screen.row().enabled is False
@@ -244,9 +274,11 @@ def test_a_paused_endpoint_is_resumed_and_a_test_is_refused_while_paused(screen:
     refused = screen.post("/test")
 
     assert refused.status_code == 303
-    assert "is paused or disabled, so no test was sent. Resume it first." in screen.page()
+    assert f"Endpoint {screen.endpoint_id} is paused, so no test event was sent. Resume it first." in screen.page()
+    screen.post(f"/deliveries/{message_id}/replay")
+    assert f"Endpoint {screen.endpoint_id} is paused, so {message_id} was not sent again." in screen.page()
     with screen.sessions() as session:
-        assert session.execute(text("SELECT count(*) FROM webhook_messages")).scalar_one() == 0
+        assert session.execute(text("SELECT count(*) FROM webhook_messages")).scalar_one() == 1
 
     assert screen.post("/resume").status_code == 303 and screen.row().enabled is True
     assert ">Enabled</span>" in screen.page()
@@ -364,7 +396,7 @@ def test_why_the_server_disabled_an_endpoint_is_shown_as_a_notice_until_it_is_re
         assert notice and "was disabled by the server:</strong> the endpoint answered 410 Gone." in notice.group(1)
         assert "Disabled by the server" in html
     screen.post("/test")
-    assert "is paused or disabled, so no test was sent" in screen.page()
+    assert "was disabled by the server, so no test event was sent. Fix the receiver, then resume it." in screen.page()
 
     screen.post("/resume")
 

@@ -49,6 +49,8 @@ EVENT_MEANINGS = {
     EventType.RESERVATION_EXPIRED: "A reservation expires: its codes are back in the pool.",
 }
 assert tuple(EVENT_MEANINGS) == SUBSCRIBABLE, "a sentence for every event an endpoint can subscribe to"
+# The events ticked on an empty Register form: what a shop that stops polling wants first.
+FIRST_CHOICE = (EventType.UPLOAD_COMPLETED, EventType.UPLOAD_REJECTED)
 # How a field is named at the start of its problem's sentence.
 FIELD_NAMES = {"url": "The URL", "events": "Events", "description": "The description"}
 _STATES = {True: "resumed: events are sent to it again", False: "paused: no events are sent to it"}
@@ -75,7 +77,7 @@ class WebhookForm:
 @blueprint.get("/webhooks")
 @login_required
 def webhooks() -> ResponseReturnValue:
-    return _list_page(WebhookForm(events=[EventType.UPLOAD_COMPLETED, EventType.UPLOAD_REJECTED]))
+    return _list_page(WebhookForm(events=list(FIRST_CHOICE)))
 
 
 @blueprint.post("/webhooks")
@@ -93,7 +95,7 @@ def register() -> ResponseReturnValue:
         flash(sentence(str(refusal)), "error")
         return redirect(url_for("webhooks.webhooks"), 303)
     # The page holds the secret: web.security sends it no-store, as every page.
-    return _list_page(WebhookForm(), new_secret=registered.secret, new_endpoint=registered.endpoint)
+    return _list_page(WebhookForm(events=list(FIRST_CHOICE)), registered.secret, registered.endpoint)
 
 
 @blueprint.get("/webhooks/<int:endpoint_id>")
@@ -109,13 +111,13 @@ def edit(endpoint_id: int) -> ResponseReturnValue:
     endpoint = endpoints.endpoint_of(db(), current_publisher_id(), endpoint_id)
     form = _typed()
     try:
-        webhook_actions.change(
+        changed = webhook_actions.change(
             current_publisher_id(), endpoint_id, {"events": form.events, "description": form.description}
         )
     except InvalidFields as refusal:  # raised before anything was changed
         shown = WebhookForm(endpoint.url, form.events, form.description)
         return _endpoint_page(endpoint, shown.refused(refusal)), 400
-    flash(f"Endpoint {endpoint_id} is saved: it is sent {_listed(form.events)} from now on.")
+    flash(f"Endpoint {endpoint_id} is saved: it is sent {', '.join(changed.events)} from now on.")
     return _back_to(endpoint_id)
 
 
@@ -230,10 +232,6 @@ def _typed() -> WebhookForm:
         events=request.form.getlist("events"),
         description=request.form.get("description", "").strip(),
     )
-
-
-def _listed(events: list[str]) -> str:
-    return ", ".join(events)
 
 
 def _not_sent(endpoint_id: int, what: str) -> str:

@@ -143,6 +143,8 @@ def test_the_form_offers_each_event_with_what_it_means(client: FlaskClient, make
         assert fields.labels[f"event-{event}"].strip() == event
         assert re.search(rf'id="event-{re.escape(event)}-hint">[^<]*{meaning}', html), event
     assert 'value="webhook.test"' not in html  # sent when asked, never subscribed to
+    ticked = re.findall(r'name="events" value="([a-z.]+)" checked', html)
+    assert ticked == ["upload.completed", "upload.rejected"]  # what a shop that stops polling wants first
     assert fields.labels["url"].strip() == "URL"
 
 
@@ -250,7 +252,9 @@ def test_the_events_and_description_are_changed_and_a_refused_change_changes_not
 
     assert saved.status_code == 303 and saved.location == screen.base
     assert (screen.row().events, screen.row().description) == (["stock.low", "backorder.filled"], "orders")
-    assert f"Endpoint {screen.endpoint_id} is saved" in screen.page()
+    assert (
+        f"Endpoint {screen.endpoint_id} is saved: it is sent stock.low, backorder.filled from now on." in screen.page()
+    )
 
     refused = screen.post("/edit", description="no events")
 

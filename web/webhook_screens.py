@@ -98,93 +98,93 @@ def register() -> ResponseReturnValue:
     return _list_page(WebhookForm(events=list(FIRST_CHOICE)), registered.secret, registered.endpoint)
 
 
-@blueprint.get("/webhooks/<int:endpoint_id>")
+@blueprint.get("/webhooks/<int:webhook_id>")
 @login_required
-def endpoint_page(endpoint_id: int) -> ResponseReturnValue:
-    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), endpoint_id)
+def endpoint_page(webhook_id: int) -> ResponseReturnValue:
+    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), webhook_id)
     return _endpoint_page(endpoint, WebhookForm.of_endpoint(endpoint))
 
 
-@blueprint.post("/webhooks/<int:endpoint_id>/edit")
+@blueprint.post("/webhooks/<int:webhook_id>/edit")
 @login_required
-def edit(endpoint_id: int) -> ResponseReturnValue:
-    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), endpoint_id)
+def edit(webhook_id: int) -> ResponseReturnValue:
+    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), webhook_id)
     form = _typed()
     try:
         changed = webhook_actions.change(
-            current_publisher_id(), endpoint_id, {"events": form.events, "description": form.description}
+            current_publisher_id(), webhook_id, {"events": form.events, "description": form.description}
         )
     except InvalidFields as refusal:  # raised before anything was changed
         shown = WebhookForm(endpoint.url, form.events, form.description)
         return _endpoint_page(endpoint, shown.refused(refusal)), 400
-    flash(f"Endpoint {endpoint_id} is saved: it is sent {', '.join(changed.events)} from now on.")
-    return _back_to(endpoint_id)
+    flash(f"Endpoint {webhook_id} is saved: it is sent {', '.join(changed.events)} from now on.")
+    return _back_to(webhook_id)
 
 
-@blueprint.post("/webhooks/<int:endpoint_id>/pause")
+@blueprint.post("/webhooks/<int:webhook_id>/pause")
 @login_required
-def pause(endpoint_id: int) -> ResponseReturnValue:
-    return _enable(endpoint_id, False)
+def pause(webhook_id: int) -> ResponseReturnValue:
+    return _enable(webhook_id, False)
 
 
-@blueprint.post("/webhooks/<int:endpoint_id>/resume")
+@blueprint.post("/webhooks/<int:webhook_id>/resume")
 @login_required
-def resume(endpoint_id: int) -> ResponseReturnValue:
-    return _enable(endpoint_id, True)
+def resume(webhook_id: int) -> ResponseReturnValue:
+    return _enable(webhook_id, True)
 
 
-def _enable(endpoint_id: int, enabled: bool) -> ResponseReturnValue:
-    webhook_actions.change(current_publisher_id(), endpoint_id, {"enabled": enabled})
-    flash(f"Endpoint {endpoint_id} is {_STATES[enabled]}.")
-    return _back_to(endpoint_id)
+def _enable(webhook_id: int, enabled: bool) -> ResponseReturnValue:
+    webhook_actions.change(current_publisher_id(), webhook_id, {"enabled": enabled})
+    flash(f"Endpoint {webhook_id} is {_STATES[enabled]}.")
+    return _back_to(webhook_id)
 
 
-@blueprint.post("/webhooks/<int:endpoint_id>/rotate-secret")
+@blueprint.post("/webhooks/<int:webhook_id>/rotate-secret")
 @login_required
-def rotate_secret(endpoint_id: int) -> ResponseReturnValue:
-    rotated = webhook_actions.rotate_secret(current_publisher_id(), endpoint_id)
+def rotate_secret(webhook_id: int) -> ResponseReturnValue:
+    rotated = webhook_actions.rotate_secret(current_publisher_id(), webhook_id)
     return _endpoint_page(rotated.endpoint, WebhookForm.of_endpoint(rotated.endpoint), new_secret=rotated.secret)
 
 
-@blueprint.post("/webhooks/<int:endpoint_id>/test")
+@blueprint.post("/webhooks/<int:webhook_id>/test")
 @login_required
-def send_test(endpoint_id: int) -> ResponseReturnValue:
+def send_test(webhook_id: int) -> ResponseReturnValue:
     try:
-        message_id = webhook_actions.send_test(current_publisher_id(), endpoint_id)
+        message_id = webhook_actions.send_test(current_publisher_id(), webhook_id)
     except Conflict:
-        flash(_not_sent(endpoint_id, "no test event was sent"), "error")
-        return _back_to(endpoint_id)
+        flash(_not_sent(webhook_id, "no test event was sent"), "error")
+        return _back_to(webhook_id)
     flash(f"A webhook.test event ({message_id}) is on its way; its delivery appears in the log below.")
-    return _back_to(endpoint_id)
+    return _back_to(webhook_id)
 
 
-@blueprint.get("/webhooks/<int:endpoint_id>/delete")
+@blueprint.get("/webhooks/<int:webhook_id>/delete")
 @login_required
-def confirm_delete(endpoint_id: int) -> ResponseReturnValue:
+def confirm_delete(webhook_id: int) -> ResponseReturnValue:
     """The page that asks before a delete: it works without JavaScript."""
-    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), endpoint_id)
+    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), webhook_id)
     return render_template("webhook_delete.html", endpoint=endpoint)
 
 
-@blueprint.post("/webhooks/<int:endpoint_id>/delete")
+@blueprint.post("/webhooks/<int:webhook_id>/delete")
 @login_required
-def delete(endpoint_id: int) -> ResponseReturnValue:
-    url = endpoints.endpoint_of(db(), current_publisher_id(), endpoint_id).url
-    webhook_actions.delete(current_publisher_id(), endpoint_id)
-    flash(f"Endpoint {endpoint_id} ({url}) is deleted with its delivery log; no more events are sent to it.")
+def delete(webhook_id: int) -> ResponseReturnValue:
+    url = endpoints.endpoint_of(db(), current_publisher_id(), webhook_id).url
+    webhook_actions.delete(current_publisher_id(), webhook_id)
+    flash(f"Endpoint {webhook_id} ({url}) is deleted with its delivery log; no more events are sent to it.")
     return redirect(url_for("webhooks.webhooks"), 303)
 
 
-@blueprint.post("/webhooks/<int:endpoint_id>/deliveries/<message_id>/replay")
+@blueprint.post("/webhooks/<int:webhook_id>/deliveries/<message_id>/replay")
 @login_required
-def replay(endpoint_id: int, message_id: str) -> ResponseReturnValue:
+def replay(webhook_id: int, message_id: str) -> ResponseReturnValue:
     try:
-        webhook_actions.replay(current_publisher_id(), endpoint_id, message_id)
+        webhook_actions.replay(current_publisher_id(), webhook_id, message_id)
     except Conflict:
-        flash(_not_sent(endpoint_id, f"{message_id} was not sent again"), "error")
-        return _back_to(endpoint_id)
+        flash(_not_sent(webhook_id, f"{message_id} was not sent again"), "error")
+        return _back_to(webhook_id)
     flash(f"Message {message_id} is sent again now, with the same webhook-id.")
-    return _back_to(endpoint_id)
+    return _back_to(webhook_id)
 
 
 def _list_page(form: WebhookForm, new_secret: str | None = None, new_endpoint: WebhookEndpoint | None = None) -> str:
@@ -234,13 +234,13 @@ def _typed() -> WebhookForm:
     )
 
 
-def _not_sent(endpoint_id: int, what: str) -> str:
+def _not_sent(webhook_id: int, what: str) -> str:
     """Why nothing was sent to an endpoint that is not enabled, and what to do."""
-    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), endpoint_id)
+    endpoint = endpoints.endpoint_of(db(), current_publisher_id(), webhook_id)
     if endpoint.disabled_reason:
-        return f"Endpoint {endpoint_id} was disabled by the server, so {what}. Fix the receiver, then resume it."
-    return f"Endpoint {endpoint_id} is paused, so {what}. Resume it first."
+        return f"Endpoint {webhook_id} was disabled by the server, so {what}. Fix the receiver, then resume it."
+    return f"Endpoint {webhook_id} is paused, so {what}. Resume it first."
 
 
-def _back_to(endpoint_id: int) -> ResponseReturnValue:
-    return redirect(url_for("webhooks.endpoint_page", endpoint_id=endpoint_id), 303)
+def _back_to(webhook_id: int) -> ResponseReturnValue:
+    return redirect(url_for("webhooks.endpoint_page", webhook_id=webhook_id), 303)

@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> Flask:
         screens,
         security,
         url_keys,
+        webhook_screens,
     )
 
     assert settings.database_url and settings.redis_url, "connect the services first"
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(screens.blueprint)
     app.register_blueprint(pool_screens.blueprint)
     app.register_blueprint(keys.blueprint)
+    app.register_blueprint(webhook_screens.blueprint)
     app.register_blueprint(operator.blueprint)
     app.register_blueprint(health.blueprint)
     metrics.init_app(app, settings)

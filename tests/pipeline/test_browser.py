@@ -7,7 +7,8 @@ drop a file on the drop zone, watch a large file's progress bar, watch a
 pending request's page follow it to its decision, see the operator page;
 hand codes out, move and revoke them on the Allocations tab, read the
 Stock tab, revoke what is left of an upload after the page that asks first;
-walk every screen on a phone-sized window. Each screen is checked with
+register a webhook endpoint, see its secret once, send it a test event and
+replay it from its delivery log; walk every screen on a phone-sized window. Each screen is checked with
 axe-core (no accessibility violation) and saved to
 var/test/screenshots/<name>.png (<name>-phone.png at phone width)."""
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,12 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.tenants import grant_operator
 from tests.conftest import REPO, Tenant
+from tests.events.receiver import receiver
 from tests.pipeline.conftest import queued_request, txt, upload, wait_decided
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("workers")]
@@ -488,6 +492,65 @@ def test_codes_are_generated_through_the_generate_codes_tab_with_an_example_of_t
     expect(page.locator("#code-count")).to_contain_text("300")
 
 
+def test_a_webhook_endpoint_is_registered_tested_and_replayed_on_the_webhooks_screen(page: Page) -> None:
+    with receiver() as hooks:
+        page.goto("/products")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Webhooks").click()
+        expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
+        page.get_by_label("URL", exact=True).fill("ftp://shop.example/hooks")
+        page.get_by_role("button", name="Register endpoint").click()
+        refused = page.get_by_label("URL", exact=True)
+        expect(refused).to_have_attribute("aria-invalid", "true")
+        expect(refused).to_have_accessible_description(re.compile(r"^The URL must be an https:// URL with a host\."))
+        inspect_screen(page, "webhooks-refused")
+
+        refused.fill(hooks.url)
+        page.get_by_label("Description (optional)").fill("the shop's order system")
+        page.get_by_role("button", name="Register endpoint").click()
+        secret_field = page.get_by_label("Signing secret", exact=True)
+        expect(secret_field).to_have_value(re.compile(r"^whsec_[A-Za-z0-9+/]{43}=$"))
+        secret = secret_field.input_value()
+        expect(page.get_by_text("Copy it now: it will not be shown again.")).to_be_visible()
+        page.get_by_role("button", name="Copy the secret").click()  # shown by static/webhooks.js
+        expect(page.locator("[data-copy-status]")).to_contain_text(re.compile(r"^(Copied|Selected)"))
+        inspect_screen(page, "webhooks-secret")
+
+        page.goto("/webhooks")
+        expect(page.get_by_label("Signing secret", exact=True)).to_have_count(0)
+        assert secret not in page.content()
+        endpoints = page.get_by_role("table", name=re.compile(r"^Webhook endpoints of"))
+        expect(endpoints.get_by_role("row").filter(has_text=hooks.url)).to_contain_text("Enabled")
+        inspect_screen(page, "webhooks")
+
+        endpoints.get_by_role("link", name=re.compile(r"^Endpoint \d+")).click()
+        page.get_by_role("button", name="Send a test event").click()
+        expect(page.get_by_text(re.compile(r"A webhook.test event \(msg_[0-9a-f]+\) is on its way"))).to_be_visible()
+        (got,) = hooks.wait_for(1)
+        message_id = got.headers["webhook-id"]
+        assert hooks.verifies(secret, got)
+        delivery = page.get_by_role("region", name=re.compile(rf"^webhook.test {message_id}"))
+        reload_until(page, delivery.get_by_text("Succeeded"))
+        expect(
+            page.get_by_role("table", name=f"Attempts of {message_id}, newest first").get_by_role("row")
+        ).to_have_count(2)
+        inspect_screen(page, "webhook-log")
+
+        page.get_by_role("button", name=f"Replay {message_id}").click()
+        expect(page.get_by_text(f"Message {message_id} is sent again now, with the same webhook-id.")).to_be_visible()
+        hooks.wait_for(2)
+    assert [one.headers["webhook-id"] for one in hooks.received] == [message_id, message_id]
+
+
+def reload_until(page: Page, shown: Locator, timeout: float = 30) -> None:
+    """Reload the page until `shown` is on it: a page read when it loads (a
+    delivery log) that the worker changes meanwhile."""
+    deadline = time.monotonic() + timeout
+    while shown.count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page.reload()
+    expect(shown).to_be_visible()
+
+
 PHONE = {"width": 375, "height": 740}
 
 
@@ -532,6 +595,8 @@ def test_every_screen_fits_a_phone(
                   {"reference": "later", "quantity": 5, "backorder": True}):  # fmt: skip
         assert client.post(f"/api/v1/products/{PRODUCT}/allocations", json=asked, headers=acme.auth).status_code < 300
 
+    endpoint = webhook_with_a_delivery(client, acme, sessions)
+
     page = log_in(phone, acme, lambda login: fits_the_phone(login, "login"))
     screens = [
         ("products", "/products", "Products"),
@@ -545,6 +610,9 @@ def test_every_screen_fits_a_phone(
         ("generate", f"/products/{PRODUCT}/generate", "Generate codes"),
         ("revoke-confirm", f"/uploads/{completed}/revoke", "Revoke the remaining codes?"),
         ("keys", "/keys", "API keys"),
+        ("webhooks", "/webhooks", "Webhooks"),
+        ("webhook-log", f"/webhooks/{endpoint}", f"Endpoint {endpoint}"),
+        ("webhook-delete", f"/webhooks/{endpoint}/delete", f"Delete endpoint {endpoint}?"),
         ("operator", "/operator", "Operator"),
         ("error", "/uploads/999999999", "Not found"),
     ]
@@ -556,3 +624,28 @@ def test_every_screen_fits_a_phone(
     expect(row_of(page, long_name)).to_contain_text("Rejected")
     expect(row_of(page, "f.txt")).to_contain_text("Queued")
     create_a_product_through_the_form(page, 5002, fits_the_phone)
+
+
+def webhook_with_a_delivery(client: FlaskClient, tenant: Tenant, sessions: sessionmaker[Session]) -> int:
+    """An endpoint with a long URL and description whose test event the
+    worker has delivered (an attempt in its log), and one the server
+    disabled with a long reason (a notice on the Webhooks page); the first one's id."""
+    with receiver("/hooks/" + "a-long-path-without-a-break" * 4) as hooks:
+        body = {"url": hooks.url, "events": ["upload.completed", "reservation.expired"],
+                "description": "the order system of the shop, which fulfils the orders of its customers"}  # fmt: skip
+        endpoint = client.post("/api/v1/webhooks", json=body, headers=tenant.auth).get_json()["id"]
+        assert client.post(f"/api/v1/webhooks/{endpoint}/test", headers=tenant.auth).status_code == 202
+        deadline = time.monotonic() + 30
+        log = f"/api/v1/webhooks/{endpoint}/deliveries"
+        while client.get(log, headers=tenant.auth).get_json()["items"][0]["status"] != "succeeded":
+            assert time.monotonic() < deadline, "the test event was not delivered"
+            time.sleep(0.2)
+    body = {"url": "https://93.184.216.34/" + "x" * 80, "events": ["stock.low"]}
+    disabled = client.post("/api/v1/webhooks", json=body, headers=tenant.auth).get_json()["id"]
+    with sessions.begin() as session:
+        reason = "deliveries failed for 72 hours; the last: the endpoint answered 503"
+        session.execute(
+            text("UPDATE webhook_endpoints SET enabled = false, disabled_reason = :why WHERE id = :id"),
+            {"why": reason, "id": disabled},
+        )
+    return int(endpoint)

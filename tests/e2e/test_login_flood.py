@@ -30,7 +30,10 @@ pytestmark = pytest.mark.e2e
 PER_ADDRESS, FREE = 10, 3
 FLOOD_THREADS, FLOOD_SECONDS = 8, 4.0
 SERVER_THREADS = 8
-API_P95_SECONDS = 0.3
+# What the flood may add to the API's p95 over the same calls just before
+# it, on the same machine: a flood whose passwords were all hashed would
+# hold the server's threads and the cores for far longer.
+API_P95_ADDED_SECONDS = 0.3
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -178,6 +181,9 @@ def test_a_login_flood_is_refused_before_hashing_while_the_api_and_the_rightful_
     with Client(server) as api:
         for _ in range(5):  # the API's connections and caches warmed, as in a running service
             assert api.call("GET", "/api/v1/products", Authorization=f"Bearer {other.api_key}").status == 200
+    quiet_seconds: list[float] = []
+    api_calls(server, other.api_key, time.monotonic() + 1.5, quiet_seconds)
+    quiet_p95 = statistics.quantiles(quiet_seconds, n=20)[-1]
 
     flooding = start_flood(server, acme.email)
     time.sleep(0.5)  # its requests under way
@@ -198,12 +204,13 @@ def test_a_login_flood_is_refused_before_hashing_while_the_api_and_the_rightful_
         f"\nflood: {len(attempts)} logins, {statuses.count(401)} checked (401), {len(refused)} refused (429) "
         f"in {statistics.median([r.seconds for r in refused] or [math.nan]) * 1000:.0f} ms (median); "
         f"API: {len(api_seconds)} calls, median {statistics.median(api_seconds) * 1000:.0f} ms, "
-        f"p95 {api_p95 * 1000:.0f} ms; rightful login {rightful.status} in {rightful.seconds * 1000:.0f} ms"
+        f"p95 {api_p95 * 1000:.0f} ms (before the flood {quiet_p95 * 1000:.0f} ms); "
+        f"rightful login {rightful.status} in {rightful.seconds * 1000:.0f} ms"
     )
     assert set(statuses) <= {401, 429}
     # Checked passwords: the address's limit, and the few already past the check when it was reached.
     assert statuses.count(401) <= PER_ADDRESS + FLOOD_THREADS
     assert len(refused) >= 5 * statuses.count(401)
     assert all(response.retry_after and int(response.retry_after) >= 1 for response in refused)
-    assert api_p95 < API_P95_SECONDS and len(api_seconds) >= 20
+    assert api_p95 < quiet_p95 + API_P95_ADDED_SECONDS and len(api_seconds) >= 20
     assert (rightful.status, rightful.location) == (302, "/products")

@@ -19,6 +19,7 @@ about time.
 
     .venv/bin/python -m bench.webhooks                    # a fresh service, 1,000 uploads, 10 endpoints x 100
     .venv/bin/python -m bench.webhooks --uploads 50 --throughput-uploads 20
+    .venv/bin/python -m bench.webhooks --receiver-delay-ms 100   # a receiver that takes 100 ms to answer
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import Any
 import psycopg2
 import urllib3
 
+from bench import cpu
 from bench.files import write_txt
 from bench.reads import percentile
 from bench.service import Server, free_port, start_server, upload
@@ -79,7 +81,8 @@ class Receiver:
 
 
 @contextmanager
-def receiving() -> Iterator[Receiver]:
+def receiving(delay_seconds: float = 0) -> Iterator[Receiver]:
+    """`delay_seconds`: how long each answer waits (a receiver that does its work before it answers)."""
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -88,6 +91,7 @@ def receiving() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             at = time.time()
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(delay_seconds)
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -194,10 +198,14 @@ def bare_posts(receiver: Receiver, count: int = BARE_POSTS) -> dict[str, Any]:
 
 
 def run_webhooks(
-    server: Server, work: Path, uploads: int = UPLOADS, throughput_uploads: int = THROUGHPUT_UPLOADS
+    server: Server,
+    work: Path,
+    uploads: int = UPLOADS,
+    throughput_uploads: int = THROUGHPUT_UPLOADS,
+    receiver_delay_seconds: float = 0,
 ) -> dict[str, Any]:
     """Both steps against a service started with SERVER_SETTINGS; the figures, printed and returned."""
-    with receiving() as receiver:
+    with receiving(receiver_delay_seconds) as receiver:
         bare = bare_posts(receiver)
         register(server, receiver.url)
         ids = upload_many(server, work, uploads, SEED)
@@ -217,9 +225,12 @@ def run_webhooks(
         live["last_decision_to_last_delivery_s"] = max(at for _, at in receiver.arrivals) - max(decided.values())
 
         arrived = len(receiver.arrivals)
+        cpu_before, own_before = cpu.snapshot(server.process.pid, server.data_dir), time.process_time()
         started = replay_all(server, ids)
         receiver.wait_for(arrived + expected)
         drain = rate_figures(started, receiver.arrivals[arrived:])
+        used = cpu.used_between(cpu_before, cpu.snapshot(server.process.pid, server.data_dir))
+        drain["cpu_seconds"] = used | {"bench": time.process_time() - own_before}
     figures = {"latency": latency, "live": live, "drain": drain, "bare_posts": bare}
     figures["drain_over_bare"] = drain["per_second"] / bare["per_second"]
     print_throughput(figures)
@@ -241,6 +252,8 @@ def print_throughput(figures: dict[str, Any]) -> None:
     print(f"webhooks  {drain['deliveries']:,} made due at once: delivered in {drain['seconds']:.2f} s = "
           f"{drain['per_second']:,.0f}/s; bare POSTs to the same receiver {bare['per_second']:,.0f}/s; "
           f"ratio {figures['drain_over_bare']:.2f}", flush=True)  # fmt: skip
+    used = ", ".join(f"{role} {seconds:.2f}" for role, seconds in drain["cpu_seconds"].items())
+    print(f"webhooks  CPU seconds meanwhile: {used} (the receiver is the bench's)", flush=True)
 
 
 def main() -> None:
@@ -248,12 +261,14 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=UPLOADS, help="uploads timed from decision to delivery")
     parser.add_argument("--throughput-uploads", type=int, default=THROUGHPUT_UPLOADS,
                         help=f"uploads with {ENDPOINTS} endpoints subscribed")  # fmt: skip
+    parser.add_argument("--receiver-delay-ms", type=float, default=0,
+                        help="how long the receiver waits before each answer (0: it answers at once)")  # fmt: skip
     arguments = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="lc-bench-", dir="/tmp"))
     work = Path(tempfile.mkdtemp(prefix="lc-bench-files-"))
     server = start_server(data_dir, free_port(), SERVER_SETTINGS)
     try:
-        run_webhooks(server, work, arguments.uploads, arguments.throughput_uploads)
+        run_webhooks(server, work, arguments.uploads, arguments.throughput_uploads, arguments.receiver_delay_ms / 1000)
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -87,9 +87,24 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
                 states.give_back(session, held)
             raise
         log.info("upload %s: %s", request_id, outcome)
+        if outcome in (RequestStatus.COMPLETED, RequestStatus.REJECTED):
+            _wake_deliveries(request_id)
         if outcome == RequestStatus.COMPLETED:
             _fill_backorders(held.publisher_id)
         return outcome
+
+    def _wake_deliveries(request_id: int) -> None:
+        """The decision has committed, and with it any webhook event it wrote:
+        send it now rather than at beat's next round, up to a second away
+        (docs/architecture.md#webhooks-the-outbox-and-delivery). A failure
+        here costs only that second."""
+        try:
+            with runtime.sessions.begin() as session:
+                due = deliveries.any_due(session)
+            if due:
+                deliver_webhooks.apply_async(kwargs={"woken_by": request_id})
+        except Exception:  # the database or Redis unavailable: beat's round delivers
+            log.warning("webhooks: could not wake the delivery; beat's next round sends it", exc_info=True)
 
     def _fill_backorders(publisher_id: int) -> None:
         """Right after the codes are stored: the backorders they can fill.
@@ -149,12 +164,16 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         return result
 
     @app.task(name=WEBHOOK_TASK)
-    def deliver_webhooks() -> dict[str, int]:
+    def deliver_webhooks(woken_by: int | None = None) -> dict[str, int]:
         """The outbox's due deliveries, for a few seconds at most: beat sends
-        this again soon, and another worker may take the rest meanwhile."""
+        this again soon, and another worker may take the rest meanwhile.
+        `woken_by`: the upload whose decision sent this run."""
         settings = runtime.settings
         done = deliveries.deliver_due(runtime.sessions, settings.webhooks, settings.secret_key, WEBHOOK_RUN_SECONDS)
-        if done.attempts:
+        if woken_by is not None:
+            log.info("webhooks: woken by the decision of upload %s: %s attempts, %s succeeded",
+                     woken_by, done.attempts, done.succeeded)  # fmt: skip
+        elif done.attempts:
             log.info("webhooks: %s attempts, %s succeeded", done.attempts, done.succeeded)
         return {"attempts": done.attempts, "succeeded": done.succeeded}
 

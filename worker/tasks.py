@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from shared import loading, log_context, retention, states
 from shared.broker import (
     DEAD_CLAIMS_TASK,
+    FORGET_DELIVERIES_TASK,
     FORGET_FILES_TASK,
     POOL_TEND_TASK,
     PROCESS_TASK,
@@ -29,7 +30,7 @@ from shared.broker import (
     queue_for,
 )
 from shared.errors import ClaimLost
-from shared.events import deliveries
+from shared.events import deliveries, log_retention
 from shared.pool import tending
 from shared.runtime import Runtime
 from shared.statuses import RequestStatus
@@ -194,6 +195,18 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
                 forgotten.files,
             )
         return {"requests": forgotten.requests, "files": forgotten.files}
+
+    @app.task(name=FORGET_DELIVERIES_TASK)
+    def forget_old_deliveries() -> dict[str, int]:
+        days = runtime.settings.webhooks.log_retention_days
+        forgotten = log_retention.forget_old_deliveries(runtime.engine, days)
+        if forgotten.deliveries or forgotten.messages:
+            log.info(
+                "webhook log deleted after its retention: %s deliveries, %s messages",
+                forgotten.deliveries,
+                forgotten.messages,
+            )
+        return {"deliveries": forgotten.deliveries, "messages": forgotten.messages}
 
 
 def _queued_again(released: list[tuple[int, str, int]]) -> dict[int, int]:

@@ -56,7 +56,7 @@ CHILD_COMMANDS = {
         "worker",
         f"--queues={WEBHOOK_QUEUE}",
         "--pool=threads",
-        "--concurrency=2",
+        "--concurrency=4",
         "--hostname=webhooks@%h",
     ],
     "beat": ["-m", "worker", "beat"],

@@ -2,9 +2,9 @@
 they should act (docs/operating.md#routine-maintenance): the database's
 size by table, the rows dead and waiting for a vacuum, the oldest request
 still undecided, the most overdue webhook delivery, the age of the last
-backup, the disk's free space. Read
-from PostgreSQL's own statistics and a few small tables: nothing here reads
-a code. `licensecodes doctor` prints it; /metrics carries the figures."""
+backup, the disk's free space. Read from PostgreSQL's own statistics and a
+few small tables: nothing here reads a code. `licensecodes doctor` prints
+it; /metrics carries the figures."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ withheld foreign duplicates from PostgreSQL, the sweep counts from Redis
 Several gunicorn processes serve /metrics and the workers are processes of
 their own, so counters kept in any one process would be a fraction of the
 truth; the database holds all of it. Every figure is a count or an age over
-upload_requests, a handful of aggregate queries a scrape, none of which
-reads a code, a key or a name.
+upload_requests or the webhook tables, a handful of aggregate queries a
+scrape, none of which reads a code, a key or a name.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,9 +98,10 @@ def _message(line: str) -> str:
         return line
 
 
-def start_server(data_dir: Path, port: int) -> Server:
+def start_server(data_dir: Path, port: int, settings: Mapping[str, str] | None = None) -> Server:
+    """`settings`: more environment for the service (bench.webhooks lets it send to 127.0.0.1)."""
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    environ.update(LICENSECODES_DATA_DIR=str(data_dir), PORT=str(port), **RATE_LIMITS)
+    environ.update(LICENSECODES_DATA_DIR=str(data_dir), PORT=str(port), **RATE_LIMITS, **(settings or {}))
     process = subprocess.Popen(
         [sys.executable, "-m", "web", "serve"],
         env=environ,

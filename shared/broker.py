@@ -37,6 +37,7 @@ DEAD_CLAIMS_TASK = "uploads.release_dead_claims"
 POOL_TEND_TASK = "pool.tend"
 WEBHOOK_TASK = "webhooks.deliver"
 FORGET_FILES_TASK = "uploads.forget_old_files"
+FORGET_DELIVERIES_TASK = "webhooks.forget_old_deliveries"
 
 
 def queue_for(size_bytes: int) -> str:

@@ -42,6 +42,8 @@ class WebhookSettings:
     give_up_seconds: int
     # How often beat looks for deliveries that are due.
     poll_seconds: int
+    # Finished deliveries, their attempts and messages are deleted this long after; 0 keeps them.
+    log_retention_days: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WebhookSettings:
@@ -52,6 +54,7 @@ class WebhookSettings:
             retry_schedule=_seconds_list(env, "WEBHOOK_RETRY_SCHEDULE", WEBHOOK_RETRY_SCHEDULE),
             give_up_seconds=_int(env, "WEBHOOK_GIVE_UP_SECONDS", WEBHOOK_GIVE_UP_SECONDS, low=1),
             poll_seconds=_int(env, "WEBHOOK_POLL_SECONDS", 1, low=1),
+            log_retention_days=_int(env, "WEBHOOK_LOG_RETENTION_DAYS", 30, low=0),
         )
 
 

@@ -1,9 +1,10 @@
 """What an operator should know of a server that runs for years, and where
 they should act (docs/operating.md#routine-maintenance): the database's
 size by table, the rows dead and waiting for a vacuum, the oldest request
-still undecided, the age of the last backup, the disk's free space. Read
-from PostgreSQL's own statistics and a few small tables: nothing here reads
-a code. `licensecodes doctor` prints it; /metrics carries the figures."""
+still undecided, the most overdue webhook delivery, the age of the last
+backup, the disk's free space. Read from PostgreSQL's own statistics and a
+few small tables: nothing here reads a code. `licensecodes doctor` prints
+it; /metrics carries the figures."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ BACKUP_MAX_AGE = datetime.timedelta(days=2)
 DEAD_SHARE = 0.2  # of a table's live rows
 DEAD_ROWS = 100_000  # and at least this many: a small table's dead rows cost nothing
 DISK_FREE_SHARE = 0.1
+# A due webhook delivery is sent within a second or so; this late, nothing sends them.
+DELIVERY_OVERDUE_SECONDS = 600
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Health:
     last_backup_at: datetime.datetime | None
     now: datetime.datetime
     disk: Disk | None  # the data directory's disk, with embedded PostgreSQL; None otherwise
+    # How long the most overdue pending webhook delivery has been due; None: none is due.
+    oldest_due_delivery_seconds: float | None = None
 
     @property
     def last_backup_age(self) -> datetime.timedelta | None:
@@ -76,6 +81,13 @@ ORDER BY total_bytes DESC, name
     oldest = connection.execute(
         text(f"SELECT extract(epoch FROM now() - min(created_at)) FROM upload_requests WHERE {PENDING}")
     ).scalar()
+    # The index of due deliveries (ix_webhook_deliveries_due) answers this.
+    due = connection.execute(
+        text(
+            "SELECT extract(epoch FROM now() - min(next_attempt_at)) FROM webhook_deliveries "
+            "WHERE status = 'pending' AND next_attempt_at <= now()"
+        )
+    ).scalar()
     last_backup = (
         connection.execute(text("SELECT max(taken_at) FROM backups_taken")).scalar()
         if connection.execute(text("SELECT to_regclass('backups_taken')")).scalar() is not None
@@ -93,6 +105,7 @@ ORDER BY total_bytes DESC, name
         last_backup_at=last_backup,
         now=connection.execute(text("SELECT now()")).scalar_one(),
         disk=disk,
+        oldest_due_delivery_seconds=None if due is None else float(due),
     )
 
 
@@ -110,6 +123,14 @@ def advice(health: Health) -> list[Advice]:
                 f"a request has waited {health.oldest_pending_seconds / 60:,.0f} minutes, past the "
                 f"{health.window_seconds // 60}-minute window",
                 "check that the worker and beat run (the operator page lists them)",
+            )
+        )
+    overdue = health.oldest_due_delivery_seconds
+    if overdue is not None and overdue > DELIVERY_OVERDUE_SECONDS:
+        found.append(
+            Advice(
+                f"a webhook delivery has been due for {overdue / 60:,.0f} minutes",
+                "check that a worker serves the webhooks queue (serve's webhook-worker) and that beat runs",
             )
         )
     for table in health.tables:

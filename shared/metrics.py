@@ -5,8 +5,8 @@ withheld foreign duplicates from PostgreSQL, the sweep counts from Redis
 Several gunicorn processes serve /metrics and the workers are processes of
 their own, so counters kept in any one process would be a fraction of the
 truth; the database holds all of it. Every figure is a count or an age over
-upload_requests, a handful of aggregate queries a scrape, none of which
-reads a code, a key or a name.
+upload_requests or the webhook tables, a handful of aggregate queries a
+scrape, none of which reads a code, a key or a name.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, text
 
 from shared import doctor
 from shared.code_counts import totals_by_status
-from shared.models import REQUEST_STATES
+from shared.models import DELIVERY_STATUSES, REQUEST_STATES
 from shared.queue_view import DECIDED, PENDING, decisions_last_hour, withheld_totals
 from shared.statuses import RequestStatus
 from shared.sweep_counts import sweep_counts
@@ -74,6 +74,7 @@ class ServiceCollector(Collector):
                 *_durations(connection),
                 *_withheld(connection),
                 *_maintenance(connection, self._window_seconds),
+                *_webhooks(connection),
             ]
         return [*metrics, *self._sweeps()]
 
@@ -212,8 +213,14 @@ def _maintenance(connection: Connection, window_seconds: int) -> list[Metric]:
         GaugeMetricFamily(
             "licensecodes_maintenance_warnings",
             "What `licensecodes doctor` would warn of now: no backup or an old one, a request past "
-            "its window, dead rows.",
+            "its window, a webhook delivery overdue, dead rows.",
             value=len(doctor.advice(health)),
+        ),
+        GaugeMetricFamily(
+            "licensecodes_webhook_oldest_due_age_seconds",
+            "How long the most overdue pending webhook delivery has been due (past its next_attempt_at); "
+            "0 when none is due. Stays near 0 while deliveries are sent.",
+            value=health.oldest_due_delivery_seconds or 0.0,
         ),
     ]
     age = health.last_backup_age
@@ -226,3 +233,27 @@ def _maintenance(connection: Connection, window_seconds: int) -> list[Metric]:
             )
         )
     return metrics
+
+
+def _webhooks(connection: Connection) -> list[Metric]:
+    """The outbox as it stands: gauges counted in the tables, so the finished
+    deliveries are those the log retention keeps (WEBHOOK_LOG_RETENTION_DAYS)."""
+    by_status = dict.fromkeys(DELIVERY_STATUSES, 0)
+    by_status.update(connection.execute(text("SELECT status, count(*) FROM webhook_deliveries GROUP BY status")).all())
+    deliveries = GaugeMetricFamily(
+        "licensecodes_webhook_deliveries",
+        "Webhook deliveries in the delivery log, by status: pending (to be sent or retried), succeeded, "
+        "failed (given up). Counted in the table, which keeps finished ones WEBHOOK_LOG_RETENTION_DAYS.",
+        labels=["status"],
+    )
+    for status, count in by_status.items():
+        deliveries.add_metric([status], count)
+    disabled: int = connection.execute(text("SELECT count(*) FROM webhook_endpoints WHERE NOT enabled")).scalar_one()
+    return [
+        deliveries,
+        GaugeMetricFamily(
+            "licensecodes_webhook_endpoints_disabled",
+            "Webhook endpoints disabled, by their publisher or after failing (a 410, or three days of failures).",
+            value=int(disabled),
+        ),
+    ]

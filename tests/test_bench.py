@@ -3,7 +3,7 @@ against the schema and the API it measures: the requests it copies in SQL
 must leave the rows the real path would, and a deep read must ask for the
 same place whether the server pages by cursor or by page number. The takes
 (bench/README.md#takes): how their figures are taken, and the check that
-no code went out twice."""
+no code went out twice. The webhooks' figures (bench/README.md#webhooks)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bench.fill import COPIED_WITH_A_REQUEST, NOT_COPIED
 from bench.reads import Read, percentile, position_at, url
 from bench.takers import Outcome, failure_reason
 from bench.takes import PICK, hand_outs, summary
+from bench.webhooks import latency_figures, print_latency, rate_figures
 from shared.models import Base, UploadRequest
 from shared.pool import picking
 
@@ -115,3 +116,22 @@ def test_cpu_time_is_summed_by_role_and_a_process_started_meanwhile_counts_from_
 
 def test_the_pick_the_bench_explains_is_the_one_a_take_runs() -> None:
     assert " ".join(PICK.split()) == " ".join(str(picking._PICK).split())
+
+
+def test_a_webhooks_latency_runs_from_its_uploads_decision_to_its_first_arrival() -> None:
+    decided = {1: 100.0, 2: 200.0, 3: 300.0}
+    # Upload 2 arrived twice (a retry): its first arrival counts; upload 9 was not timed.
+    arrivals = [(1, 100.5), (2, 200.25), (2, 209.0), (3, 301.0), (9, 5.0)]
+    figures = latency_figures(decided, arrivals)
+    assert figures == {"deliveries": 3, "median_s": 0.5, "p95_s": 1.0, "max_s": 1.0}
+
+
+def test_the_webhooks_rate_counts_the_deliveries_from_the_start_to_the_last_arrival() -> None:
+    figures = rate_figures(10.0, [(1, 11.0), (2, 14.0), (3, 12.0)])
+    assert figures == {"deliveries": 3, "seconds": 4.0, "per_second": 0.75}
+
+
+def test_the_webhooks_latency_is_printed_in_milliseconds_beside_the_aim(capsys: pytest.CaptureFixture[str]) -> None:
+    print_latency({"deliveries": 1000, "median_s": 0.0425, "p95_s": 0.25, "max_s": 1.5})
+    out = capsys.readouterr().out
+    assert "1,000 uploads" in out and "median 42 ms, p95 250 ms, max 1,500 ms" in out and "median < 1 s" in out

@@ -225,8 +225,9 @@ def _rows_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 @cli.command()
 @_reports_errors
 def doctor() -> None:
-    """Report the database's size, dead rows, waiting requests and last
-    backup, and say where to act; exit status 1 when there is something to do."""
+    """Report the database's size, dead rows, waiting requests, overdue
+    webhook deliveries and last backup, and say where to act; exit status 1
+    when there is something to do."""
     from shared import doctor as checkup
 
     configured = Settings.from_env()
@@ -249,6 +250,10 @@ def doctor() -> None:
         )
     waited = health.oldest_pending_seconds
     click.echo("oldest undecided request: " + ("none" if waited is None else f"{waited / 60:,.1f} minutes old"))
+    overdue = health.oldest_due_delivery_seconds
+    click.echo(
+        "oldest due webhook delivery: " + ("none" if overdue is None else f"due {overdue / 60:,.1f} minutes ago")
+    )
     age = health.last_backup_age
     click.echo("last backup: " + ("never" if age is None else f"{age.total_seconds() / 3600:,.1f} hours ago"))
     if health.disk is not None:

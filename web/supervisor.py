@@ -44,10 +44,21 @@ _UPLOADS_NODE = "--hostname=uploads@%h"
 CHILD_COMMANDS = {
     "web": ["-m", "web", "web"],
     # Two pools: large files (shared.broker.BULK_QUEUE) get their own process,
-    # so a million-code upload never keeps a ten-code one waiting. The
-    # webhook deliveries share the small files' pool.
-    "worker": ["-m", "worker", "worker", f"--queues={QUEUE},{WEBHOOK_QUEUE}", "--concurrency=2", _UPLOADS_NODE],
+    # so a million-code upload never keeps a ten-code one waiting.
+    "worker": ["-m", "worker", "worker", f"--queues={QUEUE}", "--concurrency=2", _UPLOADS_NODE],
     "bulk-worker": ["-m", "worker", "worker", f"--queues={BULK_QUEUE}", "--concurrency=1", "--hostname=bulk@%h"],
+    # The webhook deliveries in a process of their own, so that a receiver
+    # that waits out its timeout never holds an upload's worker. Threads: a
+    # delivery mostly waits on the network (docs/operating.md#the-processes).
+    "webhook-worker": [
+        "-m",
+        "worker",
+        "worker",
+        f"--queues={WEBHOOK_QUEUE}",
+        "--pool=threads",
+        "--concurrency=4",
+        "--hostname=webhooks@%h",
+    ],
     "beat": ["-m", "worker", "beat"],
 }
 READY_TIMEOUT_SECONDS = 60.0

@@ -8,6 +8,7 @@ from celery import Celery
 
 from shared.broker import (
     DEAD_CLAIMS_TASK,
+    FORGET_DELIVERIES_TASK,
     FORGET_FILES_TASK,
     POOL_TEND_TASK,
     SWEEP_TASK,
@@ -37,6 +38,9 @@ def make_celery(settings: Settings) -> Celery:
         # Uploaded files past their retention, deleted in small batches
         # (docs/product.md#how-long-uploaded-files-are-kept).
         "retention": _every(FORGET_FILES_TASK, FORGET_FILES_SECONDS),
+        # The webhook delivery log past its retention, in small batches
+        # (docs/operating.md#routine-maintenance).
+        "webhook-log-retention": _every(FORGET_DELIVERIES_TASK, FORGET_FILES_SECONDS),
     }
     register_tasks(app, Runtime(settings, "licensecodes worker"))
     return app

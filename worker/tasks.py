@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from shared import loading, log_context, retention, states
 from shared.broker import (
     DEAD_CLAIMS_TASK,
+    FORGET_DELIVERIES_TASK,
     FORGET_FILES_TASK,
     POOL_TEND_TASK,
     PROCESS_TASK,
@@ -29,7 +30,7 @@ from shared.broker import (
     queue_for,
 )
 from shared.errors import ClaimLost
-from shared.events import deliveries
+from shared.events import deliveries, log_retention
 from shared.pool import tending
 from shared.runtime import Runtime
 from shared.statuses import RequestStatus
@@ -87,9 +88,24 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
                 states.give_back(session, held)
             raise
         log.info("upload %s: %s", request_id, outcome)
+        if outcome in (RequestStatus.COMPLETED, RequestStatus.REJECTED):
+            _wake_deliveries(request_id)
         if outcome == RequestStatus.COMPLETED:
             _fill_backorders(held.publisher_id)
         return outcome
+
+    def _wake_deliveries(request_id: int) -> None:
+        """The decision has committed, and with it any webhook event it wrote:
+        send it now rather than at beat's next round, up to a second away
+        (docs/architecture.md#webhooks-the-outbox-and-delivery). A failure
+        here costs only that second."""
+        try:
+            with runtime.sessions.begin() as session:
+                due = deliveries.any_due(session)
+            if due:
+                deliver_webhooks.apply_async(kwargs={"woken_by": request_id})
+        except Exception:  # the database or Redis unavailable: beat's round delivers
+            log.warning("webhooks: could not wake the delivery; beat's next round sends it", exc_info=True)
 
     def _fill_backorders(publisher_id: int) -> None:
         """Right after the codes are stored: the backorders they can fill.
@@ -149,12 +165,16 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         return result
 
     @app.task(name=WEBHOOK_TASK)
-    def deliver_webhooks() -> dict[str, int]:
+    def deliver_webhooks(woken_by: int | None = None) -> dict[str, int]:
         """The outbox's due deliveries, for a few seconds at most: beat sends
-        this again soon, and another worker may take the rest meanwhile."""
+        this again soon, and another worker may take the rest meanwhile.
+        `woken_by`: the upload whose decision sent this run."""
         settings = runtime.settings
         done = deliveries.deliver_due(runtime.sessions, settings.webhooks, settings.secret_key, WEBHOOK_RUN_SECONDS)
-        if done.attempts:
+        if woken_by is not None:
+            log.info("webhooks: woken by the decision of upload %s: %s attempts, %s succeeded",
+                     woken_by, done.attempts, done.succeeded)  # fmt: skip
+        elif done.attempts:
             log.info("webhooks: %s attempts, %s succeeded", done.attempts, done.succeeded)
         return {"attempts": done.attempts, "succeeded": done.succeeded}
 
@@ -175,6 +195,18 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
                 forgotten.files,
             )
         return {"requests": forgotten.requests, "files": forgotten.files}
+
+    @app.task(name=FORGET_DELIVERIES_TASK)
+    def forget_old_deliveries() -> dict[str, int]:
+        days = runtime.settings.webhooks.log_retention_days
+        forgotten = log_retention.forget_old_deliveries(runtime.engine, days)
+        if forgotten.deliveries or forgotten.messages:
+            log.info(
+                "webhook log deleted after its retention: %s deliveries, %s messages",
+                forgotten.deliveries,
+                forgotten.messages,
+            )
+        return {"deliveries": forgotten.deliveries, "messages": forgotten.messages}
 
 
 def _queued_again(released: list[tuple[int, str, int]]) -> dict[int, int]:

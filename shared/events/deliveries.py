@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ from shared.statuses import DeliveryStatus
 
 # What an attempt may take beyond the receiver's timeout (resolving, signing, recording).
 CLAIM_MARGIN_SECONDS = 15
+# Deliveries one run of the task sends at once (deliver_due).
+SENDERS = 4
 # The attempts each delivery of a log shows, newest first.
 LOGGED_ATTEMPTS = 20
 
@@ -296,14 +299,33 @@ class Delivered:
 
 
 def deliver_due(
-    sessions: sessionmaker[Session], policy: WebhookSettings, server_key: str, budget_seconds: float
+    sessions: sessionmaker[Session],
+    policy: WebhookSettings,
+    server_key: str,
+    budget_seconds: float,
+    senders: int = SENDERS,
 ) -> Delivered:
-    """Claim, send and record due deliveries one by one until none is due or
-    `budget_seconds` have passed: each claim is its own short transaction,
-    and none is open while a receiver is waited on."""
-    started = time.monotonic()
+    """Claim, send and record due deliveries until none is due or
+    `budget_seconds` have passed, `senders` at once: a receiver's answer
+    takes far longer than a claim, so one sender would leave the database
+    and the network idle most of the time
+    (docs/architecture.md#webhooks-the-outbox-and-delivery). Each claim is
+    its own short transaction, and none is open while a receiver is waited on."""
+    deadline = time.monotonic() + budget_seconds
+    if senders <= 1:
+        return _deliver_until(sessions, policy, server_key, deadline)
+    with ThreadPoolExecutor(senders, thread_name_prefix="webhook-sender") as pool:
+        runs = [pool.submit(_deliver_until, sessions, policy, server_key, deadline) for _ in range(senders)]
+        done = [run.result() for run in runs]
+    return Delivered(sum(one.attempts for one in done), sum(one.succeeded for one in done))
+
+
+def _deliver_until(
+    sessions: sessionmaker[Session], policy: WebhookSettings, server_key: str, deadline: float
+) -> Delivered:
+    """One sender: claim, send, record, one delivery after another."""
     attempts = succeeded = 0
-    while time.monotonic() - started < budget_seconds:
+    while time.monotonic() < deadline:
         with sessions.begin() as session:
             due = claim_due(session, policy, server_key)
         if due is None:
@@ -314,3 +336,11 @@ def deliver_due(
         attempts += 1
         succeeded += outcome.succeeded
     return Delivered(attempts, succeeded)
+
+
+def any_due(session: Session) -> bool:
+    """Whether a pending delivery is due now (the index of due deliveries answers it)."""
+    due = select(WebhookDelivery.id).where(
+        WebhookDelivery.status == DeliveryStatus.PENDING.value, WebhookDelivery.next_attempt_at <= func.now()
+    )
+    return bool(session.scalar(select(due.exists())))

@@ -39,6 +39,7 @@ from tests.e2e.processes import (
     short_temp_dir,
     wait_until,
 )
+from tests.events.receiver import Receiver, receiver
 from web.restart_policy import QUICK_DEATHS_TO_GIVE_UP
 
 pytestmark = pytest.mark.e2e
@@ -163,6 +164,7 @@ def test_serve_starts_everything_and_ctrl_c_leaves_nothing_behind(data_dir: Path
     assert "Demo Product" in log_in(served)
     assert "uploads@" in (data_dir / "logs" / "worker.log").read_text()
     assert "bulk@" in (data_dir / "logs" / "bulk-worker.log").read_text()
+    assert "webhooks@" in (data_dir / "logs" / "webhook-worker.log").read_text()
     assert "beat: Starting" in (data_dir / "logs" / "beat.log").read_text()
 
     # Another command on the same data directory uses the running servers.
@@ -214,6 +216,7 @@ CHILD_MARKERS = {
     "web": "-m web web",
     "worker": "--hostname=uploads@%h",
     "bulk-worker": "--hostname=bulk@%h",
+    "webhook-worker": "--hostname=webhooks@%h",
     "beat": "-m worker beat",
 }
 DECIDED_TIMEOUT = 90.0
@@ -268,11 +271,28 @@ def sweeps_run_again(served: Served) -> bool:
     return wait_until(lambda: sweep_runs(served) > runs, timeout=30)
 
 
+def delivered_through(served: Served, hooks: Receiver, endpoint_id: int) -> bool:
+    """Whether a test event sent now reaches the receiver."""
+    before = len(hooks.received)
+    sent = requests.post(f"{served.url}/api/v1/webhooks/{endpoint_id}/test",
+                         headers={"Authorization": f"Bearer {served.api_key}"}, timeout=30)  # fmt: skip
+    assert sent.status_code == 202, sent.text
+    return wait_until(lambda: len(hooks.received) > before, timeout=30)
+
+
 def test_each_child_killed_in_turn_is_restarted_and_the_service_decides_uploads_again(data_dir: Path) -> None:
     # Sweeps every 2 s show that a restarted beat sends them again.
-    served = start_serve(data_dir, free_port(), SWEEP_INTERVAL_SECONDS="2")
+    served = start_serve(data_dir, free_port(), SWEEP_INTERVAL_SECONDS="2", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true")
     killed = []
+    hooks_running = receiver()
+    hooks = hooks_running.__enter__()  # left in the finally below
     try:
+        hook = {"url": hooks.url, "events": ["upload.completed"]}
+        endpoint = requests.post(f"{served.url}/api/v1/webhooks", json=hook,
+                                 headers={"Authorization": f"Bearer {served.api_key}"}, timeout=30)  # fmt: skip
+        assert endpoint.status_code == 201, endpoint.text
+        endpoint_id = int(endpoint.json()["id"])
+        assert delivered_through(served, hooks, endpoint_id), "serve delivers no webhook"
         grant = subprocess.run(
             [sys.executable, "-m", "web", "grant-operator", served.email],
             env=embedded_environ(data_dir),
@@ -296,6 +316,8 @@ def test_each_child_killed_in_turn_is_restarted_and_the_service_decides_uploads_
             assert request["status"] == "completed", request
             if name == "beat":
                 assert sweeps_run_again(served), "the restarted beat sends no sweep"
+            if name == "webhook-worker":
+                assert delivered_through(served, hooks, endpoint_id), "the restarted webhook worker delivers nothing"
             print(
                 f"\n{name} killed: /healthz answered {answered:.1f} s later, "
                 f"an upload was decided {time.monotonic() - killed_at:.1f} s later"
@@ -306,11 +328,12 @@ def test_each_child_killed_in_turn_is_restarted_and_the_service_decides_uploads_
         restarts = page[page.index("restarts-caption") : page.index("</table>", page.index("restarts-caption"))]
         for name in CHILD_MARKERS:
             assert f'<th scope="row">{name}</th>' in restarts
-        assert restarts.count("was killed by signal 9 (SIGKILL)") == 4
-        assert restarts.count("restarted after 1 s") == 4
+        assert restarts.count("was killed by signal 9 (SIGKILL)") == len(CHILD_MARKERS)
+        assert restarts.count("restarted after 1 s") == len(CHILD_MARKERS)
     finally:
         pids = served.every_pid()
         code = served.press_ctrl_c()
+        hooks_running.__exit__(None, None, None)
     assert code == 0, served.output.text()
     assert [pid for pid in pids | set(killed) if alive(pid)] == []
     assert processes_mentioning(str(data_dir)) == []

@@ -149,6 +149,33 @@ def test_a_redirect_is_not_followed(hooked: Hooked, status: int) -> None:
     assert logged["last_error"] == f"the endpoint answered {status}"
 
 
+def test_a_run_waits_on_several_slow_receivers_at_once(hooked: Hooked) -> None:
+    hooked.hooks.answers = ["hang"] * deliveries.SENDERS  # each held past the 1 s timeout
+    for _ in range(deliveries.SENDERS):
+        hooked.send_test()
+
+    assert hooked.deliver() == deliveries.SENDERS
+
+    arrived = [one.at for one in hooked.hooks.received]
+    assert len(arrived) == deliveries.SENDERS
+    # One after another, each would arrive a timeout (1 s) after the one before.
+    assert max(arrived) - min(arrived) < 0.9
+    assert all(d["status"] == "pending" and d["attempts"] == 1 for d in hooked.log())
+
+
+def test_one_sender_sends_one_delivery_after_another(hooked: Hooked) -> None:
+    hooked.hooks.answers = ["hang", "hang"]
+    hooked.send_test()
+    hooked.send_test()
+
+    deliveries.deliver_due(hooked.sessions, hooked.settings.webhooks, hooked.settings.secret_key, 10, senders=1)
+
+    # (The first may come again a second after its failure, within the run.)
+    first, second = hooked.hooks.received[:2]
+    assert first.headers["webhook-id"] != second.headers["webhook-id"]
+    assert second.at - first.at >= 0.9
+
+
 def test_a_410_disables_the_endpoint_at_once(hooked: Hooked) -> None:
     hooked.hooks.answers = [410]
     hooked.send_test()

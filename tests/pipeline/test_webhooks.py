@@ -77,3 +77,36 @@ def test_a_receiver_failing_twice_gets_the_message_on_the_third_attempt_with_the
     log = client.get(f"/api/v1/webhooks/{endpoint['id']}/deliveries", headers=acme.auth).get_json()["items"]
     assert [(d["status"], d["attempts"]) for d in log] == [("succeeded", 3)]
     assert endpoint["secret"].removeprefix("whsec_") not in workers.log()  # secrets never appear in logs
+
+
+def test_a_decision_wakes_the_delivery_at_once_rather_than_waiting_for_the_beat(
+    client: FlaskClient, make_tenant: Any, workers: WorkerProcesses
+) -> None:
+    acme = make_tenant("Acme", (1,))
+    logged_before = len(workers.log())  # request ids start again at 1 in each test
+    with receiver() as hooks:
+        register(client, acme, hooks.url, "upload.completed")
+        request_id = upload(client, acme, 1, txt("1\tWAKE-1")).get_json()["id"]
+        assert wait_decided(client, acme, request_id)["status"] == "completed"
+        hooks.wait_for(1)
+        woken = f"woken by the decision of upload {request_id}:"
+        deadline = time.monotonic() + 10
+        while woken not in workers.log()[logged_before:] and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    assert len(hooks.received) == 1
+    assert woken in workers.log()[logged_before:]
+
+
+def test_an_upload_with_no_endpoint_to_send_to_wakes_nothing(
+    client: FlaskClient, make_tenant: Any, workers: WorkerProcesses
+) -> None:
+    acme = make_tenant("Acme", (1,))
+    logged_before = len(workers.log())  # request ids start again at 1 in each test
+    request_id = upload(client, acme, 1, txt("1\tNO-HOOK-1")).get_json()["id"]
+    assert wait_decided(client, acme, request_id)["status"] == "completed"
+    time.sleep(1)
+
+    logged = workers.log()[logged_before:]
+    assert f"upload {request_id}: completed" in logged
+    assert f"woken by the decision of upload {request_id}:" not in logged

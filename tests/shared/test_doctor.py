@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import doctor
 from shared.config import Settings
 from tests.backups import licensecodes
-from tests.web.test_metrics import scrape, value
+from tests.web.test_metrics import overdue_delivery, scrape, value
 
 NOW = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.UTC)
 WELL = doctor.Health(
@@ -52,6 +52,8 @@ def test_each_rule_of_the_doctor_warns_only_past_its_line() -> None:
         "the disk of /var has 5.0 GB free of 100.0 GB"
     ]
     assert _findings(disk=None) == []
+    assert _findings(oldest_due_delivery_seconds=599.0) == []
+    assert _findings(oldest_due_delivery_seconds=900.0) == ["a webhook delivery has been due for 15 minutes"]
 
 
 def test_the_doctor_reads_the_sizes_rows_and_waits_of_the_database(engine: Engine, make_tenant: Any) -> None:
@@ -72,6 +74,28 @@ def test_the_doctor_reads_the_sizes_rows_and_waits_of_the_database(engine: Engin
     assert codes.total_bytes > 0 and codes.live_rows == 3000 and codes.dead_rows >= 1000
     assert health.database_bytes >= sum(table.total_bytes for table in health.tables)
     assert (health.oldest_pending_seconds, health.last_backup_at, health.disk) == (None, None, None)
+    assert health.oldest_due_delivery_seconds is None
+
+
+def test_doctor_warns_of_a_webhook_delivery_due_for_over_10_minutes(
+    sessions: sessionmaker[Session], run_cli: Any, tmp_path: Path, client: FlaskClient, make_tenant: Any
+) -> None:
+    assert run_cli("backup", str(tmp_path / "b")).returncode == 0  # its warning aside
+    acme = make_tenant("acme")
+    endpoint = client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hooks", "events": ["stock.low"]},
+                           headers=acme.auth).get_json()["id"]  # fmt: skip
+    assert client.post(f"/api/v1/webhooks/{endpoint}/test", headers=acme.auth).status_code == 202
+    assert run_cli("doctor").returncode == 0  # just due: nothing to do
+
+    with overdue_delivery(sessions, minutes=15):
+        overdue = run_cli("doctor")
+        samples = scrape(client)
+
+    assert overdue.returncode == 1
+    assert "oldest due webhook delivery: due 15.0 minutes ago" in overdue.stdout
+    assert "warning: a webhook delivery has been due for 15 minutes: check that a worker serves" in overdue.stdout
+    assert value(samples, "licensecodes_maintenance_warnings") == 1
+    assert 15 * 60 <= value(samples, "licensecodes_webhook_oldest_due_age_seconds") < 16 * 60
 
 
 def test_doctor_says_what_to_do_until_a_backup_is_taken(

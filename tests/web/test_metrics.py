@@ -5,6 +5,8 @@ come from Redis, and the page holds counts only."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -53,6 +55,24 @@ def decide(engine: Engine, sessions: sessionmaker[Session], request_id: int, set
     return loading.decide(engine, held, settings.lease_seconds)
 
 
+@contextmanager
+def overdue_delivery(sessions: sessionmaker[Session], minutes: int) -> Iterator[None]:
+    """Every pending delivery due `minutes` ago, as if no worker served the
+    queue, and held so that none takes it meanwhile: a worker of the test
+    session (tests/pipeline) would claim it within a second (SKIP LOCKED
+    skips a locked row; reading it waits for nothing)."""
+    with sessions() as holder:
+        holder.execute(
+            text("""UPDATE webhook_deliveries SET claim_token = NULL,
+                        next_attempt_at = now() - make_interval(mins => :minutes) WHERE status = 'pending'"""),
+            {"minutes": minutes},
+        )
+        holder.commit()
+        holder.execute(text("SELECT id FROM webhook_deliveries WHERE status = 'pending' FOR UPDATE")).all()
+        yield
+        holder.rollback()
+
+
 def test_an_empty_service(client: FlaskClient, settings: Settings) -> None:
     samples = scrape(client)
     for status in ("queued", "processing", "completed", "rejected", "deleted"):
@@ -64,6 +84,47 @@ def test_an_empty_service(client: FlaskClient, settings: Settings) -> None:
     assert value(samples, "licensecodes_decisions_last_hour", outcome="completed", reason_code="") == 0
     assert value(samples, "licensecodes_decision_seconds_count") == 0
     assert value(samples, "licensecodes_processing_seconds_bucket", le="+Inf") == 0
+    for status in ("pending", "succeeded", "failed"):
+        assert value(samples, "licensecodes_webhook_deliveries", status=status) == 0
+    assert value(samples, "licensecodes_webhook_oldest_due_age_seconds") == 0
+    assert value(samples, "licensecodes_webhook_endpoints_disabled") == 0
+
+
+def test_webhook_figures_follow_the_outbox(
+    client: FlaskClient, sessions: sessionmaker[Session], settings: Settings, acme: Tenant
+) -> None:
+    def hook(url: str) -> int:
+        made = client.post("/api/v1/webhooks", json={"url": url, "events": ["stock.low"]}, headers=acme.auth)
+        assert made.status_code == 201, made.get_json()
+        return int(made.get_json()["id"])
+
+    # Nothing listens at port 9: every delivery stays pending, whoever tries it.
+    endpoints = [hook(f"http://127.0.0.1:9/{n}") for n in range(3)]
+    for endpoint in endpoints:
+        assert client.post(f"/api/v1/webhooks/{endpoint}/test", headers=acme.auth).status_code == 202
+    with sessions.begin() as session:
+        finished = "status = :status, next_attempt_at = NULL, finished_at = now()"
+        for endpoint, status in zip(endpoints[1:], ("succeeded", "failed"), strict=True):
+            session.execute(
+                text(f"UPDATE webhook_deliveries SET {finished} WHERE endpoint_id = :endpoint"),
+                {"status": status, "endpoint": endpoint},
+            )
+    assert (
+        client.patch(f"/api/v1/webhooks/{endpoints[2]}", json={"enabled": False}, headers=acme.auth).status_code == 200
+    )
+
+    with overdue_delivery(sessions, minutes=5):
+        samples = scrape(client)
+
+    assert [
+        value(samples, "licensecodes_webhook_deliveries", status=s) for s in ("pending", "succeeded", "failed")
+    ] == [
+        1,
+        1,
+        1,
+    ]
+    assert 5 * 60 <= value(samples, "licensecodes_webhook_oldest_due_age_seconds") < 6 * 60
+    assert value(samples, "licensecodes_webhook_endpoints_disabled") == 1
 
 
 def test_figures_follow_the_requests(

@@ -71,7 +71,9 @@ def test_the_doctor_reads_the_sizes_rows_and_waits_of_the_database(engine: Engin
     with engine.connect() as connection:
         health = doctor.examine(connection, 1200, None)
     codes = next(table for table in health.tables if table.name == "license_codes")
-    assert codes.total_bytes > 0 and codes.live_rows == 3000 and codes.dead_rows >= 1000
+    # Another session of an earlier test may send its few rows' figures late
+    # (each sends them within a second or so, not at its commit).
+    assert codes.total_bytes > 0 and 3000 <= codes.live_rows <= 3010 and codes.dead_rows >= 1000
     assert health.database_bytes >= sum(table.total_bytes for table in health.tables)
     assert (health.oldest_pending_seconds, health.last_backup_at, health.disk) == (None, None, None)
     assert health.oldest_due_delivery_seconds is None

@@ -48,11 +48,17 @@ def delivered_ids(hooks: Receiver, secret: str) -> list[str]:
     return [one.headers["webhook-id"] for one in hooks.received if hooks.verifies(secret, one)]
 
 
-@pytest.mark.parametrize("trial", range(3))
-def test_redis_stopped_while_deliveries_are_retried(faults: Faults, hooks: Receiver, trial: int) -> None:
+@pytest.fixture
+def embedded_redis() -> None:
+    """A trial that restarts Redis can only restart the embedded one."""
     configured = Settings.from_env(suite.test_environ())
     if configured.database_url or configured.redis_url:
         pytest.skip("this trial restarts the embedded Redis; REDIS_URL points elsewhere")
+
+
+@pytest.mark.usefixtures("embedded_redis")
+@pytest.mark.parametrize("trial", range(3))
+def test_redis_stopped_while_deliveries_are_retried(faults: Faults, hooks: Receiver, trial: int) -> None:
     faults.rng.seed(900 + trial)
     faults.worker("webhooks-through-outage")
     endpoint = subscribe(faults, hooks)
@@ -80,13 +86,11 @@ def test_redis_stopped_while_deliveries_are_retried(faults: Faults, hooks: Recei
     assert sent_for == {one.request_id for one in uploads}
 
 
+@pytest.mark.usefixtures("embedded_redis")
 @pytest.mark.parametrize("trial", range(3))
 def test_redis_stopped_while_a_request_is_decided(faults: Faults, hooks: Receiver, trial: int) -> None:
     """The decision commits its event to the outbox with Redis away; beat's
     first message after Redis returns has it delivered."""
-    configured = Settings.from_env(suite.test_environ())
-    if configured.database_url or configured.redis_url:
-        pytest.skip("this trial restarts the embedded Redis; REDIS_URL points elsewhere")
     faults.rng.seed(950 + trial)
     faults.worker("deciding-through-outage")
     endpoint = subscribe(faults, hooks)

@@ -16,6 +16,8 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+ENDLESS_CHUNK = b"abcdefghijklmnopqrstuvwxyz" * 1024
+
 
 @dataclass
 class Received:
@@ -31,8 +33,9 @@ class Received:
 @dataclass
 class Receiver:
     url: str
-    # What to do with each next request, in turn: a status code, or "hang"
-    # (wait past the delivery's timeout); 200 once they are used up.
+    # What to do with each next request, in turn: a status code, "hang"
+    # (wait past the delivery's timeout), or "endless" (a 200 whose body
+    # never ends, until the sender hangs up); 200 once they are used up.
     answers: list[int | str] = field(default_factory=list)
     # How long a "hang" waits before it answers: past WEBHOOK_TIMEOUT_SECONDS (1 s in the tests).
     hang_seconds: float = 2.5
@@ -72,6 +75,9 @@ def receiver(path: str = "/hooks") -> Iterator[Receiver]:
             if answer == "hang":
                 time.sleep(state.hang_seconds)
                 answer = 200
+            if answer == "endless":
+                self._endless()
+                return
             try:
                 self.send_response(int(answer))
                 if 300 <= int(answer) < 400:
@@ -81,6 +87,18 @@ def receiver(path: str = "/hooks") -> Iterator[Receiver]:
                 self.wfile.write(b"ok")
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the delivery gave up waiting: what a hang is for
+
+        def _endless(self) -> None:
+            """A 200 with no length, then the alphabet for as long as the
+            sender reads (a minute at most)."""
+            self.send_response(200)
+            self.end_headers()
+            until = time.monotonic() + 60
+            try:
+                while time.monotonic() < until:
+                    self.wfile.write(ENDLESS_CHUNK)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the sender read what it wanted and hung up
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

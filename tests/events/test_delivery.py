@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import Settings, WebhookSettings
 from shared.events import deliveries, secrets
 from tests.conftest import Tenant
-from tests.events.receiver import Receiver, receiver
+from tests.events.receiver import ENDLESS_CHUNK, Receiver, receiver
 from tests.pipeline.conftest import at_once
 
 
@@ -174,6 +174,22 @@ def test_one_sender_sends_one_delivery_after_another(hooked: Hooked) -> None:
     first, second = hooked.hooks.received[:2]
     assert first.headers["webhook-id"] != second.headers["webhook-id"]
     assert second.at - first.at >= 0.9
+
+
+def test_an_answer_is_read_to_64_kb_at_most_and_its_first_kb_kept(hooked: Hooked) -> None:
+    """A receiver whose 200 never ends has still answered: the sender stops
+    reading after 64 KB, well within the timeout (1 s here), and the log
+    keeps the first 1 KB of what it said."""
+    hooked.hooks.answers = ["endless"]
+    hooked.send_test()
+
+    hooked.deliver()
+
+    (logged,) = hooked.log()
+    (attempt,) = logged["attempt_log"]
+    assert (logged["status"], attempt["status_code"], attempt["error"]) == ("succeeded", 200, None)
+    assert attempt["response"] == ENDLESS_CHUNK[:1024].decode()
+    assert attempt["duration_ms"] < 1000
 
 
 def test_a_410_disables_the_endpoint_at_once(hooked: Hooked) -> None:

@@ -11,14 +11,12 @@ with the median of the uploads before and after it."""
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from bench.service import PRODUCT_ID, MemoryPeaks, Server, status
+from bench.service import PRODUCT_ID, MemoryPeaks, Server, post_json, status
 
 FORMAT = {"length": 20, "group": 0}
 MB = 2**20
@@ -26,14 +24,8 @@ MB = 2**20
 
 def generate(server: Server, quantity: int) -> int:
     """POST the generation; return its request id."""
-    body = json.dumps({"quantity": quantity, "format": FORMAT}).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}/api/v1/products/{PRODUCT_ID}/generations",
-        data=body,
-        headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return int(json.loads(response.read())["id"])
+    created = post_json(server, f"/products/{PRODUCT_ID}/generations", {"quantity": quantity, "format": FORMAT}, 60)
+    return int(str(created["id"]))
 
 
 def generate_until_decided(server: Server, quantity: int) -> tuple[float, dict[str, Any]]:

@@ -28,9 +28,7 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -48,8 +46,7 @@ from bench.service import (
     MemoryPeaks,
     Server,
     download,
-    free_port,
-    start_server,
+    running_service,
     status,
     upload,
     upload_until_decided,
@@ -82,13 +79,10 @@ def main() -> None:
     arguments = parser.parse_args()
     takes = TakeSettings(arguments.takers, arguments.take_seconds) if arguments.take_seconds > 0 else None
     sizes = [int(size) for size in arguments.sizes.split(",") if size]
-    data_dir = Path(tempfile.mkdtemp(prefix="lc-bench-", dir="/tmp"))
-    work = Path(tempfile.mkdtemp(prefix="lc-bench-files-"))
     machine = {"host": platform.node(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
     started = time.perf_counter()
     print(f"licensecodes benchmark: {machine['host']}, {machine['cores']} cores, {machine['date']}", flush=True)
-    server = start_server(data_dir, free_port(), SERVER_SETTINGS)
-    try:
+    with running_service(SERVER_SETTINGS) as (server, work):
         bench = Bench(server, work, arguments.runs)
         results: dict[str, Any] = {"latency_10_codes": bench.latency(arguments.latency_runs)}
         for size in sizes:
@@ -108,10 +102,6 @@ def main() -> None:
         if arguments.server_codes:
             results["scale"] = run_scale(bench, arguments.server_codes, arguments.reads, arguments.read_seconds,
                                          results.get(str(MEASURED_SIZE)), takes)  # fmt: skip
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     minutes = (time.perf_counter() - started) / 60

@@ -9,14 +9,17 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import string
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +124,32 @@ def start_server(data_dir: Path, port: int, settings: Mapping[str, str] | None =
     if key is None:
         raise SystemExit(f"licensecodes serve did not start:\n{text}")
     return Server(process, data_dir, port, key.group(1))
+
+
+@contextmanager
+def running_service(settings: Mapping[str, str] | None = None) -> Iterator[tuple[Server, Path]]:
+    """A service on a fresh data directory, and a folder for the bench's
+    files; both deleted, and the service stopped, at the end."""
+    data_dir = Path(tempfile.mkdtemp(prefix="lc-bench-", dir="/tmp"))
+    work = Path(tempfile.mkdtemp(prefix="lc-bench-files-"))
+    server = start_server(data_dir, free_port(), settings)
+    try:
+        yield server, work
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def post_json(server: Server, path: str, body: Mapping[str, object], timeout: float = 30) -> dict[str, object]:
+    """POST `body` to the API path with the demo key; the answer's JSON."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/v1{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return dict(json.loads(response.read()))
 
 
 class MemoryPeaks:

@@ -15,15 +15,12 @@ from __future__ import annotations
 import argparse
 import re
 import secrets
-import shutil
 import statistics
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -33,7 +30,7 @@ import requests
 from bench import cpu
 from bench.files import write_txt
 from bench.reads import percentile, timed
-from bench.service import PRODUCT_ID, Server, free_port, start_server, upload_until_decided
+from bench.service import PRODUCT_ID, Server, running_service, upload_until_decided
 from bench.takers import CODE_TYPE, TIMEOUT_SECONDS, Outcome, Taker, failure_reason, run_takers
 
 TAKERS = 16
@@ -323,20 +320,13 @@ def main() -> None:
     parser.add_argument("--takers-as", choices=("processes", "threads"), default="processes")
     parser.add_argument("--reads", type=int, default=READS, help="one client's takes and reads")
     arguments = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="lc-bench-", dir="/tmp"))
-    work = Path(tempfile.mkdtemp(prefix="lc-bench-files-"))
-    server = start_server(data_dir, free_port())
-    try:
+    with running_service() as (server, work):
         path = work / "pool.txt"
         write_txt(path, arguments.codes, seed=1)
         _, body = upload_until_decided(server, path)
         assert body["status"] == "completed", body
         as_processes = arguments.takers_as == "processes"
         run_takes(server, PRODUCT_ID, TakeSettings(arguments.takers, arguments.seconds, arguments.reads, as_processes))
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

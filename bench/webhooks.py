@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
@@ -46,7 +43,7 @@ import urllib3
 from bench import cpu
 from bench.files import write_txt
 from bench.reads import percentile
-from bench.service import Server, free_port, start_server, upload
+from bench.service import Server, post_json, running_service, upload
 
 UPLOADS = 1000
 THROUGHPUT_UPLOADS = 100
@@ -116,14 +113,8 @@ def receiving(delay_seconds: float = 0) -> Iterator[Receiver]:
 
 def register(server: Server, url: str) -> int:
     """A new endpoint of the demo publisher for upload.completed; its id."""
-    body = json.dumps({"url": url, "events": ["upload.completed"], "description": "bench"}).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}/api/v1/webhooks",
-        data=body,
-        headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return int(json.loads(response.read())["id"])
+    created = post_json(server, "/webhooks", {"url": url, "events": ["upload.completed"], "description": "bench"})
+    return int(str(created["id"]))
 
 
 def upload_many(server: Server, work: Path, count: int, first_seed: int) -> list[int]:
@@ -264,15 +255,8 @@ def main() -> None:
     parser.add_argument("--receiver-delay-ms", type=float, default=0,
                         help="how long the receiver waits before each answer (0: it answers at once)")  # fmt: skip
     arguments = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="lc-bench-", dir="/tmp"))
-    work = Path(tempfile.mkdtemp(prefix="lc-bench-files-"))
-    server = start_server(data_dir, free_port(), SERVER_SETTINGS)
-    try:
+    with running_service(SERVER_SETTINGS) as (server, work):
         run_webhooks(server, work, arguments.uploads, arguments.throughput_uploads, arguments.receiver_delay_ms / 1000)
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -37,16 +37,17 @@ def make_celery(settings: Settings) -> Celery:
         "webhooks": _every(WEBHOOK_TASK, settings.webhooks.poll_seconds),
         # Uploaded files past their retention, deleted in small batches
         # (docs/product.md#how-long-uploaded-files-are-kept).
-        "retention": _every(FORGET_FILES_TASK, FORGET_FILES_SECONDS),
+        "retention": _every(FORGET_FILES_TASK, RETENTION_SECONDS),
         # The webhook delivery log past its retention, in small batches
         # (docs/operating.md#routine-maintenance).
-        "webhook-log-retention": _every(FORGET_DELIVERIES_TASK, FORGET_FILES_SECONDS),
+        "webhook-log-retention": _every(FORGET_DELIVERIES_TASK, RETENTION_SECONDS),
     }
     register_tasks(app, Runtime(settings, "licensecodes worker"))
     return app
 
 
-FORGET_FILES_SECONDS = 600
+# How often both retentions run: the uploaded files' and the webhook delivery log's.
+RETENTION_SECONDS = 600
 
 
 def _every(task: str, seconds: int) -> dict[str, Any]:
